@@ -1,0 +1,488 @@
+//! Wire types shared by the Dropcast client and server.
+//!
+//! Everything that crosses HTTP is defined here once: request and response
+//! bodies, and the stable [`ErrorCode`]s that every API error carries as
+//! `{"error":{"code":"...","message":"..."}}`. The UI and the CLI map codes,
+//! never message strings. This crate depends on serde (and, with the
+//! `openapi` feature, utoipa for schema generation) and nothing else.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Prefix of every API path.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Header carrying the base64 SHA-256 of a part's bytes on `PUT <part url>`.
+/// The same name S3 uses for `UploadPart`, so presigned S3 URLs verify it too.
+pub const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
+
+/// Stable error codes. The string form (snake_case) is part of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No token, a malformed one, or one that does not exist or was revoked.
+    Unauthorized,
+    /// User name or password wrong.
+    InvalidCredentials,
+    /// The thing does not exist, or belongs to someone else.
+    NotFound,
+    /// The drop existed but has expired.
+    Expired,
+    /// The request body is not valid JSON of the expected shape.
+    MalformedJson,
+    /// A field has a value the server cannot accept; the message says which.
+    InvalidInput,
+    /// A file or drop name is unusable (empty, too long, control characters).
+    InvalidName,
+    /// A part URL's signature does not match.
+    InvalidSignature,
+    /// A part URL is past its `expires_at`; ask for a new one.
+    UrlExpired,
+    /// A part was sent without its `x-amz-checksum-sha256` header.
+    ChecksumRequired,
+    /// The bytes received do not hash to the checksum sent with them.
+    ChecksumMismatch,
+    /// A part other than the last is smaller than the minimum part size.
+    PartTooSmall,
+    /// A part, a drop or a one-shot file is over the server's size limit.
+    TooLarge,
+    /// A part number outside 1..=max_parts, or more parts than allowed.
+    TooManyParts,
+    /// `complete` named parts that are missing or whose etag differs.
+    InvalidParts,
+    /// `complete`'s size differs from the sum of the parts or the declared size.
+    SizeMismatch,
+    /// The drop is not accepting parts (already complete) or is in a state
+    /// that conflicts with the request.
+    Conflict,
+    /// The drop's upload has not completed; its bytes cannot be served yet.
+    NotReady,
+    /// A reserved id was used after its reservation expired.
+    ReservationExpired,
+    /// A user with that name already exists.
+    UserExists,
+    /// The requested byte range lies outside the file.
+    RangeNotSatisfiable,
+    /// Too many failed requests; wait and retry.
+    RateLimited,
+    /// Something broke on the server; retrying may help.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            Unauthorized | InvalidCredentials => 401,
+            InvalidSignature | UrlExpired => 403,
+            NotFound => 404,
+            Conflict | NotReady => 409,
+            Expired | ReservationExpired => 410,
+            TooLarge => 413,
+            RangeNotSatisfiable => 416,
+            RateLimited => 429,
+            Internal => 500,
+            MalformedJson | InvalidInput | InvalidName | ChecksumRequired | ChecksumMismatch
+            | PartTooSmall | TooManyParts | InvalidParts | SizeMismatch | UserExists => 400,
+        }
+    }
+
+    /// The snake_case string sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            Unauthorized => "unauthorized",
+            InvalidCredentials => "invalid_credentials",
+            NotFound => "not_found",
+            Expired => "expired",
+            MalformedJson => "malformed_json",
+            InvalidInput => "invalid_input",
+            InvalidName => "invalid_name",
+            InvalidSignature => "invalid_signature",
+            UrlExpired => "url_expired",
+            ChecksumRequired => "checksum_required",
+            ChecksumMismatch => "checksum_mismatch",
+            PartTooSmall => "part_too_small",
+            TooLarge => "too_large",
+            TooManyParts => "too_many_parts",
+            InvalidParts => "invalid_parts",
+            SizeMismatch => "size_mismatch",
+            Conflict => "conflict",
+            NotReady => "not_ready",
+            ReservationExpired => "reservation_expired",
+            UserExists => "user_exists",
+            RangeNotSatisfiable => "range_not_satisfiable",
+            RateLimited => "rate_limited",
+            Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// Human-readable, says what to do. Not for matching.
+    pub message: String,
+    /// Part numbers at fault, on `invalid_parts`, `part_too_small` and friends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<u32>,
+}
+
+/// Who may fetch a drop's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Listed publicly (reserved for galleries); readable by anyone.
+    Public,
+    /// Readable by anyone who has the link. The default.
+    #[default]
+    Unlisted,
+    /// Readable by its owner only.
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Visibility::Public),
+            "unlisted" => Some(Visibility::Unlisted),
+            "private" => Some(Visibility::Private),
+            _ => None,
+        }
+    }
+}
+
+/// Where a drop's upload stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DropStatus {
+    /// Created; parts may be uploaded; nothing is served yet.
+    Uploading,
+    /// All bytes stored and verified; served.
+    Complete,
+}
+
+impl DropStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropStatus::Uploading => "uploading",
+            DropStatus::Complete => "complete",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LoginRequest {
+    pub user: String,
+    pub password: String,
+    /// A label for the token, shown by `token list` (e.g. "laptop app").
+    #[serde(default)]
+    pub token_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A freshly issued API token. The token itself is shown once, never again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenIssued {
+    pub user: User,
+    pub token_id: String,
+    pub token: String,
+}
+
+/// Tuning for the part protocol, sent with every uploading drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UploadLimits {
+    /// The part size the client should use.
+    pub part_size: u64,
+    /// Every part but the last must be at least this big.
+    pub min_part_size: u64,
+    /// No part may be bigger than this.
+    pub max_part_size: u64,
+    /// Part numbers run from 1 to this.
+    pub max_parts: u32,
+    /// No drop may be bigger than this.
+    pub max_size: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreateDrop {
+    /// A reserved id (from `POST /drops/reserve`) to use; a new one if absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The file name, e.g. `screenshot.png`.
+    pub name: String,
+    /// What the uploader says the content is. Advisory: the server decides
+    /// the served type from the bytes.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// Total size when known; absent for a screencast still recording.
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
+}
+
+/// A field that may be absent (leave as is), `null` (clear) or a value (set).
+pub type Patch<T> = Option<Option<T>>;
+
+fn patch<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Patch<T>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn patch_time<'de, D: Deserializer<'de>>(d: D) -> Result<Patch<OffsetDateTime>, D::Error> {
+    time::serde::rfc3339::option::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateDrop {
+    /// Absent: unchanged; null: cleared.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub title: Patch<String>,
+    /// Absent: unchanged; null: never expires.
+    #[serde(
+        default,
+        deserialize_with = "patch_time",
+        serialize_with = "ser_patch_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub expires_at: Patch<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+fn ser_patch_time<S: serde::Serializer>(
+    v: &Patch<OffsetDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    time::serde::rfc3339::option::serialize(&v.flatten(), s)
+}
+
+/// One drop, as its owner sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Drop {
+    pub id: String,
+    /// The share page.
+    pub url: String,
+    /// The bytes.
+    pub raw_url: String,
+    pub name: String,
+    pub title: Option<String>,
+    /// Decided by the server from the bytes once complete; the declared type before.
+    pub content_type: Option<String>,
+    pub size: Option<u64>,
+    /// Hex SHA-256 of the whole file, once complete.
+    pub sha256: Option<String>,
+    pub status: DropStatus,
+    pub visibility: Visibility,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Present while uploading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadLimits>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DropList {
+    pub drops: Vec<Drop>,
+    /// Pass as `?cursor=` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReserveRequest {
+    pub count: u32,
+}
+
+/// A drop id held for this user, usable in `CreateDrop.id` until `expires_at`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Reservation {
+    pub id: String,
+    pub url: String,
+    pub raw_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReserveResponse {
+    pub reservations: Vec<Reservation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PartUrlsRequest {
+    pub numbers: Vec<u32>,
+}
+
+/// Where and how to send one part: `PUT url` with `headers` and the
+/// `x-amz-checksum-sha256` header; the response's `ETag` header is the etag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PartUrl {
+    pub number: u32,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PartUrls {
+    pub parts: Vec<PartUrl>,
+}
+
+/// A part the server has stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StoredPart {
+    pub number: u32,
+    pub etag: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StoredParts {
+    pub parts: Vec<StoredPart>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CompletePart {
+    pub number: u32,
+    pub etag: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CompleteRequest {
+    /// In ascending order of number.
+    pub parts: Vec<CompletePart>,
+    pub size: u64,
+    /// Hex SHA-256 of the whole file.
+    pub sha256: String,
+}
+
+/// One file stored by `POST /api/v1/upload`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UploadedFile {
+    pub id: String,
+    pub url: String,
+    pub raw_url: String,
+    /// Opening it offers to delete the drop; it carries a per-drop token,
+    /// never the account's.
+    pub delete_url: String,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UploadResponse {
+    pub files: Vec<UploadedFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialize_as_their_wire_names() {
+        for code in [
+            ErrorCode::Unauthorized,
+            ErrorCode::InvalidParts,
+            ErrorCode::RangeNotSatisfiable,
+            ErrorCode::TooLarge,
+            ErrorCode::MalformedJson,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn update_drop_distinguishes_absent_null_and_value() {
+        let absent: UpdateDrop = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.title, None);
+        assert_eq!(absent.expires_at, None);
+        let null: UpdateDrop = serde_json::from_str(r#"{"title":null,"expires_at":null}"#).unwrap();
+        assert_eq!(null.title, Some(None));
+        assert_eq!(null.expires_at, Some(None));
+        let set: UpdateDrop =
+            serde_json::from_str(r#"{"title":"t","expires_at":"2030-01-02T03:04:05Z"}"#).unwrap();
+        assert_eq!(set.title, Some(Some("t".into())));
+        assert_eq!(set.expires_at.unwrap().unwrap().year(), 2030);
+    }
+}

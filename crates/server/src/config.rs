@@ -1,0 +1,249 @@
+//! Server configuration: defaults -> TOML file -> `DROPCAST_*` env -> flags.
+//!
+//! Every layer is turned into a TOML table and merged key by key over the
+//! previous one, then the result is deserialized into [`Config`], whose serde
+//! defaults are the embedded defaults. So a key can be set in any layer by the
+//! same name: `max_parts = 100` in the file, `DROPCAST_MAX_PARTS=100` in the
+//! environment, and for the common ones `--max-parts`-style flags.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address `serve` listens on.
+    pub bind: SocketAddr,
+    /// Where the database (by default) and the stored bytes live.
+    pub data_dir: PathBuf,
+    /// The URL people reach the server at; links are built on it.
+    /// Defaults to `http://{bind}`.
+    pub public_url: Option<String>,
+    /// `sqlite://...`; defaults to `{data_dir}/dropcast.db`.
+    pub database_url: Option<String>,
+    /// Part size suggested to clients.
+    pub part_size: u64,
+    /// Every part but the last must be at least this big (S3: 5 MiB).
+    pub min_part_size: u64,
+    /// No part may be bigger (S3: 5 GiB).
+    pub max_part_size: u64,
+    /// Part numbers run 1..=max_parts (S3: 10,000).
+    pub max_parts: u32,
+    /// No drop may be bigger.
+    pub max_drop_size: u64,
+    /// No file sent to the one-shot `POST /api/v1/upload` may be bigger.
+    pub max_oneshot_size: u64,
+    /// Seconds a part URL stays valid.
+    pub part_url_ttl: u64,
+    /// Seconds a reserved, unused drop id stays valid.
+    pub reservation_ttl: u64,
+    /// Largest batch of ids one `reserve` call hands out.
+    pub max_reserve: u32,
+    /// fsync stored bytes before acknowledging them.
+    pub fsync: bool,
+    /// Name of the account created by the first `serve` on an empty database.
+    pub owner_name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: default_data_dir(),
+            public_url: None,
+            database_url: None,
+            part_size: 8 * MIB,
+            min_part_size: 5 * MIB,
+            max_part_size: 5 * GIB,
+            max_parts: 10_000,
+            max_drop_size: 50 * GIB,
+            max_oneshot_size: 100 * MIB,
+            part_url_ttl: 6 * 3600,
+            reservation_ttl: 7 * 24 * 3600,
+            max_reserve: 100,
+            fsync: true,
+            owner_name: "owner".into(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("org", "dropcast", "dropcast")
+        .map(|d| d.data_dir().join("server"))
+        .unwrap_or_else(|| PathBuf::from("dropcast-data"))
+}
+
+/// The config file used when none is named: `$XDG_CONFIG_HOME/dropcast/server.toml`.
+pub fn default_config_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("org", "dropcast", "dropcast")
+        .map(|d| d.config_dir().join("server.toml"))
+}
+
+impl Config {
+    /// Builds the configuration from its layers. `file` is the TOML file to
+    /// read (it must exist when given explicitly); `env` is the process
+    /// environment; `flags` holds the values given on the command line.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: Table,
+    ) -> Result<Config> {
+        let mut merged = Table::new();
+        let file = match file {
+            Some(f) => Some(f.to_path_buf()),
+            None => default_config_file().filter(|f| f.exists()),
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let table: Table = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?;
+            merged.extend(table);
+        }
+        merged.extend(env_table(env));
+        merged.extend(flags);
+        let config: Config = Value::Table(merged)
+            .try_into()
+            .context("invalid configuration (file, DROPCAST_* environment or flags)")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        anyhow::ensure!(
+            self.min_part_size >= 1,
+            "min_part_size must be at least 1 byte"
+        );
+        anyhow::ensure!(
+            self.min_part_size <= self.part_size && self.part_size <= self.max_part_size,
+            "need min_part_size <= part_size <= max_part_size (got {} / {} / {})",
+            self.min_part_size,
+            self.part_size,
+            self.max_part_size
+        );
+        anyhow::ensure!(self.max_parts >= 1, "max_parts must be at least 1");
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "public_url must start with http:// or https:// (got {url})"
+            );
+        }
+        Ok(())
+    }
+
+    /// The base of every link, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("dropcast.db").display()
+            ),
+        }
+    }
+
+    pub fn upload_limits(&self) -> dropcast_api::UploadLimits {
+        dropcast_api::UploadLimits {
+            part_size: self.part_size,
+            min_part_size: self.min_part_size,
+            max_part_size: self.max_part_size,
+            max_parts: self.max_parts,
+            max_size: self.max_drop_size,
+        }
+    }
+}
+
+/// `DROPCAST_MAX_PARTS=10` -> `max_parts = 10`. Values are read as TOML
+/// scalars when they parse as one (numbers, booleans), else as strings.
+/// `DROPCAST_CONFIG` names the file and is not a key.
+fn env_table(env: impl IntoIterator<Item = (String, String)>) -> Table {
+    let mut table = Table::new();
+    for (key, raw) in env {
+        let Some(name) = key.strip_prefix("DROPCAST_") else {
+            continue;
+        };
+        if name == "CONFIG" || name == "LOG" {
+            continue;
+        }
+        let value = toml::from_str::<Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .filter(|v| !v.is_table() && !v.is_array())
+            .unwrap_or_else(|| Value::String(raw.clone()));
+        table.insert(name.to_ascii_lowercase(), value);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_override_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            "max_parts = 7\npart_size = 6000000\nowner_name = \"file\"\n",
+        )
+        .unwrap();
+        let mut flags = Table::new();
+        flags.insert("owner_name".into(), Value::String("flag".into()));
+        let c = Config::load(
+            Some(&file),
+            env(&[("DROPCAST_MAX_PARTS", "9"), ("DROPCAST_OWNER_NAME", "env")]),
+            flags,
+        )
+        .unwrap();
+        assert_eq!(c.part_size, 6_000_000, "file beats default");
+        assert_eq!(c.max_parts, 9, "env beats file");
+        assert_eq!(c.owner_name, "flag", "flag beats env");
+        assert_eq!(c.min_part_size, 5 * MIB, "default stays");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_the_source_named() {
+        let err =
+            Config::load(None, env(&[("DROPCAST_MAX_PARTZ", "1")]), Table::new()).unwrap_err();
+        assert!(format!("{err:#}").contains("max_partz"), "{err:#}");
+        let err = Config::load(None, env(&[("DROPCAST_BIND", "nope")]), Table::new()).unwrap_err();
+        assert!(format!("{err:#}").contains("DROPCAST_"), "{err:#}");
+    }
+
+    #[test]
+    fn string_values_that_look_like_numbers_stay_usable() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("DROPCAST_BIND", "127.0.0.1:9999"),
+                ("DROPCAST_FSYNC", "false"),
+            ]),
+            Table::new(),
+        )
+        .unwrap();
+        assert_eq!(c.bind.port(), 9999);
+        assert!(!c.fsync);
+        assert_eq!(c.public_url(), "http://127.0.0.1:9999");
+    }
+}

@@ -1,0 +1,289 @@
+//! Sign-in and the drops API: create, reserve, list, get, update, delete.
+
+use super::{check_name, ms_of, owned_drop, time_of, Auth, Json};
+use crate::error::{ApiError, ApiResult};
+use crate::repo::{now_ms, Claim, NewDrop, UPLOADING};
+use crate::store;
+use crate::App;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use dropcast_api::{self as api, ErrorCode};
+use serde::Deserialize;
+
+/// Exchanges a user name and password for a new API token.
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = api::LoginRequest,
+    responses((status = 200, body = api::TokenIssued), (status = 401, body = api::ErrorBody)))]
+pub async fn login(
+    State(app): State<App>,
+    Json(req): Json<api::LoginRequest>,
+) -> ApiResult<Json<api::TokenIssued>> {
+    let wrong = || {
+        ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong user name or password (an owner can set one with `dropcast-server user passwd NAME`)",
+        )
+    };
+    let user = app.repo.user_by_name(&req.user).await?.ok_or_else(wrong)?;
+    let hash = user.password_hash.clone().ok_or_else(wrong)?;
+    let password = req.password.clone();
+    // argon2 is deliberately slow: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || crate::secrets::verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::internal("checking a password", e))?;
+    if !ok {
+        return Err(wrong());
+    }
+    let label = req.token_name.as_deref().unwrap_or("login");
+    let (token_id, token) = app.repo.create_token(&user.id, label).await?;
+    Ok(Json(api::TokenIssued {
+        user: user_json(&user),
+        token_id,
+        token,
+    }))
+}
+
+fn user_json(u: &crate::repo::UserRow) -> api::User {
+    api::User {
+        id: u.id.clone(),
+        name: u.name.clone(),
+        created_at: time_of(u.created_at),
+    }
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", security(("bearer" = [])),
+    responses((status = 200, body = api::User), (status = 401, body = api::ErrorBody)))]
+pub async fn me(Auth(user): Auth) -> Json<api::User> {
+    Json(user_json(&user))
+}
+
+/// Creates a drop, returning its id and share URL before any byte is sent.
+#[utoipa::path(post, path = "/api/v1/drops", security(("bearer" = [])), request_body = api::CreateDrop,
+    responses((status = 201, body = api::Drop), (status = 400, body = api::ErrorBody),
+        (status = 404, body = api::ErrorBody), (status = 410, body = api::ErrorBody),
+        (status = 413, body = api::ErrorBody)))]
+pub async fn create(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Json(req): Json<api::CreateDrop>,
+) -> ApiResult<(StatusCode, Json<api::Drop>)> {
+    check_name(&req.name)?;
+    if let Some(size) = req.size {
+        check_drop_size(&app, size)?;
+    }
+    check_title(req.title.as_deref())?;
+    if let Some(t) = req.content_type.as_deref() {
+        if t.len() > 255 || t.chars().any(char::is_control) {
+            return Err(ApiError::invalid("content_type is not a plain media type"));
+        }
+    }
+    let expires_at = req.expires_at.map(ms_of);
+    check_expiry(expires_at)?;
+    let fresh_id;
+    let new = NewDrop {
+        id: match &req.id {
+            Some(id) => id,
+            None => {
+                fresh_id = crate::secrets::new_drop_id();
+                &fresh_id
+            }
+        },
+        owner_id: &user.id,
+        status: UPLOADING,
+        name: &req.name,
+        title: req.title.as_deref(),
+        declared_type: req.content_type.as_deref(),
+        declared_size: req.size.map(|s| s as i64),
+        visibility: req.visibility.unwrap_or_default().as_str(),
+        expires_at,
+    };
+    if req.id.is_some() {
+        match app.repo.claim(&new).await? {
+            Claim::Claimed => {}
+            Claim::NotFound => return Err(ApiError::not_found()),
+            Claim::Expired => {
+                return Err(ApiError::new(
+                    ErrorCode::ReservationExpired,
+                    "this reserved id has expired; reserve new ids or create without an id",
+                ))
+            }
+            Claim::AlreadyUsed => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "this reserved id is already used by another drop",
+                ))
+            }
+        }
+    } else {
+        app.repo.insert_drop(&new).await?;
+    }
+    let row = app
+        .repo
+        .drop_by_id(new.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((StatusCode::CREATED, Json(app.drop_json(&row))))
+}
+
+pub fn check_drop_size(app: &App, size: u64) -> ApiResult<()> {
+    let max = app.config.max_drop_size;
+    if size > max {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("{size} bytes is over this server's limit of {max} bytes per drop"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_title(title: Option<&str>) -> ApiResult<()> {
+    match title {
+        Some(t) if t.len() > 1000 => Err(ApiError::invalid("title is longer than 1000 bytes")),
+        _ => Ok(()),
+    }
+}
+
+fn check_expiry(expires_at: Option<i64>) -> ApiResult<()> {
+    match expires_at {
+        Some(t) if t <= now_ms() => Err(ApiError::invalid(
+            "expires_at is in the past; send a future time or leave it out",
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// From a previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+}
+
+/// The signed-in user's drops, newest first.
+#[utoipa::path(get, path = "/api/v1/drops", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = api::DropList), (status = 401, body = api::ErrorBody)))]
+pub async fn list(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<api::DropList>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 200"));
+    }
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let rows = app.repo.list_drops(&user.id, after, limit + 1).await?;
+    let more = rows.len() > limit as usize;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|r| URL_SAFE_NO_PAD.encode(format!("{}.{}", r.created_at, r.id)));
+    Ok(Json(api::DropList {
+        drops: rows.iter().map(|r| app.drop_json(r)).collect(),
+        next_cursor,
+    }))
+}
+
+fn decode_cursor(c: &str) -> ApiResult<(i64, String)> {
+    let bad = || ApiError::invalid("cursor is not one this server handed out");
+    let text = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+    let text = String::from_utf8(text).map_err(|_| bad())?;
+    let (at, id) = text.split_once('.').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, id.to_string()))
+}
+
+/// Holds drop ids ahead of time, so a client can hand out a link with no
+/// network round trip. Unused ids expire.
+#[utoipa::path(post, path = "/api/v1/drops/reserve", security(("bearer" = [])),
+    request_body = api::ReserveRequest,
+    responses((status = 200, body = api::ReserveResponse), (status = 400, body = api::ErrorBody)))]
+pub async fn reserve(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Json(req): Json<api::ReserveRequest>,
+) -> ApiResult<Json<api::ReserveResponse>> {
+    let max = app.config.max_reserve;
+    if req.count == 0 || req.count > max {
+        return Err(ApiError::invalid(format!(
+            "count must be between 1 and {max}"
+        )));
+    }
+    let until = now_ms() + app.config.reservation_ttl as i64 * 1000;
+    let ids = app.repo.reserve(&user.id, req.count, until).await?;
+    Ok(Json(api::ReserveResponse {
+        reservations: ids
+            .into_iter()
+            .map(|id| api::Reservation {
+                url: app.share_url(&id),
+                raw_url: app.raw_url(&id),
+                id,
+                expires_at: time_of(until),
+            })
+            .collect(),
+    }))
+}
+
+/// One of the signed-in user's drops.
+#[utoipa::path(get, path = "/api/v1/drops/{id}", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = api::Drop), (status = 404, body = api::ErrorBody)))]
+pub async fn get_one(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<api::Drop>> {
+    let row = owned_drop(&app, &user, &id).await?;
+    Ok(Json(app.drop_json(&row)))
+}
+
+/// Changes a drop's title, expiry or visibility.
+#[utoipa::path(patch, path = "/api/v1/drops/{id}", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = api::UpdateDrop,
+    responses((status = 200, body = api::Drop), (status = 404, body = api::ErrorBody)))]
+pub async fn update(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Path(id): Path<String>,
+    Json(req): Json<api::UpdateDrop>,
+) -> ApiResult<Json<api::Drop>> {
+    owned_drop(&app, &user, &id).await?;
+    check_title(req.title.as_ref().and_then(|t| t.as_deref()))?;
+    let expires_at = req.expires_at.map(|e| e.map(ms_of));
+    check_expiry(expires_at.flatten())?;
+    app.repo
+        .update_drop(
+            &id,
+            req.title.as_ref().map(|t| t.as_deref()),
+            expires_at,
+            req.visibility.map(api::Visibility::as_str),
+        )
+        .await?;
+    let row = owned_drop(&app, &user, &id).await?;
+    Ok(Json(app.drop_json(&row)))
+}
+
+/// Deletes a drop and its bytes; also aborts an upload in progress.
+#[utoipa::path(delete, path = "/api/v1/drops/{id}", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = api::ErrorBody)))]
+pub async fn delete(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    owned_drop(&app, &user, &id).await?;
+    delete_drop(&app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the row first (so nothing is served any more), then the bytes.
+pub async fn delete_drop(app: &App, id: &str) -> ApiResult<()> {
+    app.repo.delete_drop(id).await?;
+    app.store.delete(&store::drop_path(id)).await?;
+    app.store.delete_prefix(&store::uploads_prefix(id)).await?;
+    Ok(())
+}

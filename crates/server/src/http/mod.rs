@@ -1,0 +1,245 @@
+//! The HTTP surface: routes, auth, and conversions between rows and wire types.
+
+mod drops;
+mod oneshot;
+mod parts;
+mod raw;
+
+use crate::error::{ApiError, ApiResult};
+use crate::repo::{DropRow, UserRow, UPLOADING};
+use crate::App;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use dropcast_api as api;
+use time::OffsetDateTime;
+use utoipa::OpenApi;
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/auth/login", post(drops::login))
+        .route("/api/v1/me", get(drops::me))
+        .route("/api/v1/drops", post(drops::create).get(drops::list))
+        .route("/api/v1/drops/reserve", post(drops::reserve))
+        .route(
+            "/api/v1/drops/{id}",
+            get(drops::get_one)
+                .patch(drops::update)
+                .delete(drops::delete),
+        )
+        .route(
+            "/api/v1/drops/{id}/parts",
+            post(parts::part_urls).get(parts::stored_parts),
+        )
+        .route("/api/v1/drops/{id}/parts/{number}", put(parts::put_part))
+        .route("/api/v1/drops/{id}/complete", post(parts::complete))
+        .route(
+            "/api/v1/upload",
+            post(oneshot::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/{id}", get(raw::share))
+        .route("/{id}/raw", get(raw::raw))
+        .route(
+            "/{id}/delete",
+            get(oneshot::delete_page).post(oneshot::delete_confirmed),
+        )
+        .fallback(|| async {
+            ApiError::new(
+                api::ErrorCode::NotFound,
+                "no such endpoint; see /api/v1/openapi.json",
+            )
+        })
+        .with_state(app)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Dropcast API", description = "Drops, chunked uploads and raw downloads."),
+    paths(
+        healthz,
+        drops::login,
+        drops::me,
+        drops::create,
+        drops::list,
+        drops::reserve,
+        drops::get_one,
+        drops::update,
+        drops::delete,
+        parts::part_urls,
+        parts::stored_parts,
+        parts::put_part,
+        parts::complete,
+        oneshot::upload,
+        raw::raw,
+    ),
+    components(schemas(api::ErrorBody, api::ErrorCode)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("openapi serializes")
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi_json(),
+    )
+        .into_response()
+}
+
+/// Liveness: the server answers and its database does too.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = api::Health)))]
+async fn healthz(State(app): State<App>) -> ApiResult<axum::Json<api::Health>> {
+    app.repo.user_count().await?;
+    Ok(axum::Json(api::Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+/// A JSON body whose rejections are API errors (`malformed_json`).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// The signed-in user, from `Authorization: Bearer <token>`.
+pub struct Auth(pub UserRow);
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        user_from_headers(app, &parts.headers)
+            .await?
+            .map(Auth)
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// The user a request's bearer token names, if any.
+pub async fn user_from_headers(app: &App, headers: &HeaderMap) -> ApiResult<Option<UserRow>> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(ApiError::unauthorized)?;
+    match app.repo.user_by_token(token).await? {
+        Some(user) => Ok(Some(user)),
+        None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// The drop `id` if `user` owns it; anyone else's, or a reserved id, is
+/// "not found" so as not to tell that it exists.
+pub async fn owned_drop(app: &App, user: &UserRow, id: &str) -> ApiResult<DropRow> {
+    match app.repo.drop_by_id(id).await? {
+        Some(d) if d.owner_id == user.id && d.status != crate::repo::RESERVED => Ok(d),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+pub fn time_of(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub fn ms_of(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl App {
+    pub fn share_url(&self, id: &str) -> String {
+        format!("{}/{id}", self.public_url)
+    }
+
+    pub fn raw_url(&self, id: &str) -> String {
+        format!("{}/{id}/raw", self.public_url)
+    }
+
+    pub fn drop_json(&self, d: &DropRow) -> api::Drop {
+        let uploading = d.status == UPLOADING;
+        api::Drop {
+            url: self.share_url(&d.id),
+            raw_url: self.raw_url(&d.id),
+            id: d.id.clone(),
+            name: d.name.clone(),
+            title: d.title.clone(),
+            content_type: d.content_type.clone().or_else(|| d.declared_type.clone()),
+            size: d.size.or(d.declared_size).map(|s| s as u64),
+            sha256: d.sha256.clone(),
+            status: if uploading {
+                api::DropStatus::Uploading
+            } else {
+                api::DropStatus::Complete
+            },
+            visibility: api::Visibility::parse(&d.visibility).unwrap_or_default(),
+            created_at: time_of(d.created_at),
+            completed_at: d.completed_at.map(time_of),
+            expires_at: d.expires_at.map(time_of),
+            upload: uploading.then(|| self.config.upload_limits()),
+        }
+    }
+}
+
+/// Checks a file name: it is only metadata (storage paths never use it),
+/// but it ends up in headers and on disk on other people's machines.
+pub fn check_name(name: &str) -> ApiResult<()> {
+    let bad = |why: &str| {
+        Err(ApiError::new(
+            api::ErrorCode::InvalidName,
+            format!("file name {name:?} {why}; send a plain file name such as `screenshot.png`"),
+        ))
+    };
+    if name.trim().is_empty() {
+        return bad("is empty");
+    }
+    if name.len() > 255 {
+        return bad("is longer than 255 bytes");
+    }
+    if name.contains(['/', '\\']) {
+        return bad("contains a path separator");
+    }
+    if name == "." || name == ".." {
+        return bad("is a directory reference");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("contains control characters");
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! Serving a drop's bytes: `/{id}/raw` and the pretty `/{id}.{ext}`, with
+//! ranges, ETags, a server-decided content type and headers that keep
+//! uploaded content from running script on our origin.
+
+use super::user_from_headers;
+use crate::error::{ApiError, ApiResult};
+use crate::repo::{now_ms, DropRow, COMPLETE, UPLOADING};
+use crate::{sniff, store, App};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use dropcast_api::{ErrorCode, Visibility};
+use std::ops::Range;
+
+/// `GET /{id}`: the share page (for now a redirect to the bytes), or with
+/// an extension, `/{id}.png`, the bytes themselves.
+pub async fn share(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    match id.split_once('.') {
+        Some((id, _ext)) => serve(&app, id, &headers).await,
+        None => Ok(Redirect::temporary(&format!("/{id}/raw")).into_response()),
+    }
+}
+
+/// A drop's bytes. Public and unlisted drops need only the link; private
+/// ones the owner's token.
+#[utoipa::path(get, path = "/{id}/raw", params(("id" = String, Path),
+        ("range" = Option<String>, Header, description = "one `bytes=` range")),
+    responses((status = 200, description = "the bytes"), (status = 206, description = "a range"),
+        (status = 304), (status = 404, body = dropcast_api::ErrorBody),
+        (status = 409, body = dropcast_api::ErrorBody, description = "still uploading"),
+        (status = 410, body = dropcast_api::ErrorBody), (status = 416)))]
+pub async fn raw(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve(&app, &id, &headers).await
+}
+
+/// The drop `id` if the request may read it, in any upload state.
+pub async fn readable_drop(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<DropRow> {
+    let d = app
+        .repo
+        .drop_by_id(id)
+        .await?
+        .filter(|d| d.status == UPLOADING || d.status == COMPLETE)
+        .ok_or_else(ApiError::not_found)?;
+    if Visibility::parse(&d.visibility) == Some(Visibility::Private) {
+        // A bad token is a 401; no token or another user's is "not found".
+        let user = user_from_headers(app, headers).await?;
+        if user.is_none_or(|u| u.id != d.owner_id) {
+            return Err(ApiError::not_found());
+        }
+    }
+    if d.expires_at.is_some_and(|e| e <= now_ms()) {
+        return Err(ApiError::new(ErrorCode::Expired, "this drop has expired"));
+    }
+    Ok(d)
+}
+
+async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> {
+    let d = readable_drop(app, id, headers).await?;
+    if d.status != COMPLETE {
+        return Err(ApiError::new(
+            ErrorCode::NotReady,
+            "this drop is still uploading; try again in a moment",
+        ));
+    }
+    let size = d.size.unwrap_or(0) as u64;
+    let sha = d.sha256.clone().unwrap_or_default();
+    let etag = format!("\"{sha}\"");
+    let content_type = d
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let inline = sniff::inline(&content_type, &d.name);
+
+    let mut h = HeaderMap::new();
+    let mut put = |name: header::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    put(header::ETAG, &etag);
+    put(header::ACCEPT_RANGES, "bytes");
+    put(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    put(
+        header::CONTENT_SECURITY_POLICY,
+        "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'",
+    );
+    put(
+        header::CONTENT_DISPOSITION,
+        &sniff::disposition(inline, &d.name),
+    );
+    put(
+        header::CACHE_CONTROL,
+        if d.visibility == Visibility::Private.as_str() {
+            "private, no-cache"
+        } else {
+            "public, max-age=60, must-revalidate"
+        },
+    );
+    put(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        "same-site",
+    );
+
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
+            return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+        }
+    }
+    put(header::CONTENT_TYPE, &content_type);
+
+    // A Range is honoured unless an If-Range names another version.
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(spec) if if_range_ok => match parse_range(spec, size) {
+            RangeSpec::Whole => None,
+            RangeSpec::Part(r) => Some(r),
+            RangeSpec::Unsatisfiable => {
+                put(header::CONTENT_RANGE, &format!("bytes */{size}"));
+                let mut resp = ApiError::new(
+                    ErrorCode::RangeNotSatisfiable,
+                    format!("the file is {size} bytes long"),
+                )
+                .into_response();
+                resp.headers_mut().extend(h);
+                return Ok(resp);
+            }
+        },
+        _ => None,
+    };
+
+    let path = store::drop_path(id);
+    let (status, span) = match range {
+        Some(r) => {
+            put(
+                header::CONTENT_RANGE,
+                &format!("bytes {}-{}/{size}", r.start, r.end - 1),
+            );
+            (StatusCode::PARTIAL_CONTENT, r)
+        }
+        None => (StatusCode::OK, 0..size),
+    };
+    put(header::CONTENT_LENGTH, &(span.end - span.start).to_string());
+    let stream = app.store.read(&path, Some(span)).await?;
+    Ok((status, h, Body::from_stream(stream)).into_response())
+}
+
+#[derive(Debug, PartialEq)]
+enum RangeSpec {
+    Whole,
+    Part(Range<u64>),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range of RFC 9110. Several ranges, or a syntax we do not
+/// know, get the whole file (which the RFC allows).
+fn parse_range(spec: &str, size: u64) -> RangeSpec {
+    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Whole;
+    };
+    if set.contains(',') {
+        return RangeSpec::Whole;
+    }
+    let Some((a, b)) = set.trim().split_once('-') else {
+        return RangeSpec::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        // Suffix: the last b bytes.
+        match b.parse::<u64>() {
+            Ok(0) => return RangeSpec::Unsatisfiable,
+            Ok(n) => size.saturating_sub(n)..size,
+            Err(_) => return RangeSpec::Whole,
+        }
+    } else {
+        let Ok(start) = a.parse::<u64>() else {
+            return RangeSpec::Whole;
+        };
+        let end = if b.is_empty() {
+            size
+        } else {
+            match b.parse::<u64>() {
+                Ok(e) if e >= start => e.saturating_add(1).min(size),
+                _ => return RangeSpec::Whole,
+            }
+        };
+        if start >= size {
+            return RangeSpec::Unsatisfiable;
+        }
+        start..end
+    };
+    if range.is_empty() {
+        RangeSpec::Unsatisfiable
+    } else {
+        RangeSpec::Part(range)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        use RangeSpec::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part(0..10));
+        assert_eq!(parse_range("bytes=90-", 100), Part(90..100));
+        assert_eq!(parse_range("bytes=-10", 100), Part(90..100));
+        assert_eq!(parse_range("bytes=-1000", 100), Part(0..100));
+        assert_eq!(parse_range("bytes=50-1000", 100), Part(50..100));
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=5-3", 100), Whole);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Whole);
+        assert_eq!(parse_range("items=0-1", 100), Whole);
+    }
+}

@@ -1,0 +1,531 @@
+//! Metadata: users, tokens, drops and parts, in SQL through sqlx's `Any`
+//! driver, so one set of queries and migrations serves SQLite (embedded
+//! default) and PostgreSQL. Queries use `$n` placeholders, which both accept.
+//!
+//! Nothing about an upload is kept in memory: every request reads and writes
+//! its state here.
+
+use crate::secrets;
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, FromRow, Row};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub type DbResult<T> = Result<T, sqlx::Error>;
+
+/// Milliseconds since the unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Clone)]
+pub struct Repo {
+    pool: AnyPool,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DropRow {
+    pub id: String,
+    pub owner_id: String,
+    pub status: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub declared_type: Option<String>,
+    pub content_type: Option<String>,
+    pub declared_size: Option<i64>,
+    pub size: Option<i64>,
+    pub sha256: Option<String>,
+    pub visibility: String,
+    pub delete_token_hash: Option<String>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub reserved_until: Option<i64>,
+}
+
+pub const RESERVED: &str = "reserved";
+pub const UPLOADING: &str = "uploading";
+pub const COMPLETE: &str = "complete";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PartRow {
+    pub number: i64,
+    pub size: i64,
+    pub sha256: String,
+    pub nonce: String,
+}
+
+/// The fields a new drop is created with.
+pub struct NewDrop<'a> {
+    pub id: &'a str,
+    pub owner_id: &'a str,
+    pub status: &'a str,
+    pub name: &'a str,
+    pub title: Option<&'a str>,
+    pub declared_type: Option<&'a str>,
+    pub declared_size: Option<i64>,
+    pub visibility: &'a str,
+    pub expires_at: Option<i64>,
+}
+
+/// What `complete` records once the bytes are verified.
+pub struct Completion<'a> {
+    pub size: i64,
+    pub sha256: &'a str,
+    pub content_type: &'a str,
+    pub delete_token_hash: Option<&'a str>,
+}
+
+/// How claiming a reserved id went.
+pub enum Claim {
+    Claimed,
+    NotFound,
+    Expired,
+    AlreadyUsed,
+}
+
+const DROP_COLUMNS: &str = "id, owner_id, status, name, title, declared_type, content_type, \
+     declared_size, size, sha256, visibility, delete_token_hash, created_at, completed_at, \
+     expires_at, reserved_until";
+
+impl Repo {
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> anyhow::Result<Repo> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 8 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .with_context(|| format!("opening the database at {url}"))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .context("migrating the database")?;
+        Ok(Repo { pool })
+    }
+
+    // ----- settings -----
+
+    /// The part-URL signing key, made on first use.
+    pub async fn signing_key(&self) -> DbResult<String> {
+        let fresh = secrets::Signer::generate_key();
+        self.pool
+            .execute(
+                sqlx::query(
+                    "INSERT INTO settings (name, value) VALUES ('signing_key', $1) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(&fresh),
+            )
+            .await?;
+        sqlx::query("SELECT value FROM settings WHERE name = 'signing_key'")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")
+    }
+
+    // ----- users -----
+
+    pub async fn user_count(&self) -> DbResult<i64> {
+        sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
+    }
+
+    /// Creates a user; `Ok(None)` when the name is taken.
+    pub async fn create_user(
+        &self,
+        name: &str,
+        password_hash: Option<&str>,
+    ) -> DbResult<Option<UserRow>> {
+        let row = UserRow {
+            id: secrets::new_id(),
+            name: name.to_string(),
+            password_hash: password_hash.map(str::to_string),
+            created_at: now_ms(),
+        };
+        let done = sqlx::query(
+            "INSERT INTO users (id, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.password_hash)
+        .bind(row.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then_some(row))
+    }
+
+    pub async fn user_by_name(&self, name: &str) -> DbResult<Option<UserRow>> {
+        sqlx::query_as("SELECT id, name, password_hash, created_at FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn users(&self) -> DbResult<Vec<UserRow>> {
+        sqlx::query_as("SELECT id, name, password_hash, created_at FROM users ORDER BY created_at")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn set_password(&self, user_id: &str, hash: &str) -> DbResult<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ----- tokens -----
+
+    /// Issues a token for a user; returns (token id, the token itself).
+    pub async fn create_token(&self, user_id: &str, name: &str) -> DbResult<(String, String)> {
+        let id = secrets::new_id();
+        let token = secrets::new_token();
+        sqlx::query(
+            "INSERT INTO tokens (id, user_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(name)
+        .bind(secrets::token_hash(&token))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok((id, token))
+    }
+
+    /// The user a live token belongs to.
+    pub async fn user_by_token(&self, token: &str) -> DbResult<Option<UserRow>> {
+        sqlx::query_as(
+            "SELECT u.id, u.name, u.password_hash, u.created_at FROM tokens t \
+             JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(secrets::token_hash(token))
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn tokens(&self, user_name: Option<&str>) -> DbResult<Vec<TokenRow>> {
+        let filter = if user_name.is_some() {
+            "WHERE u.name = $1"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT t.id, t.user_id, u.name AS user_name, t.name, t.created_at, t.revoked_at \
+             FROM tokens t JOIN users u ON u.id = t.user_id {filter} ORDER BY t.created_at"
+        );
+        let mut q = sqlx::query_as(&sql);
+        if let Some(name) = user_name {
+            q = q.bind(name);
+        }
+        q.fetch_all(&self.pool).await
+    }
+
+    /// Revokes a token; false when no live token has that id.
+    pub async fn revoke_token(&self, id: &str) -> DbResult<bool> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ----- drops -----
+
+    pub async fn drop_by_id(&self, id: &str) -> DbResult<Option<DropRow>> {
+        sqlx::query_as(&format!("SELECT {DROP_COLUMNS} FROM drops WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn insert_drop(&self, d: &NewDrop<'_>) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO drops (id, owner_id, status, name, title, declared_type, declared_size, \
+             visibility, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(d.id)
+        .bind(d.owner_id)
+        .bind(d.status)
+        .bind(d.name)
+        .bind(d.title)
+        .bind(d.declared_type)
+        .bind(d.declared_size)
+        .bind(d.visibility)
+        .bind(now_ms())
+        .bind(d.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Holds `count` fresh ids for `owner_id` until `until`; forgets expired
+    /// reservations on the way.
+    pub async fn reserve(&self, owner_id: &str, count: u32, until: i64) -> DbResult<Vec<String>> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM drops WHERE status = $1 AND reserved_until < $2")
+            .bind(RESERVED)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let id = secrets::new_drop_id();
+            sqlx::query(
+                "INSERT INTO drops (id, owner_id, status, name, visibility, created_at, \
+                 reserved_until) VALUES ($1, $2, $3, '', 'unlisted', $4, $5)",
+            )
+            .bind(&id)
+            .bind(owner_id)
+            .bind(RESERVED)
+            .bind(now)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Turns a reserved id into an uploading drop.
+    pub async fn claim(&self, d: &NewDrop<'_>) -> DbResult<Claim> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE drops SET status = $1, name = $2, title = $3, declared_type = $4, \
+             declared_size = $5, visibility = $6, created_at = $7, expires_at = $8, \
+             reserved_until = NULL \
+             WHERE id = $9 AND owner_id = $10 AND status = $11 AND reserved_until >= $7",
+        )
+        .bind(d.status)
+        .bind(d.name)
+        .bind(d.title)
+        .bind(d.declared_type)
+        .bind(d.declared_size)
+        .bind(d.visibility)
+        .bind(now)
+        .bind(d.expires_at)
+        .bind(d.id)
+        .bind(d.owner_id)
+        .bind(RESERVED)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Claim::Claimed);
+        }
+        Ok(match self.drop_by_id(d.id).await? {
+            Some(row) if row.owner_id == d.owner_id && row.status == RESERVED => Claim::Expired,
+            Some(row) if row.owner_id == d.owner_id => Claim::AlreadyUsed,
+            _ => Claim::NotFound,
+        })
+    }
+
+    /// A page of the owner's drops, newest first, strictly older than `after`.
+    pub async fn list_drops(
+        &self,
+        owner_id: &str,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> DbResult<Vec<DropRow>> {
+        let page = if after.is_some() {
+            "AND (created_at < $4 OR (created_at = $4 AND id < $5))"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {DROP_COLUMNS} FROM drops WHERE owner_id = $1 AND status <> $2 {page} \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        );
+        let mut q = sqlx::query_as(&sql)
+            .bind(owner_id)
+            .bind(RESERVED)
+            .bind(limit as i64);
+        if let Some((at, id)) = after {
+            q = q.bind(at).bind(id);
+        }
+        q.fetch_all(&self.pool).await
+    }
+
+    pub async fn update_drop(
+        &self,
+        id: &str,
+        title: Option<Option<&str>>,
+        expires_at: Option<Option<i64>>,
+        visibility: Option<&str>,
+    ) -> DbResult<()> {
+        // Each field only when given; three tiny statements keep the SQL plain.
+        if let Some(title) = title {
+            sqlx::query("UPDATE drops SET title = $1 WHERE id = $2")
+                .bind(title)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        if let Some(expires_at) = expires_at {
+            sqlx::query("UPDATE drops SET expires_at = $1 WHERE id = $2")
+                .bind(expires_at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        if let Some(visibility) = visibility {
+            sqlx::query("UPDATE drops SET visibility = $1 WHERE id = $2")
+                .bind(visibility)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the drop row and its parts; true when it existed.
+    pub async fn delete_drop(&self, id: &str) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM parts WHERE drop_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM drops WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks an uploading drop complete; false if it was not uploading
+    /// (completed or deleted meanwhile).
+    pub async fn complete(&self, id: &str, c: &Completion<'_>) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE drops SET status = $1, size = $2, sha256 = $3, content_type = $4, \
+             completed_at = $5, delete_token_hash = COALESCE($6, delete_token_hash) \
+             WHERE id = $7 AND status = $8",
+        )
+        .bind(COMPLETE)
+        .bind(c.size)
+        .bind(c.sha256)
+        .bind(c.content_type)
+        .bind(now_ms())
+        .bind(c.delete_token_hash)
+        .bind(id)
+        .bind(UPLOADING)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ----- parts -----
+
+    /// Records a stored part, replacing an earlier upload of the same number;
+    /// returns the replaced part's nonce (its bytes are now garbage).
+    /// Fails when the drop is gone or no longer uploading.
+    pub async fn put_part(
+        &self,
+        drop_id: &str,
+        number: u32,
+        size: i64,
+        sha256: &str,
+        nonce: &str,
+    ) -> DbResult<PutPart> {
+        let mut tx = self.pool.begin().await?;
+        // Take the write lock first (SQLite) and check the drop still takes parts.
+        let status: Option<String> = sqlx::query("SELECT status FROM drops WHERE id = $1")
+            .bind(drop_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r: AnyRow| r.try_get("status"))
+            .transpose()?;
+        if status.as_deref() != Some(UPLOADING) {
+            return Ok(PutPart::NotUploading);
+        }
+        let old: Option<String> =
+            sqlx::query("SELECT nonce FROM parts WHERE drop_id = $1 AND number = $2")
+                .bind(drop_id)
+                .bind(number as i64)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r: AnyRow| r.try_get("nonce"))
+                .transpose()?;
+        sqlx::query(
+            "INSERT INTO parts (drop_id, number, size, sha256, nonce, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (drop_id, number) DO UPDATE SET \
+             size = excluded.size, sha256 = excluded.sha256, nonce = excluded.nonce, \
+             created_at = excluded.created_at",
+        )
+        .bind(drop_id)
+        .bind(number as i64)
+        .bind(size)
+        .bind(sha256)
+        .bind(nonce)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(PutPart::Stored { replaced: old })
+    }
+
+    pub async fn parts(&self, drop_id: &str) -> DbResult<Vec<PartRow>> {
+        sqlx::query_as(
+            "SELECT number, size, sha256, nonce FROM parts WHERE drop_id = $1 ORDER BY number",
+        )
+        .bind(drop_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn delete_parts(&self, drop_id: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM parts WHERE drop_id = $1")
+            .bind(drop_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+pub enum PutPart {
+    Stored { replaced: Option<String> },
+    NotUploading,
+}

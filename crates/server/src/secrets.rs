@@ -1,0 +1,129 @@
+//! Random ids, API tokens, password hashes and signed part URLs.
+//!
+//! Tokens are 256 random bits; the server keeps only their SHA-256 (a fast
+//! hash is right for high-entropy secrets). Passwords, which people choose,
+//! are hashed with argon2. Part URLs carry an HMAC-SHA256 over the drop id,
+//! the part number and the expiry, keyed by a secret kept in the database,
+//! so any server process (or a Lambda) can check them without shared memory.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+/// A drop id: 72 random bits as 12 URL-safe characters.
+pub fn new_drop_id() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<9>())
+}
+
+/// An id for a user, token or stored part: 96 random bits.
+pub fn new_id() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<12>())
+}
+
+/// A fresh API (or per-drop delete) token: `dc_` and 256 random bits.
+pub fn new_token() -> String {
+    format!("dc_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
+/// What the database keeps of a token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>())
+        .map_err(|e| anyhow::anyhow!("making a salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Signs and checks part URLs.
+#[derive(Clone)]
+pub struct Signer {
+    key: Vec<u8>,
+}
+
+impl Signer {
+    pub fn new(key: Vec<u8>) -> Self {
+        Signer { key }
+    }
+
+    /// A new random signing key, hex encoded for storage.
+    pub fn generate_key() -> String {
+        hex::encode(random_bytes::<32>())
+    }
+
+    pub fn sign(&self, drop_id: &str, number: u32, expires: i64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("hmac takes any key");
+        mac.update(format!("part\n{drop_id}\n{number}\n{expires}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    pub fn verify(&self, drop_id: &str, number: u32, expires: i64, sig: &str) -> bool {
+        constant_time_eq(
+            self.sign(drop_id, number, expires).as_bytes(),
+            sig.as_bytes(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_ids_are_short_url_safe_and_distinct() {
+        let a = new_drop_id();
+        assert_eq!(a.len(), 12);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(a, new_drop_id());
+    }
+
+    #[test]
+    fn passwords_verify_only_against_their_hash() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn signatures_bind_drop_part_and_expiry() {
+        let s = Signer::new(b"k".to_vec());
+        let sig = s.sign("abc", 3, 100);
+        assert!(s.verify("abc", 3, 100, &sig));
+        assert!(!s.verify("abc", 4, 100, &sig));
+        assert!(!s.verify("abd", 3, 100, &sig));
+        assert!(!s.verify("abc", 3, 101, &sig));
+        assert!(!Signer::new(b"other".to_vec()).verify("abc", 3, 100, &sig));
+    }
+}

@@ -1,0 +1,185 @@
+//! What the served bytes are, decided from the bytes, never from the
+//! uploader; and whether a browser may show them inline.
+//!
+//! Only types a browser renders without running anything of the file's are
+//! inline (images, audio, video, plain text). Everything else, HTML, SVG,
+//! XML and scripts above all, is served as an attachment, and every raw
+//! response also carries `nosniff` and a `sandbox` CSP.
+
+/// How many leading bytes [`content_type`] looks at.
+pub const SNIFF_LEN: usize = 8192;
+
+/// The served content type of a file that starts with `head`.
+pub fn content_type(head: &[u8]) -> String {
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_string();
+    }
+    if looks_like_text(head) {
+        let lower = String::from_utf8_lossy(&head[..head.len().min(1024)]).to_ascii_lowercase();
+        let start = lower.trim_start_matches('\u{feff}').trim_start();
+        if lower.contains("<svg") {
+            return "image/svg+xml".into();
+        }
+        if start.starts_with("<?xml") {
+            return "application/xml".into();
+        }
+        if [
+            "<!doctype html",
+            "<html",
+            "<head",
+            "<body",
+            "<script",
+            "<iframe",
+        ]
+        .iter()
+        .any(|m| lower.contains(m))
+        {
+            return "text/html".into();
+        }
+        return "text/plain; charset=utf-8".into();
+    }
+    "application/octet-stream".into()
+}
+
+fn looks_like_text(head: &[u8]) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(s) => !s.contains('\0'),
+        // A multi-byte character cut off at the end of the sample is fine.
+        Err(e) => e.error_len().is_none() && head.len() - e.valid_up_to() < 4,
+    }
+}
+
+const INLINE: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/avif",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/x-wav",
+    "audio/x-flac",
+    "audio/m4a",
+    "text/plain; charset=utf-8",
+];
+
+/// Extensions that make a browser or a desktop treat a file as a document
+/// or program, whatever its bytes: never inline.
+const ACTIVE_EXTENSIONS: &[&str] = &[
+    "html", "htm", "xhtml", "shtml", "svg", "svgz", "xml", "xsl", "xslt", "js", "mjs", "cjs",
+    "jsx", "ts", "vbs", "swf", "pdf", "hta", "mht", "mhtml",
+];
+
+/// Whether a file of this served type and name may be shown inline.
+pub fn inline(content_type: &str, name: &str) -> bool {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    INLINE.contains(&content_type) && !ACTIVE_EXTENSIONS.contains(&ext.as_str())
+}
+
+/// A `Content-Disposition` value: an ASCII fallback name and the UTF-8 one.
+pub fn disposition(inline: bool, name: &str) -> String {
+    let kind = if inline { "inline" } else { "attachment" };
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != ';' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// The extension a pretty URL `/{id}.{ext}` would carry for a served type.
+pub fn extension(content_type: &str, name: &str) -> String {
+    let by_type = match content_type {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "video/mp4" => "mp4",
+        "video/webm" => "webm",
+        "text/plain; charset=utf-8" => "txt",
+        _ => "",
+    };
+    if !by_type.is_empty() {
+        return by_type.into();
+    }
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_are_known_by_their_magic_not_their_name() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(content_type(png), "image/png");
+        assert!(inline("image/png", "shot.png"));
+        assert!(
+            !inline("image/png", "shot.html"),
+            "an active extension wins"
+        );
+    }
+
+    #[test]
+    fn markup_is_never_inline() {
+        for (body, ty) in [
+            (
+                &b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"[..],
+                "image/svg+xml",
+            ),
+            (b"<!DOCTYPE html><script>alert(1)</script>", "text/html"),
+            (b"  <?xml version='1.0'?><a/>", "application/xml"),
+        ] {
+            let t = content_type(body);
+            assert_eq!(t, ty);
+            assert!(!inline(&t, "x.txt"));
+        }
+    }
+
+    #[test]
+    fn plain_text_and_binary_are_told_apart() {
+        assert_eq!(
+            content_type("héllo wörld".as_bytes()),
+            "text/plain; charset=utf-8"
+        );
+        let cut = &"é".as_bytes()[..1];
+        assert_eq!(
+            content_type(&[b"abc", cut].concat()),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(
+            content_type(&[0u8, 1, 2, 255, 254]),
+            "application/octet-stream"
+        );
+    }
+
+    #[test]
+    fn disposition_escapes_quotes_and_non_ascii() {
+        let d = disposition(false, "a\"b;ü.png");
+        assert!(d.starts_with("attachment; filename=\"a_b__.png\""), "{d}");
+        assert!(d.ends_with("filename*=UTF-8''a%22b%3B%C3%BC.png"), "{d}");
+    }
+}

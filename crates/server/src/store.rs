@@ -1,0 +1,223 @@
+//! Bytes: drops and their parts, through `object_store`.
+//!
+//! The embedded default is `LocalFileSystem` under `{data_dir}/objects`; a
+//! later backend is S3 with the same paths. Layout:
+//! - `uploads/{drop}/{number:05}-{nonce}`: one stored part; a retried part
+//!   gets a new nonce, so a row in `parts` always names exactly one file.
+//! - `drops/{drop}`: the complete, verified file.
+//!
+//! Writes go through a multipart upload, which object_store stages aside and
+//! renames into place on completion: a reader never sees a half-written file.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, GetResultPayload, MultipartUpload, ObjectStore};
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub type StoreError = object_store::Error;
+
+/// Bytes handed to the object store at a time while writing. Bounds the
+/// memory one upload holds, whatever the client sends.
+const WRITE_CHUNK: usize = 512 * 1024;
+/// Bytes read from a local file per blocking read while serving.
+const READ_CHUNK: usize = 512 * 1024;
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    /// Set for the local file system: where paths live on disk, for fsync.
+    local_root: Option<PathBuf>,
+    fsync: bool,
+}
+
+pub fn part_path(drop_id: &str, number: u32, nonce: &str) -> Path {
+    Path::from(format!("uploads/{drop_id}/{number:05}-{nonce}"))
+}
+
+pub fn uploads_prefix(drop_id: &str) -> Path {
+    Path::from(format!("uploads/{drop_id}"))
+}
+
+pub fn drop_path(drop_id: &str) -> Path {
+    Path::from(format!("drops/{drop_id}"))
+}
+
+impl Store {
+    /// Files under `root`, created if missing.
+    pub fn local(root: PathBuf, fsync: bool) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(&root)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", root.display()))?;
+        let root = root.canonicalize()?;
+        let fs = LocalFileSystem::new_with_prefix(&root)?;
+        Ok(Store {
+            inner: Arc::new(fs),
+            local_root: Some(root),
+            fsync,
+        })
+    }
+
+    /// Starts writing an object at `path`; nothing is visible until
+    /// [`Writer::finish`].
+    pub async fn writer(&self, path: Path) -> Result<Writer, StoreError> {
+        let upload = self.inner.put_multipart(&path).await?;
+        Ok(Writer {
+            store: self.clone(),
+            path,
+            upload: Some(upload),
+            buf: BytesMut::new(),
+            written: 0,
+        })
+    }
+
+    /// The bytes of `path` in `range` (all of it when `None`), as a stream.
+    /// `len` is the object's size, known to the caller from its metadata.
+    pub async fn read(
+        &self,
+        path: &Path,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
+        if matches!(&range, Some(r) if r.is_empty()) {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        let opts = GetOptions {
+            range: range.clone().map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let got = self.inner.get_opts(path, opts).await?;
+        let span = got.range.clone();
+        Ok(match got.payload {
+            GetResultPayload::File(file, path) => read_file(file, path, span),
+            GetResultPayload::Stream(s) => s,
+        })
+    }
+
+    pub async fn delete(&self, path: &Path) -> Result<(), StoreError> {
+        match self.inner.delete(path).await {
+            Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes every object under `prefix`.
+    pub async fn delete_prefix(&self, prefix: &Path) -> Result<(), StoreError> {
+        let paths: Vec<Path> = self
+            .inner
+            .list(Some(prefix))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await?;
+        for p in paths {
+            self.delete(&p).await?;
+        }
+        if let Some(root) = &self.local_root {
+            // LocalFileSystem leaves empty directories behind.
+            let _ = tokio::fs::remove_dir(root.join(prefix.as_ref())).await;
+        }
+        Ok(())
+    }
+
+    async fn sync(&self, path: &Path) -> Result<(), StoreError> {
+        let (Some(root), true) = (&self.local_root, self.fsync) else {
+            return Ok(());
+        };
+        let file = root.join(path.as_ref());
+        tokio::task::spawn_blocking(move || std::fs::File::open(&file)?.sync_all())
+            .await
+            .map_err(|e| generic(e.into()))?
+            .map_err(|e| generic(e.into()))
+    }
+}
+
+fn generic(source: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+    StoreError::Generic {
+        store: "local",
+        source,
+    }
+}
+
+/// Reads `span` of a local file in large blocking reads.
+fn read_file(
+    file: std::fs::File,
+    path: PathBuf,
+    span: Range<u64>,
+) -> BoxStream<'static, Result<Bytes, StoreError>> {
+    let state = (Some(file), span.start, span.end);
+    futures_util::stream::try_unfold(state, move |(file, pos, end)| {
+        let path = path.clone();
+        async move {
+            let Some(mut file) = file else {
+                return Ok(None);
+            };
+            if pos >= end {
+                return Ok(None);
+            }
+            let want = ((end - pos) as usize).min(READ_CHUNK);
+            let (file, buf) = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; want];
+                file.seek(SeekFrom::Start(pos))?;
+                file.read_exact(&mut buf)?;
+                Ok::<_, std::io::Error>((file, buf))
+            })
+            .await
+            .map_err(|e| generic(e.into()))?
+            .map_err(|e| generic(format!("reading {}: {e}", path.display()).into()))?;
+            Ok(Some((
+                Bytes::from(buf),
+                (Some(file), pos + want as u64, end),
+            )))
+        }
+    })
+    .boxed()
+}
+
+/// An object being written; see [`Store::writer`].
+pub struct Writer {
+    store: Store,
+    path: Path,
+    upload: Option<Box<dyn MultipartUpload>>,
+    buf: BytesMut,
+    written: u64,
+}
+
+impl Writer {
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= WRITE_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buf.split().freeze();
+        self.written += chunk.len() as u64;
+        let upload = self.upload.as_mut().expect("writer used after finish");
+        upload.put_part(chunk.into()).await
+    }
+
+    /// Makes the object visible at its path (durably, when fsync is on).
+    pub async fn finish(mut self) -> Result<u64, StoreError> {
+        self.flush().await?;
+        let mut upload = self.upload.take().expect("writer finished twice");
+        upload.complete().await?;
+        self.store.sync(&self.path).await?;
+        Ok(self.written)
+    }
+
+    /// Throws away what was written.
+    pub async fn abort(mut self) {
+        if let Some(mut upload) = self.upload.take() {
+            if let Err(e) = upload.abort().await {
+                tracing::warn!(path = %self.path, error = %e, "aborting a write");
+            }
+        }
+    }
+}
