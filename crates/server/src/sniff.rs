@@ -11,10 +11,8 @@ pub const SNIFF_LEN: usize = 8192;
 
 /// The served content type of a file that starts with `head`.
 pub fn content_type(head: &[u8]) -> String {
-    if let Some(kind) = infer::get(head) {
-        return kind.mime_type().to_string();
-    }
-    if looks_like_text(head) {
+    let text = looks_like_text(head);
+    if text {
         let lower = String::from_utf8_lossy(&head[..head.len().min(1024)]).to_ascii_lowercase();
         let start = lower.trim_start_matches('\u{feff}').trim_start();
         if lower.contains("<svg") {
@@ -36,6 +34,14 @@ pub fn content_type(head: &[u8]) -> String {
         {
             return "text/html".into();
         }
+        if start.starts_with("#!") {
+            return "text/x-shellscript".into();
+        }
+    }
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_string();
+    }
+    if text {
         return "text/plain; charset=utf-8".into();
     }
     "application/octet-stream".into()
@@ -152,6 +158,7 @@ mod tests {
             ),
             (b"<!DOCTYPE html><script>alert(1)</script>", "text/html"),
             (b"  <?xml version='1.0'?><a/>", "application/xml"),
+            (b"#!/bin/sh\nrm -rf ~\n", "text/x-shellscript"),
         ] {
             let t = content_type(body);
             assert_eq!(t, ty);

@@ -1,0 +1,414 @@
+//! Client side of Dropcast: the typed API client and the part uploader.
+//!
+//! [`Client`] speaks the drop server's JSON API and maps every error body to
+//! an [`Error::Api`] carrying its stable [`ErrorCode`]. [`upload_file`]
+//! sends a file through the part protocol: parts read at their offsets, sent
+//! in parallel with their SHA-256, retried, then completed with the whole
+//! file's SHA-256. It first asks the server which parts it already has, so
+//! calling it again after a crash or a server restart sends only the rest.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use dropcast_api as api;
+use dropcast_api::ErrorCode;
+use futures_util::{StreamExt, TryStreamExt};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server answered with an API error.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+        parts: Vec<u32>,
+    },
+    /// The server answered something that is not the API (a proxy, a wrong URL).
+    #[error("unexpected answer from the server (HTTP {status}): {body}")]
+    Unexpected { status: u16, body: String },
+    #[error("cannot reach the server: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Worth trying again: the network, or the server's own trouble.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Http(_) => true,
+            Error::Api { status, .. } | Error::Unexpected { status, .. } => *status >= 500,
+            Error::Io(_) => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A signed-in (or anonymous) connection to one drop server.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<String>) -> Client {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(16)
+            .build()
+            .expect("a plain HTTP client builds");
+        Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn with_token(&self, token: Option<String>) -> Client {
+        Client {
+            token,
+            ..self.clone()
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let rb = self.http.request(method, url);
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(rb: RequestBuilder) -> Result<T> {
+        let resp = check(rb.send().await?).await?;
+        Ok(resp.json().await?)
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        Self::json(self.request(method, path).json(body)).await
+    }
+
+    pub async fn login(&self, user: &str, password: &str, label: &str) -> Result<api::TokenIssued> {
+        let body = api::LoginRequest {
+            user: user.into(),
+            password: password.into(),
+            token_name: Some(label.into()),
+        };
+        self.call(Method::POST, "/api/v1/auth/login", &body).await
+    }
+
+    pub async fn me(&self) -> Result<api::User> {
+        Self::json(self.request(Method::GET, "/api/v1/me")).await
+    }
+
+    pub async fn create_drop(&self, req: &api::CreateDrop) -> Result<api::Drop> {
+        self.call(Method::POST, "/api/v1/drops", req).await
+    }
+
+    pub async fn reserve(&self, count: u32) -> Result<Vec<api::Reservation>> {
+        let r: api::ReserveResponse = self
+            .call(
+                Method::POST,
+                "/api/v1/drops/reserve",
+                &api::ReserveRequest { count },
+            )
+            .await?;
+        Ok(r.reservations)
+    }
+
+    pub async fn drop_info(&self, id: &str) -> Result<api::Drop> {
+        Self::json(self.request(Method::GET, &format!("/api/v1/drops/{id}"))).await
+    }
+
+    pub async fn list_drops(&self, cursor: Option<&str>, limit: u32) -> Result<api::DropList> {
+        let mut rb = self
+            .request(Method::GET, "/api/v1/drops")
+            .query(&[("limit", limit)]);
+        if let Some(c) = cursor {
+            rb = rb.query(&[("cursor", c)]);
+        }
+        Self::json(rb).await
+    }
+
+    pub async fn update_drop(&self, id: &str, req: &api::UpdateDrop) -> Result<api::Drop> {
+        self.call(Method::PATCH, &format!("/api/v1/drops/{id}"), req)
+            .await
+    }
+
+    pub async fn delete_drop(&self, id: &str) -> Result<()> {
+        check(
+            self.request(Method::DELETE, &format!("/api/v1/drops/{id}"))
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn part_urls(&self, id: &str, numbers: Vec<u32>) -> Result<Vec<api::PartUrl>> {
+        let r: api::PartUrls = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/drops/{id}/parts"),
+                &api::PartUrlsRequest { numbers },
+            )
+            .await?;
+        Ok(r.parts)
+    }
+
+    pub async fn stored_parts(&self, id: &str) -> Result<Vec<api::StoredPart>> {
+        let r: api::StoredParts =
+            Self::json(self.request(Method::GET, &format!("/api/v1/drops/{id}/parts"))).await?;
+        Ok(r.parts)
+    }
+
+    /// Sends one part to its URL; returns the etag. No bearer token: the
+    /// URL is its own authorisation.
+    pub async fn put_part(&self, part: &api::PartUrl, bytes: bytes::Bytes) -> Result<String> {
+        let sum = STANDARD.encode(Sha256::digest(&bytes));
+        let mut rb = self
+            .http
+            .put(&part.url)
+            .header(api::CHECKSUM_HEADER, sum)
+            .body(bytes);
+        for (k, v) in &part.headers {
+            rb = rb.header(k, v);
+        }
+        let resp = check(rb.send().await?).await?;
+        let etag = resp
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_matches('"').to_string())
+            .ok_or_else(|| Error::Unexpected {
+                status: resp.status().as_u16(),
+                body: "a stored part came back without an ETag".into(),
+            })?;
+        Ok(etag)
+    }
+
+    pub async fn complete(&self, id: &str, req: &api::CompleteRequest) -> Result<api::Drop> {
+        self.call(Method::POST, &format!("/api/v1/drops/{id}/complete"), req)
+            .await
+    }
+
+    /// A GET of any path or URL with this client's token, for raw bytes.
+    pub async fn get(&self, path: &str) -> Result<Response> {
+        check(self.request(Method::GET, path).send().await?).await
+    }
+}
+
+/// Passes 2xx responses; turns the rest into [`Error`]s.
+async fn check(resp: Response) -> Result<Response> {
+    let status = resp.status();
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        return Ok(resp);
+    }
+    let body = resp.text().await.unwrap_or_default();
+    match serde_json::from_str::<api::ErrorBody>(&body) {
+        Ok(e) => Err(Error::Api {
+            status: status.as_u16(),
+            code: e.error.code,
+            message: e.error.message,
+            parts: e.error.parts,
+        }),
+        Err(_) => Err(Error::Unexpected {
+            status: status.as_u16(),
+            body: body.chars().take(500).collect(),
+        }),
+    }
+}
+
+/// How to send a file.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadOptions {
+    /// Part size; the server's suggestion when `None`.
+    pub part_size: Option<u64>,
+    /// Parts in flight at once.
+    pub parallel: usize,
+    /// Tries per part before giving up.
+    pub attempts: u32,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            part_size: None,
+            parallel: 4,
+            attempts: 5,
+        }
+    }
+}
+
+/// Sends the file at `path` as drop `drop` (created by the caller), sending
+/// only the parts the server does not already have, and completes it.
+pub async fn upload_file(
+    client: &Client,
+    drop: &api::Drop,
+    path: &Path,
+    opts: UploadOptions,
+) -> Result<api::Drop> {
+    let size = tokio::fs::metadata(path).await?.len();
+    let limits = drop.upload.ok_or_else(|| Error::Unexpected {
+        status: 200,
+        body: format!("drop {} is not uploading", drop.id),
+    })?;
+    let part_size = opts.part_size.unwrap_or(limits.part_size).max(1);
+    let count = size.div_ceil(part_size).max(1) as u32;
+    let have: HashMap<u32, api::StoredPart> = client
+        .stored_parts(&drop.id)
+        .await?
+        .into_iter()
+        .map(|p| (p.number, p))
+        .collect();
+    let span = |n: u32| {
+        let start = (n as u64 - 1) * part_size;
+        (start, part_size.min(size - start))
+    };
+    let missing: Vec<u32> = (1..=count)
+        .filter(|n| have.get(n).is_none_or(|p| p.size != span(*n).1))
+        .collect();
+
+    // The whole-file hash is read alongside the parts.
+    let file = std::sync::Arc::new(std::fs::File::open(path)?);
+    let whole = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || sha256_of(&file, size))
+    };
+    let mut etags: HashMap<u32, String> = have
+        .iter()
+        .filter(|(n, _)| !missing.contains(n))
+        .map(|(n, p)| (*n, p.etag.clone()))
+        .collect();
+    for batch in missing.chunks(1000) {
+        let urls = client.part_urls(&drop.id, batch.to_vec()).await?;
+        let sent: Vec<(u32, String)> = futures_util::stream::iter(urls)
+            .map(|url| {
+                let file = file.clone();
+                let (offset, len) = span(url.number);
+                async move {
+                    let bytes = read_at(file, offset, len).await?;
+                    let etag = with_retries(opts.attempts, || client.put_part(&url, bytes.clone()))
+                        .await?;
+                    Ok::<_, Error>((url.number, etag))
+                }
+            })
+            .buffer_unordered(opts.parallel.max(1))
+            .try_collect()
+            .await?;
+        etags.extend(sent);
+    }
+    let sha256 = whole
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let parts = (1..=count)
+        .map(|n| api::CompletePart {
+            number: n,
+            etag: etags[&n].clone(),
+        })
+        .collect();
+    let req = api::CompleteRequest {
+        parts,
+        size,
+        sha256,
+    };
+    with_retries(opts.attempts, || client.complete(&drop.id, &req)).await
+}
+
+async fn with_retries<T, F, Fut>(attempts: u32, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut delay = Duration::from_millis(200);
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        match f().await {
+            Err(e) if e.is_transient() && tried < attempts => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn read_at(
+    file: std::sync::Arc<std::fs::File>,
+    offset: u64,
+    len: u64,
+) -> Result<bytes::Bytes> {
+    let buf = tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; len as usize];
+        read_exact_at(&file, &mut buf, offset)?;
+        Ok::<_, std::io::Error>(buf)
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))??;
+    Ok(buf.into())
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &std::fs::File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = file.seek_read(buf, offset)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf = &mut buf[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+/// Hex SHA-256 of the first `size` bytes of a file.
+pub fn sha256_of(file: &std::fs::File, size: u64) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0;
+    while offset < size {
+        let n = (size - offset).min(buf.len() as u64) as usize;
+        read_exact_at(file, &mut buf[..n], offset)?;
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

@@ -1,0 +1,944 @@
+//! End-to-end tests of the drop server: the real binary over real HTTP,
+//! real SQLite and real files.
+
+mod support;
+
+use bytes::Bytes;
+use dropcast_api::{self as api, ErrorCode};
+use dropcast_client::{upload_file, Client, UploadOptions};
+use futures_util::future::join_all;
+use support::*;
+
+/// Sends `data` as part `n` of drop `id`.
+async fn put(c: &Client, id: &str, n: u32, data: &[u8]) -> Result<String, dropcast_client::Error> {
+    let url = c.part_urls(id, vec![n]).await?.remove(0);
+    c.put_part(&url, Bytes::copy_from_slice(data)).await
+}
+
+fn complete_req(parts: &[(u32, &str)], data: &[u8]) -> api::CompleteRequest {
+    api::CompleteRequest {
+        parts: parts
+            .iter()
+            .map(|(n, e)| api::CompletePart {
+                number: *n,
+                etag: e.to_string(),
+            })
+            .collect(),
+        size: data.len() as u64,
+        sha256: sha256_hex(data),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_mib_in_six_parallel_out_of_order_parts_comes_back_identical_and_in_ranges() {
+    let server = Server::start();
+    let c = server.client();
+    let data = bytes(50 * MIB, 1);
+    let part = data.len().div_ceil(6);
+    let d = c
+        .create_drop(&new_drop("big.bin", Some(data.len() as u64)))
+        .await
+        .unwrap();
+    assert_eq!(d.status, api::DropStatus::Uploading);
+    let chunk = |n: u32| &data[(n as usize - 1) * part..(n as usize * part).min(data.len())];
+
+    // Out of order, all six at once.
+    let order = [4u32, 1, 6, 2, 5, 3];
+    let urls = c.part_urls(&d.id, order.to_vec()).await.unwrap();
+    let sent = join_all(
+        urls.iter()
+            .map(|u| c.put_part(u, Bytes::copy_from_slice(chunk(u.number)))),
+    )
+    .await;
+    let mut etags: Vec<(u32, String)> = order
+        .iter()
+        .zip(sent)
+        .map(|(n, e)| (*n, e.unwrap()))
+        .collect();
+    // Part 2 retried (as after a lost answer): same bytes, same etag.
+    let again = put(&c, &d.id, 2, chunk(2)).await.unwrap();
+    assert_eq!(again, etags.iter().find(|(n, _)| *n == 2).unwrap().1);
+    etags.sort();
+
+    let refs: Vec<(u32, &str)> = etags.iter().map(|(n, e)| (*n, e.as_str())).collect();
+    let done = c
+        .complete(&d.id, &complete_req(&refs, &data))
+        .await
+        .unwrap();
+    assert_eq!(done.status, api::DropStatus::Complete);
+    assert_eq!(done.sha256.as_deref(), Some(sha256_hex(&data).as_str()));
+
+    let anyone = server.anonymous();
+    let got = get_bytes(&anyone, &d.raw_url).await;
+    assert!(got == data, "raw bytes differ from what was sent");
+
+    for (range, want) in [
+        ("bytes=0-99", &data[..100]),
+        ("bytes=8738133-9000000", &data[8738133..=9000000]),
+        ("bytes=-4096", &data[data.len() - 4096..]),
+        ("bytes=52428000-", &data[52428000..]),
+    ] {
+        let resp = reqwest::Client::new()
+            .get(&d.raw_url)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 206, "{range}");
+        let len: usize = resp.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(len, want.len(), "{range}");
+        assert!(resp.bytes().await.unwrap() == want, "{range} bytes differ");
+    }
+    let resp = reqwest::Client::new()
+        .get(&d.raw_url)
+        .header("range", format!("bytes={}-", data.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 416);
+    assert_eq!(
+        resp.headers()["content-range"],
+        format!("bytes */{}", data.len()).as_str()
+    );
+    // The parts are gone once the drop is assembled.
+    assert!(files_under(&server.objects().join("uploads")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_killed_mid_upload_lists_acknowledged_parts_and_completes_after_restart() {
+    let mut server = Server::start();
+    let c = server.client();
+    let data = bytes(30 * MIB, 2);
+    let part = 5 * MIB;
+    let d = c
+        .create_drop(&new_drop("resume.bin", Some(data.len() as u64)))
+        .await
+        .unwrap();
+    let mut acked = Vec::new();
+    for n in [1u32, 3, 4] {
+        let e = put(
+            &c,
+            &d.id,
+            n,
+            &data[(n as usize - 1) * part..n as usize * part],
+        )
+        .await
+        .unwrap();
+        acked.push((n, e));
+    }
+    // Part 2 is on its way, half sent, when the server dies.
+    let url = c.part_urls(&d.id, vec![2]).await.unwrap().remove(0);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let half = Bytes::copy_from_slice(&data[part..part + part / 2]);
+    let sum = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(&data[part..2 * part]))
+    };
+    let inflight = tokio::spawn(
+        reqwest::Client::new()
+            .put(&url.url)
+            .header(api::CHECKSUM_HEADER, sum)
+            .header("content-length", part)
+            .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)))
+            .send(),
+    );
+    tx.send(Ok(half)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.kill9();
+    drop(tx);
+    let _ = inflight.await; // failed or not, its part was never acknowledged
+    server.restart();
+
+    let stored = c.stored_parts(&d.id).await.unwrap();
+    let listed: Vec<(u32, String)> = stored.iter().map(|p| (p.number, p.etag.clone())).collect();
+    assert_eq!(listed, acked, "exactly the acknowledged parts survive");
+
+    // The client resumes: it sends only what is missing.
+    let file = temp_file(&data);
+    let d = c.drop_info(&d.id).await.unwrap();
+    let done = upload_file(
+        &c,
+        &d,
+        file.path(),
+        UploadOptions {
+            part_size: Some(part as u64),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status, api::DropStatus::Complete);
+    assert!(get_bytes(&c, &d.raw_url).await == data);
+}
+
+/// A byte stream fed from a channel, for a request body sent in steps.
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_cannot_see_list_change_delete_or_upload_to_each_others_drops() {
+    let server = Server::start();
+    let a = server.client();
+    let b = server.new_user("bea");
+    let private = a
+        .create_drop(&api::CreateDrop {
+            visibility: Some(api::Visibility::Private),
+            ..new_drop("secret.txt", None)
+        })
+        .await
+        .unwrap();
+    let data = b"for a's eyes only".to_vec();
+    let e = put(&a, &private.id, 1, &data).await.unwrap();
+    a.complete(&private.id, &complete_req(&[(1, &e)], &data))
+        .await
+        .unwrap();
+    let uploading = a.create_drop(&new_drop("wip.bin", None)).await.unwrap();
+
+    for id in [&private.id, &uploading.id] {
+        assert_eq!(
+            code(b.drop_info(id).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+        let upd = api::UpdateDrop {
+            title: Some(Some("mine now".into())),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(b.update_drop(id, &upd).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            code(b.delete_drop(id).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            code(b.part_urls(id, vec![1]).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            code(b.stored_parts(id).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+        let req = complete_req(&[(1, &e)], &data);
+        assert_eq!(
+            code(b.complete(id, &req).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+    }
+    assert!(b.list_drops(None, 50).await.unwrap().drops.is_empty());
+    // A private drop's bytes: not for B, not for anyone without a token.
+    for who in [&b, &server.anonymous()] {
+        assert_eq!(
+            code(who.get(&private.raw_url).await.unwrap_err()),
+            (404, ErrorCode::NotFound, vec![])
+        );
+    }
+    assert!(get_bytes(&a, &private.raw_url).await == data);
+    // A part URL of A's drop with its signature bent to another part fails.
+    let url = a.part_urls(&uploading.id, vec![1]).await.unwrap().remove(0);
+    let mut forged = url.clone();
+    forged.url = url.url.replace("/parts/1?", "/parts/2?");
+    assert_eq!(
+        code(
+            b.put_part(&forged, Bytes::from_static(b"x"))
+                .await
+                .unwrap_err()
+        )
+        .1,
+        ErrorCode::InvalidSignature
+    );
+    // Everything of A's is still there.
+    assert_eq!(a.list_drops(None, 50).await.unwrap().drops.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_each_get_their_error_code() {
+    let server = Server::start();
+    let c = server.client();
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url);
+    let json_post = |path: &str, body: &'static str, token: Option<&str>| {
+        let mut rb = http
+            .post(url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb.send()
+    };
+    let expect = |status: u16, code: &str| {
+        let code = code.to_string();
+        move |resp: reqwest::Response| async move {
+            assert_eq!(resp.status().as_u16(), status, "for {code}");
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(body["error"]["code"], code.as_str(), "{body}");
+            assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+            body
+        }
+    };
+    let t = server.owner_token.as_str();
+
+    // Tokens.
+    expect(401, "unauthorized")(http.get(url("/api/v1/me")).send().await.unwrap()).await;
+    expect(401, "unauthorized")(
+        http.get(url("/api/v1/me"))
+            .bearer_auth("dc_nope")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    expect(401, "unauthorized")(
+        http.get(url("/api/v1/me"))
+            .header("authorization", "Basic Zm9vOmJhcg==")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // Malformed JSON, wrong shapes.
+    expect(400, "malformed_json")(
+        json_post("/api/v1/drops", "{not json", Some(t))
+            .await
+            .unwrap(),
+    )
+    .await;
+    expect(400, "malformed_json")(
+        json_post("/api/v1/drops", r#"{"size":1}"#, Some(t))
+            .await
+            .unwrap(),
+    )
+    .await;
+    expect(400, "malformed_json")(
+        json_post("/api/v1/drops", r#"{"name":"a","size":-5}"#, Some(t))
+            .await
+            .unwrap(),
+    )
+    .await;
+    // Path tricks and junk in names.
+    for name in [
+        "../../etc/passwd",
+        "a/b.png",
+        "..",
+        "C:\\x.png",
+        "a\u{0}b",
+        "",
+        "  ",
+    ] {
+        let e = c.create_drop(&new_drop(name, None)).await.unwrap_err();
+        assert_eq!(code(e).1, ErrorCode::InvalidName, "{name:?}");
+    }
+    // Absurd sizes.
+    let e = c
+        .create_drop(&new_drop("huge", Some(u64::MAX)))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e).0, 413);
+    let e = c
+        .create_drop(&new_drop("huge", Some(1 << 60)))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e), (413, ErrorCode::TooLarge, vec![]));
+    let d = c.create_drop(&new_drop("x.bin", None)).await.unwrap();
+    let e = c.part_urls(&d.id, vec![3, 10_001, 0]).await.unwrap_err();
+    assert_eq!(code(e), (400, ErrorCode::TooManyParts, vec![10_001, 0]));
+    // Bad and missing checksums.
+    let part = c.part_urls(&d.id, vec![1]).await.unwrap().remove(0);
+    let resp = http
+        .put(&part.url)
+        .header(
+            api::CHECKSUM_HEADER,
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        )
+        .body("not empty")
+        .send()
+        .await
+        .unwrap();
+    let body = expect(400, "checksum_mismatch")(resp).await;
+    assert_eq!(body["error"]["parts"], serde_json::json!([1]));
+    expect(400, "checksum_required")(http.put(&part.url).body("x").send().await.unwrap()).await;
+    expect(400, "invalid_input")(
+        http.put(&part.url)
+            .header(api::CHECKSUM_HEADER, "short")
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    expect(403, "invalid_signature")(
+        http.put(part.url.replace("sig=", "sig=0"))
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // Nothing was stored by the failed attempts.
+    assert!(c.stored_parts(&d.id).await.unwrap().is_empty());
+
+    // Part too small (not last), missing part at complete, sizes and hashes.
+    let p1 = bytes(1000, 3);
+    let p2 = bytes(10, 4);
+    let e1 = put(&c, &d.id, 1, &p1).await.unwrap();
+    let e2 = put(&c, &d.id, 2, &p2).await.unwrap();
+    let whole = [p1.clone(), p2.clone()].concat();
+    let e = c
+        .complete(&d.id, &complete_req(&[(1, &e1), (2, &e2)], &whole))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e), (400, ErrorCode::PartTooSmall, vec![1]));
+    let e = c
+        .complete(&d.id, &complete_req(&[(1, &e1), (3, &e2)], &whole))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e), (400, ErrorCode::InvalidParts, vec![3]));
+    let e = c
+        .complete(&d.id, &complete_req(&[(2, &e2), (1, &e1)], &whole))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e).1, ErrorCode::InvalidParts);
+    let e = c
+        .complete(&d.id, &complete_req(&[(1, "beef")], &whole))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e), (400, ErrorCode::InvalidParts, vec![1]));
+    let mut req = complete_req(&[(1, &e1)], &p1);
+    req.size += 1;
+    assert_eq!(
+        code(c.complete(&d.id, &req).await.unwrap_err()).1,
+        ErrorCode::SizeMismatch
+    );
+    let mut req = complete_req(&[(1, &e1)], &p1);
+    req.sha256 = sha256_hex(b"something else");
+    assert_eq!(
+        code(c.complete(&d.id, &req).await.unwrap_err()).1,
+        ErrorCode::ChecksumMismatch
+    );
+    // Nothing of it is served while it is not complete.
+    assert_eq!(
+        code(server.anonymous().get(&d.raw_url).await.unwrap_err()),
+        (409, ErrorCode::NotReady, vec![])
+    );
+    // The one-part version completes; then it takes no more parts.
+    c.complete(&d.id, &complete_req(&[(1, &e1)], &p1))
+        .await
+        .unwrap();
+    assert!(get_bytes(&c, &d.raw_url).await == p1);
+    assert_eq!(
+        code(put(&c, &d.id, 2, &p2).await.unwrap_err()).1,
+        ErrorCode::Conflict
+    );
+    let e = c
+        .complete(&d.id, &complete_req(&[(1, &e1), (2, &e2)], &whole))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e).1, ErrorCode::Conflict);
+
+    // Unknown ids and endpoints.
+    assert_eq!(
+        code(c.drop_info("AAAAAAAAAAAA").await.unwrap_err()).1,
+        ErrorCode::NotFound
+    );
+    expect(404, "not_found")(http.get(url("/api/v1/nope")).send().await.unwrap()).await;
+    expect(404, "not_found")(http.get(url("/AAAAAAAAAAAA/raw")).send().await.unwrap()).await;
+    expect(400, "invalid_input")(
+        http.get(url("/api/v1/drops?limit=0"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    expect(400, "invalid_input")(
+        http.get(url("/api/v1/drops?cursor=%%%"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    expect(401, "invalid_credentials")(
+        json_post(
+            "/api/v1/auth/login",
+            r#"{"user":"owner","password":"guess"}"#,
+            None,
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_from_the_environment_apply_expired_urls_and_oversized_files() {
+    let server = Server::start_with(&[
+        ("DROPCAST_PART_URL_TTL", "0"),
+        ("DROPCAST_MAX_ONESHOT_SIZE", "1000"),
+        ("DROPCAST_MAX_PART_SIZE", "6000000"),
+        ("DROPCAST_PART_SIZE", "5242880"),
+    ]);
+    let c = server.client();
+    let d = c.create_drop(&new_drop("x.bin", None)).await.unwrap();
+    assert_eq!(d.upload.unwrap().max_part_size, 6_000_000);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let url = c.part_urls(&d.id, vec![1]).await.unwrap().remove(0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let e = c
+        .put_part(&url, Bytes::from_static(b"x"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e), (403, ErrorCode::UrlExpired, vec![]));
+
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes(1001, 5)).file_name("big.bin"),
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/upload", server.url))
+        .bearer_auth(&server.owner_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large");
+    // The refused file left nothing behind.
+    assert!(c.list_drops(None, 10).await.unwrap().drops.len() == 1);
+    assert!(files_under(&server.objects().join("drops")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_parts_are_refused_without_storing_them() {
+    let server = Server::start_with(&[
+        ("DROPCAST_MAX_PART_SIZE", "6000000"),
+        ("DROPCAST_PART_SIZE", "5242880"),
+    ]);
+    let c = server.client();
+    let d = c.create_drop(&new_drop("x.bin", None)).await.unwrap();
+    let e = put(&c, &d.id, 1, &bytes(6_000_001, 6)).await.unwrap_err();
+    assert_eq!(code(e), (413, ErrorCode::TooLarge, vec![1]));
+    // Sent without a length up front: refused when the limit is crossed.
+    let url = c.part_urls(&d.id, vec![1]).await.unwrap().remove(0);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = (0..7)
+        .map(|i| Ok(Bytes::from(bytes(1_000_000, i))))
+        .collect();
+    let resp = reqwest::Client::new()
+        .put(&url.url)
+        .header(
+            api::CHECKSUM_HEADER,
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert!(c.stored_parts(&d.id).await.unwrap().is_empty());
+    assert!(files_under(&server.objects().join("uploads")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_shot_upload_answers_links_and_its_delete_url_deletes_only_with_its_token() {
+    let server = Server::start();
+    let png = [&b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..], &bytes(500, 7)[..]].concat();
+    let html = b"<!doctype html><script>document.title='pwned'</script>".to_vec();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(png.clone())
+                .file_name("looks-like.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(html.clone())
+                .file_name("page.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/upload", server.url))
+        .bearer_auth(&server.owner_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let up: api::UploadResponse = resp.json().await.unwrap();
+    assert_eq!(up.files.len(), 2);
+    let (img, page) = (&up.files[0], &up.files[1]);
+    assert_eq!(img.content_type, "image/png", "decided by the bytes");
+    assert_eq!(page.content_type, "text/html");
+    assert!(img.url.ends_with(&img.id) && img.raw_url.ends_with("/raw"));
+    assert!(!img.delete_url.contains(&server.owner_token));
+
+    let http = reqwest::Client::new();
+    let r = http.get(&img.raw_url).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline"),
+        "an image under a harmless name is shown inline"
+    );
+    let r = http.get(&page.raw_url).send().await.unwrap();
+    let h = r.headers();
+    assert_eq!(h["content-type"], "text/html");
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("sandbox"));
+    assert!(r.bytes().await.unwrap() == html);
+    // The pretty URL serves the same bytes.
+    let r = http.get(format!("{}.png", img.url)).send().await.unwrap();
+    assert!(r.bytes().await.unwrap() == png);
+
+    // Delete link: a wrong token is "not found"; GET only asks; POST deletes.
+    let wrong = format!("{}/{}/delete?token=dc_wrong", server.url, img.id);
+    assert_eq!(http.post(&wrong).send().await.unwrap().status(), 404);
+    let page_resp = http.get(&img.delete_url).send().await.unwrap();
+    assert_eq!(page_resp.status(), 200);
+    assert!(page_resp
+        .text()
+        .await
+        .unwrap()
+        .contains("<form method=post>"));
+    assert_eq!(http.get(&img.raw_url).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.post(&img.delete_url).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(http.get(&img.raw_url).send().await.unwrap().status(), 404);
+    assert!(!server.objects().join("drops").join(&img.id).exists());
+    assert_eq!(http.get(&page.raw_url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drops_list_newest_first_in_cursor_pages() {
+    let server = Server::start();
+    let c = server.client();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            c.create_drop(&new_drop(&format!("{i}.png"), None))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = c.list_drops(cursor.as_deref(), 2).await.unwrap();
+        assert!(page.drops.len() <= 2);
+        seen.extend(page.drops.into_iter().map(|d| d.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reserved_ids_hand_out_links_before_any_upload_and_only_once() {
+    let server = Server::start();
+    let a = server.client();
+    let b = server.new_user("bob");
+    let res = a.reserve(3).await.unwrap();
+    assert_eq!(res.len(), 3);
+    assert!(res[0].url.ends_with(&res[0].id));
+    // Reserved ids are not drops yet.
+    assert!(a.list_drops(None, 10).await.unwrap().drops.is_empty());
+    assert_eq!(
+        code(a.drop_info(&res[0].id).await.unwrap_err()).1,
+        ErrorCode::NotFound
+    );
+
+    let create = |id: &str| api::CreateDrop {
+        id: Some(id.into()),
+        ..new_drop("shot.png", None)
+    };
+    let d = a.create_drop(&create(&res[0].id)).await.unwrap();
+    assert_eq!(d.id, res[0].id);
+    assert_eq!(
+        d.url, res[0].url,
+        "the link handed out early is the drop's link"
+    );
+    assert_eq!(
+        code(a.create_drop(&create(&res[0].id)).await.unwrap_err()).1,
+        ErrorCode::Conflict
+    );
+    assert_eq!(
+        code(b.create_drop(&create(&res[1].id)).await.unwrap_err()).1,
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(a.create_drop(&create("made-up-id12")).await.unwrap_err()).1,
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(a.reserve(0).await.unwrap_err()).1,
+        ErrorCode::InvalidInput
+    );
+    assert_eq!(
+        code(a.reserve(100_000).await.unwrap_err()).1,
+        ErrorCode::InvalidInput
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reservations_expire() {
+    let server = Server::start_with(&[("DROPCAST_RESERVATION_TTL", "1")]);
+    let c = server.client();
+    let res = c.reserve(1).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let e = c
+        .create_drop(&api::CreateDrop {
+            id: Some(res[0].id.clone()),
+            ..new_drop("late.png", None)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(e), (410, ErrorCode::ReservationExpired, vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_trades_a_password_for_a_token_and_revoked_tokens_stop_working() {
+    let server = Server::start();
+    server.admin(
+        &["user", "add", "carol", "--password-stdin"],
+        Some("hunter22 horse\n"),
+    );
+    let anon = server.anonymous();
+    let issued = anon
+        .login("carol", "hunter22 horse", "laptop")
+        .await
+        .unwrap();
+    assert_eq!(issued.user.name, "carol");
+    let carol = anon.with_token(Some(issued.token.clone()));
+    assert_eq!(carol.me().await.unwrap().name, "carol");
+    assert_eq!(
+        code(
+            anon.login("carol", "hunter22 horsE", "x")
+                .await
+                .unwrap_err()
+        ),
+        (401, ErrorCode::InvalidCredentials, vec![])
+    );
+    assert_eq!(
+        code(
+            anon.login("nobody", "hunter22 horse", "x")
+                .await
+                .unwrap_err()
+        )
+        .1,
+        ErrorCode::InvalidCredentials
+    );
+    let list = server.admin(&["token", "list", "carol"], None);
+    let tokens = list["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2, "user add and login each made one");
+    assert!(
+        !list.to_string().contains(&issued.token),
+        "tokens are never listed"
+    );
+    server.admin(&["token", "revoke", &issued.token_id], None);
+    assert_eq!(
+        code(carol.me().await.unwrap_err()).1,
+        ErrorCode::Unauthorized
+    );
+    // The database holds no token in the clear.
+    let db = std::fs::read(server.data.path().join("dropcast.db")).unwrap();
+    let wal = std::fs::read(server.data.path().join("dropcast.db-wal")).unwrap_or_default();
+    for hay in [&db, &wal] {
+        assert!(!hay
+            .windows(issued.token.len())
+            .any(|w| w == issued.token.as_bytes()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_changes_title_expiry_and_visibility_and_expired_drops_answer_410() {
+    let server = Server::start();
+    let c = server.client();
+    let data = b"short lived".to_vec();
+    let d = c.create_drop(&new_drop("a.txt", None)).await.unwrap();
+    let e = put(&c, &d.id, 1, &data).await.unwrap();
+    c.complete(&d.id, &complete_req(&[(1, &e)], &data))
+        .await
+        .unwrap();
+
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let upd = api::UpdateDrop {
+        title: Some(Some("Hello".into())),
+        expires_at: Some(Some(soon)),
+        visibility: Some(api::Visibility::Private),
+    };
+    let d2 = c.update_drop(&d.id, &upd).await.unwrap();
+    assert_eq!(d2.title.as_deref(), Some("Hello"));
+    assert_eq!(d2.visibility, api::Visibility::Private);
+    assert!(d2.expires_at.is_some());
+    assert_eq!(
+        server.anonymous().get(&d.raw_url).await.unwrap_err().code(),
+        Some(ErrorCode::NotFound)
+    );
+    // Clearing the title leaves the rest.
+    let d3 = c
+        .update_drop(&d.id, &serde_json::from_str(r#"{"title":null}"#).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(d3.title, None);
+    assert_eq!(d3.visibility, api::Visibility::Private);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(
+        code(c.get(&d.raw_url).await.unwrap_err()),
+        (410, ErrorCode::Expired, vec![])
+    );
+    let past = api::UpdateDrop {
+        expires_at: Some(Some(
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        )),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(c.update_drop(&d.id, &past).await.unwrap_err()).1,
+        ErrorCode::InvalidInput
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_removes_the_bytes_and_the_metadata_and_aborts_uploads() {
+    let server = Server::start();
+    let c = server.client();
+    let data = bytes(1000, 9);
+    let done = c.create_drop(&new_drop("a.bin", None)).await.unwrap();
+    let e = put(&c, &done.id, 1, &data).await.unwrap();
+    c.complete(&done.id, &complete_req(&[(1, &e)], &data))
+        .await
+        .unwrap();
+    let wip = c.create_drop(&new_drop("b.bin", None)).await.unwrap();
+    put(&c, &wip.id, 1, &data).await.unwrap();
+    assert_eq!(files_under(&server.objects()).len(), 2);
+    for d in [&done, &wip] {
+        c.delete_drop(&d.id).await.unwrap();
+        assert_eq!(
+            code(c.drop_info(&d.id).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            code(c.delete_drop(&d.id).await.unwrap_err()).1,
+            ErrorCode::NotFound
+        );
+    }
+    assert!(files_under(&server.objects()).is_empty());
+    assert_eq!(
+        code(server.anonymous().get(&done.raw_url).await.unwrap_err()).1,
+        ErrorCode::NotFound
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn etags_answer_304_and_unknown_size_drops_complete() {
+    let server = Server::start();
+    let c = server.client();
+    let data = bytes(6 * MIB + 3, 10);
+    let d = c.create_drop(&new_drop("rec.mp4", None)).await.unwrap();
+    assert_eq!(d.size, None, "a screencast still recording has no size yet");
+    let file = temp_file(&data);
+    let done = upload_file(
+        &c,
+        &d,
+        file.path(),
+        UploadOptions {
+            part_size: Some(5 * MIB as u64),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.size, Some(data.len() as u64));
+    let http = reqwest::Client::new();
+    let r = http.get(&d.raw_url).send().await.unwrap();
+    let etag = r.headers()["etag"].clone();
+    assert_eq!(
+        r.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
+    let r = http
+        .get(&d.raw_url)
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert!(r.bytes().await.unwrap().is_empty());
+    // If-Range with a stale validator gets the whole file.
+    let r = http
+        .get(&d.raw_url)
+        .header("range", "bytes=0-9")
+        .header("if-range", "\"stale\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // HEAD tells the size without the body.
+    let r = http.head(&d.raw_url).send().await.unwrap();
+    assert_eq!(
+        r.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_document_and_health_are_served() {
+    let server = Server::start();
+    let r = reqwest::get(format!("{}/api/v1/openapi.json", server.url))
+        .await
+        .unwrap();
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/drops",
+        "/api/v1/drops/{id}/parts",
+        "/api/v1/drops/{id}/parts/{number}",
+        "/api/v1/drops/{id}/complete",
+        "/api/v1/upload",
+        "/api/v1/auth/login",
+        "/{id}/raw",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ErrorCode"].is_object());
+    let h: api::Health = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h.status, "ok");
+}
