@@ -1,0 +1,60 @@
+//! Benchmarks of Dropcast against peer tools, side by side in one run,
+//! printed as ratios. Run through `cargo xtask bench`, which builds the
+//! release binaries and installs the peers.
+//!
+//! `server`: the drop server vs nginx on loopback.
+//! - upload of a 1 GiB file through the part protocol (8 MiB parts, 4 in
+//!   parallel, by `dropcast_client::upload_file`) vs `curl -T` to nginx's
+//!   WebDAV PUT;
+//! - download of the same file from `/{id}/raw` vs nginx serving it
+//!   statically, both fetched by curl;
+//! - peak RSS of the server during 50 concurrent 100 MiB uploads vs the
+//!   peak RSS of nginx's workers during 50 concurrent `curl -T`.
+
+mod server;
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("server") => server::run(&args[1..]).await,
+        _ => Err("usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The value after `--name` in `args`.
+pub fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Peak resident set (VmHWM) of a process, in bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM:") * 1024
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}

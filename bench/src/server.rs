@@ -1,0 +1,294 @@
+//! `dropcast-bench server`: the drop server vs nginx. See the crate docs.
+
+use crate::{flag, median, peak_rss};
+use dropcast_api as api;
+use dropcast_client::{upload_file, Client, UploadOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+const MIB: u64 = 1024 * 1024;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A file of `size` pseudo-random bytes.
+fn make_file(path: &Path, size: u64, seed: u64) -> Result<(), String> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
+    let mut x = seed | 1;
+    let mut buf = vec![0u8; MIB as usize];
+    let mut left = size;
+    while left > 0 {
+        for c in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+        left -= n as u64;
+    }
+    f.flush().map_err(|e| e.to_string())
+}
+
+fn start_server(bin: &str, dir: &Path) -> Result<(Killed, String, String), String> {
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .arg("--data-dir")
+        .arg(dir.join("dropcast-data"))
+        .args(["--json", "serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DROPCAST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting {bin}: {e}"))?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let info: serde_json::Value =
+        serde_json::from_str(&line).map_err(|e| format!("server said {line:?}: {e}"))?;
+    let url = info["url"].as_str().unwrap_or_default().to_string();
+    let token = info["token"].as_str().unwrap_or_default().to_string();
+    Ok((Killed(child), url, token))
+}
+
+fn start_nginx(dir: &Path) -> Result<(Killed, String), String> {
+    let port = free_port();
+    let www = dir.join("www");
+    std::fs::create_dir_all(www.join("up")).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir.join("nginx-tmp")).map_err(|e| e.to_string())?;
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let conf = format!(
+        "{user}daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path {d}/nginx-tmp;
+  server {{
+    listen 127.0.0.1:{port}; root {www}; client_max_body_size 0;
+    location /up/ {{ dav_methods PUT; create_full_put_path on; }}
+  }}
+}}
+",
+        user = if root { "user root; " } else { "" },
+        d = dir.display(),
+        www = www.display(),
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
+    let child = Command::new("nginx")
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-p")
+        .arg(dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting nginx: {e}"))?;
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok((Killed(child), url));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err("nginx did not start; see nginx-error.log".into())
+}
+
+fn curl(args: &[&str]) -> Result<f64, String> {
+    let t = Instant::now();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail"])
+        .args(args)
+        .output()
+        .map_err(|e| format!("running curl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+async fn upload_once(c: &Client, file: &Path, size: u64, parallel: usize) -> Result<api::Drop, String> {
+    let d = c
+        .create_drop(&api::CreateDrop {
+            name: "bench.bin".into(),
+            size: Some(size),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    upload_file(
+        c,
+        &d,
+        file,
+        UploadOptions {
+            part_size: Some(8 * MIB),
+            parallel,
+            attempts: 3,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn nginx_worker_pids(master: u32) -> Vec<u32> {
+    Command::new("pgrep")
+        .args(["-P", &master.to_string()])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn run(args: &[String]) -> Result<(), String> {
+    let bin = flag(args, "--server-bin").ok_or("--server-bin PATH is required")?;
+    let size = flag(args, "--size-mib").and_then(|v| v.parse().ok()).unwrap_or(1024) * MIB;
+    let runs: usize = flag(args, "--runs").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let base = PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into()));
+    std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+    let dir = tempfile::Builder::new()
+        .prefix("dropcast-bench-")
+        .tempdir_in(&base)
+        .map_err(|e| e.to_string())?;
+    let file = dir.path().join("big.bin");
+    make_file(&file, size, 42)?;
+    let file_s = file.to_str().unwrap();
+
+    let (server, url, token) = start_server(&bin, dir.path())?;
+    let (nginx, nginx_url) = start_nginx(dir.path())?;
+    let c = Client::new(&url, Some(token));
+    let gib = size as f64 / (1u64 << 30) as f64;
+    println!(
+        "server bench: {:.2} GiB file, {runs} runs each, median; dropcast-server vs nginx (curl -T / static), both on loopback",
+        gib
+    );
+
+    // Upload.
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for i in 0..runs {
+        let t = Instant::now();
+        let d = upload_once(&c, &file, size, 4).await?;
+        ours.push(t.elapsed().as_secs_f64());
+        if let Some(prev) = last.replace(d) {
+            let prev: api::Drop = prev;
+            c.delete_drop(&prev.id).await.map_err(|e| e.to_string())?;
+        }
+        theirs.push(curl(&["-T", file_s, &format!("{nginx_url}/up/big{i}.bin")])?);
+    }
+    let up_ours = size as f64 / median(ours) / MIB as f64;
+    let up_nginx = size as f64 / median(theirs) / MIB as f64;
+
+    // Download.
+    let d = last.ok_or("no upload ran")?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ours.push(curl(&["-o", "/dev/null", &d.raw_url])?);
+        theirs.push(curl(&["-o", "/dev/null", &format!("{nginx_url}/up/big0.bin")])?);
+    }
+    let down_ours = size as f64 / median(ours) / MIB as f64;
+    let down_nginx = size as f64 / median(theirs) / MIB as f64;
+    c.delete_drop(&d.id).await.map_err(|e| e.to_string())?;
+    for i in 0..runs {
+        let _ = std::fs::remove_file(dir.path().join(format!("www/up/big{i}.bin")));
+    }
+
+    // Memory under 50 concurrent 100 MiB uploads.
+    let small = dir.path().join("100m.bin");
+    make_file(&small, 100 * MIB, 7)?;
+    let server_pid = server.0.id();
+    let before = peak_rss(server_pid);
+    let t = Instant::now();
+    let uploads = (0..50).map(|_| upload_once(&c, &small, 100 * MIB, 2));
+    let done = futures_util::future::join_all(uploads).await;
+    let conc_secs = t.elapsed().as_secs_f64();
+    let mut drops = Vec::new();
+    for d in done {
+        drops.push(d?);
+    }
+    let rss_ours = peak_rss(server_pid);
+    for d in drops {
+        c.delete_drop(&d.id).await.map_err(|e| e.to_string())?;
+    }
+    let small_s = small.to_str().unwrap().to_string();
+    let t = Instant::now();
+    let curls: Vec<Child> = (0..50)
+        .map(|i| {
+            Command::new("curl")
+                .args(["-sS", "--fail", "-T", &small_s])
+                .arg(format!("{nginx_url}/up/c{i}.bin"))
+                .spawn()
+                .expect("curl")
+        })
+        .collect();
+    for mut ch in curls {
+        ch.wait().map_err(|e| e.to_string())?;
+    }
+    let conc_nginx_secs = t.elapsed().as_secs_f64();
+    let rss_nginx: u64 = nginx_worker_pids(nginx.0.id())
+        .into_iter()
+        .chain([nginx.0.id()])
+        .map(peak_rss)
+        .sum();
+
+    let mib = |b: u64| b as f64 / MIB as f64;
+    println!("{:<44} {:>12} {:>12} {:>8}  target", "", "dropcast", "nginx", "ratio");
+    println!(
+        "{:<44} {:>9.0} MB/s {:>9.0} MB/s {:>8.2}  >= 0.8",
+        "upload (8 MiB parts x4 / curl -T)",
+        up_ours,
+        up_nginx,
+        up_ours / up_nginx
+    );
+    println!(
+        "{:<44} {:>9.0} MB/s {:>9.0} MB/s {:>8.2}  >= 0.7",
+        "download (/{id}/raw / static), curl",
+        down_ours,
+        down_nginx,
+        down_ours / down_nginx
+    );
+    println!(
+        "{:<44} {:>9.1} MiB {:>9.1} MiB {:>8.2}  dropcast <= 100 MiB",
+        "peak RSS, 50 concurrent 100 MiB uploads",
+        mib(rss_ours),
+        mib(rss_nginx),
+        rss_ours as f64 / rss_nginx.max(1) as f64
+    );
+    println!(
+        "{:<44} {:>10.1} s {:>10.1} s {:>8.2}  (time for all 50; dropcast RSS before: {:.1} MiB)",
+        "  50 x 100 MiB wall time",
+        conc_secs,
+        conc_nginx_secs,
+        conc_secs / conc_nginx_secs,
+        mib(before)
+    );
+    drop(nginx);
+    drop(server);
+    Ok(())
+}

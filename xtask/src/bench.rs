@@ -1,0 +1,45 @@
+//! `cargo xtask bench [NAME]`: builds release binaries, installs the peer
+//! tools, and runs the benchmarks in `bench/`, which print ratios.
+
+use crate::sys;
+
+const BENCHES: &[&str] = &["server"];
+
+pub fn main(args: &[String]) -> Result<(), String> {
+    let which: Vec<&str> = match args.first().map(String::as_str) {
+        None | Some("all") => BENCHES.to_vec(),
+        Some(name) if BENCHES.contains(&name) => vec![name],
+        Some(other) => {
+            return Err(format!(
+                "unknown bench {other:?}; known: {}",
+                BENCHES.join(", ")
+            ))
+        }
+    };
+    let extra: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    sys::ensure_packages(crate::BUILD_PACKAGES)?;
+    for name in which {
+        match name {
+            "server" => server(&extra)?,
+            _ => unreachable!(),
+        }
+    }
+    Ok(())
+}
+
+fn server(extra: &[&str]) -> Result<(), String> {
+    sys::ensure_packages(&["nginx", "curl", "procps"])?;
+    sys::cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "dropcast-server",
+        "-p",
+        "dropcast-bench",
+    ])?;
+    let release = sys::target_dir().join("release");
+    let server = release.join("dropcast-server");
+    let mut args = vec!["server", "--server-bin", server.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    sys::run(release.join("dropcast-bench").to_str().unwrap(), &args)
+}
