@@ -54,6 +54,13 @@ fn test(_args: &[String]) -> Result<(), String> {
     sys::ensure_rust_components(&["rustfmt", "clippy"])?;
     sys::cargo(&["fmt", "--all", "--", "--check"])
         .map_err(|e| format!("{e}\nrun `cargo fmt --all` to fix the formatting"))?;
-    sys::cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    sys::cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     sys::cargo(&["test", "--workspace"])
 }

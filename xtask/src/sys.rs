@@ -60,7 +60,11 @@ fn is_root() -> bool {
 
 /// Installs the Debian packages that are missing, with apt-get.
 pub fn ensure_packages(packages: &[&str]) -> Result<(), String> {
-    if Command::new("dpkg-query").arg("--version").output().is_err() {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("xtask: not a Debian/Ubuntu system; make sure these are installed: {packages:?}");
         return Ok(());
     }
@@ -96,7 +100,10 @@ pub fn ensure_packages(packages: &[&str]) -> Result<(), String> {
     let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
     args.extend(&missing);
     apt(&args).map_err(|e| {
-        format!("{e}; install these packages by hand and try again: {}", missing.join(" "))
+        format!(
+            "{e}; install these packages by hand and try again: {}",
+            missing.join(" ")
+        )
     })
 }
 

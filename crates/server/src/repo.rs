@@ -461,7 +461,11 @@ impl Repo {
 
     /// Records a stored part, replacing an earlier upload of the same number;
     /// returns the replaced part's nonce (its bytes are now garbage).
-    /// Fails when the drop is gone or no longer uploading.
+    /// `NotUploading` when the drop is gone or no longer takes parts.
+    ///
+    /// Single statements, no read-then-write transaction: with SQLite in WAL
+    /// mode such a transaction fails at once (SQLITE_BUSY_SNAPSHOT) when a
+    /// parallel part was written meanwhile.
     pub async fn put_part(
         &self,
         drop_id: &str,
@@ -470,26 +474,15 @@ impl Repo {
         sha256: &str,
         nonce: &str,
     ) -> DbResult<PutPart> {
-        let mut tx = self.pool.begin().await?;
-        // Take the write lock first (SQLite) and check the drop still takes parts.
-        let status: Option<String> = sqlx::query("SELECT status FROM drops WHERE id = $1")
-            .bind(drop_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r: AnyRow| r.try_get("status"))
-            .transpose()?;
-        if status.as_deref() != Some(UPLOADING) {
-            return Ok(PutPart::NotUploading);
-        }
         let old: Option<String> =
             sqlx::query("SELECT nonce FROM parts WHERE drop_id = $1 AND number = $2")
                 .bind(drop_id)
                 .bind(number as i64)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.pool)
                 .await?
                 .map(|r: AnyRow| r.try_get("nonce"))
                 .transpose()?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO parts (drop_id, number, size, sha256, nonce, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (drop_id, number) DO UPDATE SET \
              size = excluded.size, sha256 = excluded.sha256, nonce = excluded.nonce, \
@@ -501,9 +494,25 @@ impl Repo {
         .bind(sha256)
         .bind(nonce)
         .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // The drop row is gone (foreign key).
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                return Ok(PutPart::NotUploading)
+            }
+            Err(e) => return Err(e),
+        }
+        let status: Option<String> = sqlx::query("SELECT status FROM drops WHERE id = $1")
+            .bind(drop_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r: AnyRow| r.try_get("status"))
+            .transpose()?;
+        if status.as_deref() != Some(UPLOADING) {
+            return Ok(PutPart::NotUploading);
+        }
         Ok(PutPart::Stored { replaced: old })
     }
 
@@ -516,12 +525,26 @@ impl Repo {
         .await
     }
 
-    pub async fn delete_parts(&self, drop_id: &str) -> DbResult<()> {
-        sqlx::query("DELETE FROM parts WHERE drop_id = $1")
-            .bind(drop_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Forgets the parts of a drop whose numbers are not in `keep`; returns them.
+    pub async fn delete_unlisted_parts(
+        &self,
+        drop_id: &str,
+        keep: &[u32],
+    ) -> DbResult<Vec<PartRow>> {
+        let gone: Vec<PartRow> = self
+            .parts(drop_id)
+            .await?
+            .into_iter()
+            .filter(|p| !keep.contains(&(p.number as u32)))
+            .collect();
+        for p in &gone {
+            sqlx::query("DELETE FROM parts WHERE drop_id = $1 AND number = $2")
+                .bind(drop_id)
+                .bind(p.number)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(gone)
     }
 }
 

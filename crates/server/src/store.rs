@@ -1,10 +1,10 @@
 //! Bytes: drops and their parts, through `object_store`.
 //!
-//! The embedded default is `LocalFileSystem` under `{data_dir}/objects`; a
-//! later backend is S3 with the same paths. Layout:
-//! - `uploads/{drop}/{number:05}-{nonce}`: one stored part; a retried part
-//!   gets a new nonce, so a row in `parts` always names exactly one file.
-//! - `drops/{drop}`: the complete, verified file.
+//! The embedded default is `LocalFileSystem` under `{data_dir}/objects`.
+//! A drop's bytes are its parts, in order, at `drops/{drop}/{number:05}-{nonce}`.
+//! A retried part gets a new nonce, so a row in `parts` always names exactly
+//! one file. Completing a drop verifies the parts and copies nothing: the
+//! served file is the parts read one after another ([`Store::read_pieces`]).
 //!
 //! Writes go through a multipart upload, which object_store stages aside and
 //! renames into place on completion: a reader never sees a half-written file.
@@ -14,7 +14,6 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResultPayload, MultipartUpload, ObjectStore};
-use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,9 +22,9 @@ pub type StoreError = object_store::Error;
 
 /// Bytes handed to the object store at a time while writing. Bounds the
 /// memory one upload holds, whatever the client sends.
-const WRITE_CHUNK: usize = 512 * 1024;
+const WRITE_CHUNK: usize = 256 * 1024;
 /// Bytes read from a local file per blocking read while serving.
-const READ_CHUNK: usize = 512 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct Store {
@@ -36,14 +35,11 @@ pub struct Store {
 }
 
 pub fn part_path(drop_id: &str, number: u32, nonce: &str) -> Path {
-    Path::from(format!("uploads/{drop_id}/{number:05}-{nonce}"))
+    Path::from(format!("drops/{drop_id}/{number:05}-{nonce}"))
 }
 
-pub fn uploads_prefix(drop_id: &str) -> Path {
-    Path::from(format!("uploads/{drop_id}"))
-}
-
-pub fn drop_path(drop_id: &str) -> Path {
+/// Everything stored for a drop.
+pub fn drop_prefix(drop_id: &str) -> Path {
     Path::from(format!("drops/{drop_id}"))
 }
 
@@ -75,7 +71,6 @@ impl Store {
     }
 
     /// The bytes of `path` in `range` (all of it when `None`), as a stream.
-    /// `len` is the object's size, known to the caller from its metadata.
     pub async fn read(
         &self,
         path: &Path,
@@ -94,6 +89,34 @@ impl Store {
             GetResultPayload::File(file, path) => read_file(file, path, span),
             GetResultPayload::Stream(s) => s,
         })
+    }
+
+    /// `range` of the concatenation of `pieces` (each a path and its size),
+    /// opening each piece only when the stream reaches it.
+    pub fn read_pieces(
+        &self,
+        pieces: Vec<(Path, u64)>,
+        range: Range<u64>,
+    ) -> BoxStream<'static, Result<Bytes, StoreError>> {
+        let mut wanted = Vec::new();
+        let mut offset = 0u64;
+        for (path, size) in pieces {
+            let (start, end) = (offset, offset + size);
+            offset = end;
+            let from = range.start.max(start);
+            let to = range.end.min(end);
+            if from < to {
+                wanted.push((path, from - start..to - start));
+            }
+        }
+        let store = self.clone();
+        futures_util::stream::iter(wanted)
+            .then(move |(path, r)| {
+                let store = store.clone();
+                async move { store.read(&path, Some(r)).await }
+            })
+            .try_flatten()
+            .boxed()
     }
 
     pub async fn delete(&self, path: &Path) -> Result<(), StoreError> {
@@ -140,39 +163,54 @@ fn generic(source: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
     }
 }
 
-/// Reads `span` of a local file in large blocking reads.
+/// Reads `span` of a local file in large positioned reads, the next one
+/// already under way while the current one is consumed.
 fn read_file(
     file: std::fs::File,
     path: PathBuf,
     span: Range<u64>,
 ) -> BoxStream<'static, Result<Bytes, StoreError>> {
-    let state = (Some(file), span.start, span.end);
-    futures_util::stream::try_unfold(state, move |(file, pos, end)| {
-        let path = path.clone();
-        async move {
-            let Some(mut file) = file else {
-                return Ok(None);
-            };
-            if pos >= end {
-                return Ok(None);
+    let file = Arc::new(file);
+    let chunks = (span.start..span.end).step_by(READ_CHUNK).map(move |at| {
+        let len = (span.end - at).min(READ_CHUNK as u64) as usize;
+        (at, len)
+    });
+    futures_util::stream::iter(chunks)
+        .map(move |(at, len)| {
+            let file = file.clone();
+            let path = path.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let mut buf = vec![0u8; len];
+                    read_exact_at(&file, &mut buf, at)
+                        .map(|()| Bytes::from(buf))
+                        .map_err(|e| generic(format!("reading {}: {e}", path.display()).into()))
+                })
+                .await
+                .map_err(|e| generic(e.into()))?
             }
-            let want = ((end - pos) as usize).min(READ_CHUNK);
-            let (file, buf) = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; want];
-                file.seek(SeekFrom::Start(pos))?;
-                file.read_exact(&mut buf)?;
-                Ok::<_, std::io::Error>((file, buf))
-            })
-            .await
-            .map_err(|e| generic(e.into()))?
-            .map_err(|e| generic(format!("reading {}: {e}", path.display()).into()))?;
-            Ok(Some((
-                Bytes::from(buf),
-                (Some(file), pos + want as u64, end),
-            )))
+        })
+        .buffered(2)
+        .boxed()
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &std::fs::File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = file.seek_read(buf, at)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-    })
-    .boxed()
+        buf = &mut buf[n..];
+        at += n as u64;
+    }
+    Ok(())
 }
 
 /// An object being written; see [`Store::writer`].
@@ -186,6 +224,9 @@ pub struct Writer {
 
 impl Writer {
     pub async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(WRITE_CHUNK);
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= WRITE_CHUNK {
             self.flush().await?;

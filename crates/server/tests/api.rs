@@ -104,8 +104,11 @@ async fn fifty_mib_in_six_parallel_out_of_order_parts_comes_back_identical_and_i
         resp.headers()["content-range"],
         format!("bytes */{}", data.len()).as_str()
     );
-    // The parts are gone once the drop is assembled.
-    assert!(files_under(&server.objects().join("uploads")).is_empty());
+    // Stored: the six parts, nothing else (the retried part replaced its twin).
+    assert_eq!(
+        files_under(&server.objects().join("drops").join(&d.id)).len(),
+        6
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -548,7 +551,7 @@ async fn oversized_parts_are_refused_without_storing_them() {
         .unwrap();
     assert_eq!(resp.status(), 413);
     assert!(c.stored_parts(&d.id).await.unwrap().is_empty());
-    assert!(files_under(&server.objects().join("uploads")).is_empty());
+    assert!(files_under(&server.objects()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -283,7 +283,6 @@ pub async fn delete(
 /// Removes the row first (so nothing is served any more), then the bytes.
 pub async fn delete_drop(app: &App, id: &str) -> ApiResult<()> {
     app.repo.delete_drop(id).await?;
-    app.store.delete(&store::drop_path(id)).await?;
-    app.store.delete_prefix(&store::uploads_prefix(id)).await?;
+    app.store.delete_prefix(&store::drop_prefix(id)).await?;
     Ok(())
 }

@@ -89,9 +89,10 @@ async fn store_file(
         expires_at: None,
     };
     app.repo.insert_drop(&new).await?;
+    let nonce = secrets::new_id();
     let stored = async {
         let max = app.config.max_oneshot_size;
-        let mut writer = app.store.writer(store::drop_path(&id)).await?;
+        let mut writer = app.store.writer(store::part_path(&id, 1, &nonce)).await?;
         let mut hasher = Sha256::new();
         let mut head = Vec::new();
         let mut size = 0u64;
@@ -136,6 +137,7 @@ async fn store_file(
             return Err(e);
         }
     };
+    app.repo.put_part(&id, 1, size as i64, &sha, &nonce).await?;
     let content_type = sniff::content_type(&head);
     let delete_token = secrets::new_token();
     app.repo

@@ -354,37 +354,29 @@ pub async fn complete(
         ));
     }
 
-    // One pass: read the parts in order, hash, write the drop's file.
-    let final_path = store::drop_path(&id);
-    let mut writer = app.store.writer(final_path.clone()).await?;
+    // Read the parts in order and hash them: nothing is copied, the
+    // drop's file is its parts.
+    let pieces: Vec<_> = listed
+        .iter()
+        .map(|p| {
+            (
+                store::part_path(&id, p.number as u32, &p.nonce),
+                p.size as u64,
+            )
+        })
+        .collect();
+    let mut bytes = app.store.read_pieces(pieces, 0..total);
     let mut hasher = Sha256::new();
     let mut head = Vec::with_capacity(sniff::SNIFF_LEN);
-    for p in &listed {
-        let path = store::part_path(&id, p.number as u32, &p.nonce);
-        let mut s = app.store.read(&path, None).await?;
-        loop {
-            let chunk = match s.try_next().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    writer.abort().await;
-                    return Err(e.into());
-                }
-            };
-            if head.len() < sniff::SNIFF_LEN {
-                let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
-                head.extend_from_slice(&chunk[..take]);
-            }
-            hasher.update(&chunk);
-            if let Err(e) = writer.write(&chunk).await {
-                writer.abort().await;
-                return Err(e.into());
-            }
+    while let Some(chunk) = bytes.try_next().await? {
+        if head.len() < sniff::SNIFF_LEN {
+            let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
         }
+        hasher.update(&chunk);
     }
     let got_sha = hex::encode(hasher.finalize());
     if got_sha != want_sha {
-        writer.abort().await;
         return Err(ApiError::new(
             ErrorCode::ChecksumMismatch,
             format!(
@@ -393,7 +385,6 @@ pub async fn complete(
             ),
         ));
     }
-    writer.finish().await?;
     let content_type = sniff::content_type(&head);
     let done = app
         .repo
@@ -408,12 +399,22 @@ pub async fn complete(
         )
         .await?;
     if !done {
-        // Completed by a concurrent request (same bytes) or deleted meanwhile.
-        let row = owned_drop(&app, &user, &id).await?;
-        return Ok(Json(app.drop_json(&row)));
+        // Completed by a concurrent request (same bytes), or deleted meanwhile.
+        return match app.repo.drop_by_id(&id).await? {
+            Some(row) => Ok(Json(app.drop_json(&row))),
+            None => Err(ApiError::not_found()),
+        };
     }
-    app.repo.delete_parts(&id).await?;
-    app.store.delete_prefix(&store::uploads_prefix(&id)).await?;
+    // Parts stored but not listed are not part of the drop.
+    let unlisted = app
+        .repo
+        .delete_unlisted_parts(&id, &req.parts.iter().map(|p| p.number).collect::<Vec<_>>())
+        .await?;
+    for p in unlisted {
+        app.store
+            .delete(&store::part_path(&id, p.number as u32, &p.nonce))
+            .await?;
+    }
     let row = owned_drop(&app, &user, &id).await?;
     Ok(Json(app.drop_json(&row)))
 }

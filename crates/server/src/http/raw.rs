@@ -5,7 +5,7 @@
 use super::user_from_headers;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{now_ms, DropRow, COMPLETE, UPLOADING};
-use crate::{sniff, store, App};
+use crate::{sniff, App};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -143,7 +143,6 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> 
         _ => None,
     };
 
-    let path = store::drop_path(id);
     let (status, span) = match range {
         Some(r) => {
             put(
@@ -155,7 +154,8 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> 
         None => (StatusCode::OK, 0..size),
     };
     put(header::CONTENT_LENGTH, &(span.end - span.start).to_string());
-    let stream = app.store.read(&path, Some(span)).await?;
+    let pieces = super::pieces(app, id).await?;
+    let stream = app.store.read_pieces(pieces, span);
     Ok((status, h, Body::from_stream(stream)).into_response())
 }
 
