@@ -315,10 +315,10 @@ pub async fn upload_file(
         let urls = client.part_urls(&drop.id, batch.to_vec()).await?;
         let sent: Vec<(u32, String)> = futures_util::stream::iter(urls)
             .map(|url| {
-                let file = file.clone();
+                let path = path.to_path_buf();
                 let (offset, len) = span(url.number);
                 async move {
-                    let bytes = read_at(file, offset, len).await?;
+                    let bytes = read_at(path, offset, len).await?;
                     let etag = with_retries(opts.attempts, || client.put_part(&url, bytes.clone()))
                         .await?;
                     Ok::<_, Error>((url.number, etag))
@@ -365,14 +365,21 @@ where
     }
 }
 
-async fn read_at(
-    file: std::sync::Arc<std::fs::File>,
-    offset: u64,
-    len: u64,
-) -> Result<bytes::Bytes> {
+async fn read_at(path: std::path::PathBuf, offset: u64, len: u64) -> Result<bytes::Bytes> {
     let buf = tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0u8; len as usize];
-        read_exact_at(&file, &mut buf, offset)?;
+        use std::io::{Read, Seek, SeekFrom};
+        // Its own handle, so parts read in parallel each have their own
+        // position; read_to_end fills the buffer without zeroing it first.
+        let mut file = std::fs::File::open(&path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        file.take(len).read_to_end(&mut buf)?;
+        if buf.len() as u64 != len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("{} changed while it was being uploaded", path.display()),
+            ));
+        }
         Ok::<_, std::io::Error>(buf)
     })
     .await

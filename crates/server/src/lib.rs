@@ -33,6 +33,12 @@ pub struct AppInner {
     pub repo: Repo,
     pub store: Store,
     pub signer: Signer,
+    /// Part bodies being received at once. The rest wait, their bytes held
+    /// back by TCP rather than in our memory: this bounds the server's RSS
+    /// whatever the number of clients.
+    pub part_slots: tokio::sync::Semaphore,
+    /// Completions (whole-file hashing) at once: CPU-bound, one per core.
+    pub complete_slots: tokio::sync::Semaphore,
 }
 
 impl std::ops::Deref for App {
@@ -61,6 +67,10 @@ impl App {
             repo,
             store,
             signer,
+            part_slots: tokio::sync::Semaphore::new(8),
+            complete_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         })))
     }
 

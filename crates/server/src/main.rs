@@ -84,6 +84,7 @@ enum TokenCmd {
 }
 
 fn main() -> Result<()> {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging();
     let mut flags = Table::new();
@@ -110,6 +111,19 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(run(cli.command, cli.json, config))
+}
+
+/// glibc gives each thread that allocates its own arena (up to 8 per core)
+/// and keeps freed memory in them; with uploads' buffers passing between
+/// the async workers and the blocking pool that shows as RSS growth. Two
+/// arenas keep the footprint flat at no measurable cost in throughput.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 fn init_logging() {

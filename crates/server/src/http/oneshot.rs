@@ -90,6 +90,11 @@ async fn store_file(
     };
     app.repo.insert_drop(&new).await?;
     let nonce = secrets::new_id();
+    let _slot = app
+        .part_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting for an upload slot", e))?;
     let stored = async {
         let max = app.config.max_oneshot_size;
         let mut writer = app.store.writer(store::part_path(&id, 1, &nonce)).await?;

@@ -194,6 +194,11 @@ pub async fn put_part(
         _ => return Err(ApiError::not_found()),
     }
 
+    let _slot = app
+        .part_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting for an upload slot", e))?;
     let nonce = crate::secrets::new_id();
     let path = store::part_path(&id, number, &nonce);
     let mut writer = app.store.writer(path.clone()).await?;
@@ -354,6 +359,11 @@ pub async fn complete(
         ));
     }
 
+    let _slot = app
+        .complete_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("waiting for a completion slot", e))?;
     // Read the parts in order and hash them: nothing is copied, the
     // drop's file is its parts.
     let pieces: Vec<_> = listed
