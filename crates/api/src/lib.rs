@@ -201,7 +201,7 @@ impl DropStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LoginRequest {
     pub user: String,
@@ -221,12 +221,33 @@ pub struct User {
 }
 
 /// A freshly issued API token. The token itself is shown once, never again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct TokenIssued {
     pub user: User,
     pub token_id: String,
     pub token: String,
+}
+
+// Secrets never reach a log line through Debug.
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("token_name", &self.token_name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TokenIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssued")
+            .field("user", &self.user)
+            .field("token_id", &self.token_id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Tuning for the part protocol, sent with every uploading drop.
@@ -470,6 +491,26 @@ mod tests {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_passwords_or_tokens() {
+        let login = LoginRequest {
+            user: "u".into(),
+            password: "hunter2hunter2".into(),
+            token_name: None,
+        };
+        assert!(!format!("{login:?}").contains("hunter2"));
+        let issued = TokenIssued {
+            user: User {
+                id: "i".into(),
+                name: "u".into(),
+                created_at: OffsetDateTime::UNIX_EPOCH,
+            },
+            token_id: "t".into(),
+            token: "dc_secret".into(),
+        };
+        assert!(!format!("{issued:?}").contains("dc_secret"));
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl App {
                 config.data_dir.display()
             )
         })?;
-        let repo = Repo::open(&config.database_url()).await?;
+        let repo = Repo::open(&config.database_url(), config.fsync).await?;
         let store = Store::local(config.data_dir.join("objects"), config.fsync)?;
         let key = repo.signing_key().await?;
         let signer = Signer::new(hex::decode(key).context("signing key in the database")?);

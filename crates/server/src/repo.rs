@@ -66,6 +66,8 @@ pub struct DropRow {
 
 pub const RESERVED: &str = "reserved";
 pub const UPLOADING: &str = "uploading";
+/// `complete` is hashing the parts: no part may change meanwhile.
+pub const COMPLETING: &str = "completing";
 pub const COMPLETE: &str = "complete";
 
 #[derive(Debug, Clone, FromRow)]
@@ -111,7 +113,9 @@ const DROP_COLUMNS: &str = "id, owner_id, status, name, title, declared_type, co
 
 impl Repo {
     /// Connects and brings the schema up to date.
-    pub async fn open(url: &str) -> anyhow::Result<Repo> {
+    /// `durable`: every commit reaches the disk before it returns (SQLite's
+    /// `synchronous = FULL`), as the stored bytes do with `fsync` on.
+    pub async fn open(url: &str, durable: bool) -> anyhow::Result<Repo> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
@@ -119,9 +123,13 @@ impl Repo {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
+                        let sync = if durable { "FULL" } else { "NORMAL" };
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            format!(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                            )
+                            .as_str(),
                         )
                         .await?;
                     }
@@ -436,13 +444,57 @@ impl Repo {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Marks an uploading drop complete; false if it was not uploading
-    /// (completed or deleted meanwhile).
-    pub async fn complete(&self, id: &str, c: &Completion<'_>) -> DbResult<bool> {
+    /// Freezes an uploading drop's parts while `complete` checks them.
+    /// True when the drop is now (or already was) completing.
+    pub async fn begin_completing(&self, id: &str) -> DbResult<bool> {
+        sqlx::query("UPDATE drops SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(COMPLETING)
+            .bind(id)
+            .bind(UPLOADING)
+            .execute(&self.pool)
+            .await?;
+        let status: Option<String> = sqlx::query("SELECT status FROM drops WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r: AnyRow| r.try_get("status"))
+            .transpose()?;
+        Ok(status.as_deref() == Some(COMPLETING))
+    }
+
+    /// Lets parts in again after a failed `complete`.
+    pub async fn abandon_completing(&self, id: &str) -> DbResult<()> {
+        sqlx::query("UPDATE drops SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(UPLOADING)
+            .bind(id)
+            .bind(COMPLETING)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a completing (or, for one-shot uploads, uploading) drop
+    /// complete, and in the same transaction forgets the parts not in
+    /// `keep`, so the served file is exactly the listed parts. Returns the
+    /// forgotten parts (their bytes are garbage), or `None` when the drop was
+    /// not completing (completed or deleted meanwhile).
+    pub async fn complete(
+        &self,
+        id: &str,
+        keep: &[u32],
+        c: &Completion<'_>,
+    ) -> DbResult<Option<Vec<PartRow>>> {
+        let gone: Vec<PartRow> = self
+            .parts(id)
+            .await?
+            .into_iter()
+            .filter(|p| !keep.contains(&(p.number as u32)))
+            .collect();
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE drops SET status = $1, size = $2, sha256 = $3, content_type = $4, \
              completed_at = $5, delete_token_hash = COALESCE($6, delete_token_hash) \
-             WHERE id = $7 AND status = $8",
+             WHERE id = $7 AND (status = $8 OR status = $9)",
         )
         .bind(COMPLETE)
         .bind(c.size)
@@ -451,10 +503,22 @@ impl Repo {
         .bind(now_ms())
         .bind(c.delete_token_hash)
         .bind(id)
+        .bind(COMPLETING)
         .bind(UPLOADING)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        for p in &gone {
+            sqlx::query("DELETE FROM parts WHERE drop_id = $1 AND number = $2")
+                .bind(id)
+                .bind(p.number)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(gone))
     }
 
     // ----- parts -----
@@ -463,9 +527,9 @@ impl Repo {
     /// returns the replaced part's nonce (its bytes are now garbage).
     /// `NotUploading` when the drop is gone or no longer takes parts.
     ///
-    /// Single statements, no read-then-write transaction: with SQLite in WAL
-    /// mode such a transaction fails at once (SQLITE_BUSY_SNAPSHOT) when a
-    /// parallel part was written meanwhile.
+    /// No read-then-write transaction: with SQLite in WAL mode such a
+    /// transaction fails at once (SQLITE_BUSY_SNAPSHOT) when a parallel part
+    /// was written meanwhile; the insert checks the drop's state itself.
     pub async fn put_part(
         &self,
         drop_id: &str,
@@ -482,9 +546,13 @@ impl Repo {
                 .await?
                 .map(|r: AnyRow| r.try_get("nonce"))
                 .transpose()?;
+        // Only while the drop takes parts: a late or replayed PUT must not
+        // touch a drop that is completing or complete.
         let inserted = sqlx::query(
             "INSERT INTO parts (drop_id, number, size, sha256, nonce, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (drop_id, number) DO UPDATE SET \
+             SELECT $1, CAST($2 AS BIGINT), CAST($3 AS BIGINT), $4, $5, CAST($6 AS BIGINT) \
+             WHERE EXISTS (SELECT 1 FROM drops WHERE id = $1 AND status = $7) \
+             ON CONFLICT (drop_id, number) DO UPDATE SET \
              size = excluded.size, sha256 = excluded.sha256, nonce = excluded.nonce, \
              created_at = excluded.created_at",
         )
@@ -494,23 +562,10 @@ impl Repo {
         .bind(sha256)
         .bind(nonce)
         .bind(now_ms())
+        .bind(UPLOADING)
         .execute(&self.pool)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            // The drop row is gone (foreign key).
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                return Ok(PutPart::NotUploading)
-            }
-            Err(e) => return Err(e),
-        }
-        let status: Option<String> = sqlx::query("SELECT status FROM drops WHERE id = $1")
-            .bind(drop_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r: AnyRow| r.try_get("status"))
-            .transpose()?;
-        if status.as_deref() != Some(UPLOADING) {
+        .await?;
+        if inserted.rows_affected() == 0 {
             return Ok(PutPart::NotUploading);
         }
         Ok(PutPart::Stored { replaced: old })
@@ -523,28 +578,6 @@ impl Repo {
         .bind(drop_id)
         .fetch_all(&self.pool)
         .await
-    }
-
-    /// Forgets the parts of a drop whose numbers are not in `keep`; returns them.
-    pub async fn delete_unlisted_parts(
-        &self,
-        drop_id: &str,
-        keep: &[u32],
-    ) -> DbResult<Vec<PartRow>> {
-        let gone: Vec<PartRow> = self
-            .parts(drop_id)
-            .await?
-            .into_iter()
-            .filter(|p| !keep.contains(&(p.number as u32)))
-            .collect();
-        for p in &gone {
-            sqlx::query("DELETE FROM parts WHERE drop_id = $1 AND number = $2")
-                .bind(drop_id)
-                .bind(p.number)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(gone)
     }
 }
 

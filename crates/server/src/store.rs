@@ -149,10 +149,16 @@ impl Store {
             return Ok(());
         };
         let file = root.join(path.as_ref());
-        tokio::task::spawn_blocking(move || std::fs::File::open(&file)?.sync_all())
-            .await
-            .map_err(|e| generic(e.into()))?
-            .map_err(|e| generic(e.into()))
+        tokio::task::spawn_blocking(move || {
+            std::fs::File::open(&file)?.sync_all()?;
+            // The rename into place, and a new directory, live in the parents.
+            let dir = file.parent().expect("an object has a parent directory");
+            std::fs::File::open(dir)?.sync_all()?;
+            std::fs::File::open(dir.parent().expect("drops/ is under the root"))?.sync_all()
+        })
+        .await
+        .map_err(|e| generic(e.into()))?
+        .map_err(|e| generic(e.into()))
     }
 }
 

@@ -945,3 +945,118 @@ async fn openapi_document_and_health_are_served() {
         .unwrap();
     assert_eq!(h.status, "ok");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_left_out_of_complete_are_dropped_and_not_served() {
+    let server = Server::start();
+    let c = server.client();
+    let first = bytes(5 * MIB, 11);
+    let stray = bytes(100, 12);
+    let d = c.create_drop(&new_drop("a.bin", None)).await.unwrap();
+    let e1 = put(&c, &d.id, 1, &first).await.unwrap();
+    put(&c, &d.id, 3, &stray).await.unwrap();
+    let done = c
+        .complete(&d.id, &complete_req(&[(1, &e1)], &first))
+        .await
+        .unwrap();
+    assert_eq!(done.size, Some(first.len() as u64));
+    assert!(get_bytes(&c, &d.raw_url).await == first);
+    let stored: Vec<u32> = c
+        .stored_parts(&d.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.number)
+        .collect();
+    assert_eq!(stored, vec![1]);
+    assert_eq!(
+        files_under(&server.objects().join("drops").join(&d.id)).len(),
+        1
+    );
+    // A retried complete (its answer lost) gives the same drop again.
+    let again = c
+        .complete(&d.id, &complete_req(&[(1, &e1)], &first))
+        .await
+        .unwrap();
+    assert_eq!(again.sha256, done.sha256);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_or_replayed_part_cannot_change_a_complete_drop() {
+    let server = Server::start();
+    let c = server.client();
+    let data = bytes(5 * MIB + 10, 13);
+    let d = c.create_drop(&new_drop("a.bin", None)).await.unwrap();
+    // URLs handed out before completion stay signed until they expire.
+    let urls = c.part_urls(&d.id, vec![1, 2]).await.unwrap();
+    let e1 = c
+        .put_part(&urls[0], Bytes::copy_from_slice(&data[..5 * MIB]))
+        .await
+        .unwrap();
+    let e2 = c
+        .put_part(&urls[1], Bytes::copy_from_slice(&data[5 * MIB..]))
+        .await
+        .unwrap();
+    c.complete(&d.id, &complete_req(&[(1, &e1), (2, &e2)], &data))
+        .await
+        .unwrap();
+    for (url, body) in [
+        (&urls[0], bytes(5 * MIB, 14)),
+        (&urls[1], data[5 * MIB..].to_vec()),
+    ] {
+        let e = c.put_part(url, Bytes::from(body)).await.unwrap_err();
+        assert_eq!(code(e).1, ErrorCode::Conflict);
+    }
+    assert!(get_bytes(&server.anonymous(), &d.raw_url).await == data);
+    assert_eq!(
+        files_under(&server.objects().join("drops").join(&d.id)).len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn odd_ids_are_not_found_and_never_redirected_elsewhere() {
+    let server = Server::start();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in [
+        "/%2F3627733390",
+        "/%2F%2Fevil.example",
+        "/a%20b/raw",
+        "/..%2F..%2Fetc/raw",
+    ] {
+        let r = http
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(r.headers().get("location").is_none(), "{path}");
+    }
+    // A well-formed id redirects to its own bytes, on this server.
+    let r = http
+        .get(format!("{}/AAAAAAAAAAAA", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(r.headers()["location"], "/AAAAAAAAAAAA/raw");
+    // A 416 is an API error, labelled as JSON, whatever the file is.
+    let data = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR0123456789".to_vec();
+    let c = server.client();
+    let d = c.create_drop(&new_drop("a.png", None)).await.unwrap();
+    let e = put(&c, &d.id, 1, &data).await.unwrap();
+    c.complete(&d.id, &complete_req(&[(1, &e)], &data))
+        .await
+        .unwrap();
+    let r = http
+        .get(&d.raw_url)
+        .header("range", "bytes=1000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    assert_eq!(r.headers()["content-type"], "application/json");
+}

@@ -6,7 +6,7 @@ mod parts;
 mod raw;
 
 use crate::error::{ApiError, ApiResult};
-use crate::repo::{DropRow, UserRow, UPLOADING};
+use crate::repo::{DropRow, UserRow, COMPLETE};
 use crate::App;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -209,7 +209,7 @@ impl App {
     }
 
     pub fn drop_json(&self, d: &DropRow) -> api::Drop {
-        let uploading = d.status == UPLOADING;
+        let uploading = d.status != COMPLETE;
         api::Drop {
             url: self.share_url(&d.id),
             raw_url: self.raw_url(&d.id),
@@ -231,6 +231,15 @@ impl App {
             upload: uploading.then(|| self.config.upload_limits()),
         }
     }
+}
+
+/// Whether `id` has the shape of a drop id (URL-safe, short). Anything
+/// else is not looked up, and never echoed into a redirect.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Checks a file name: it is only metadata (storage paths never use it),

@@ -145,17 +145,18 @@ async fn store_file(
     app.repo.put_part(&id, 1, size as i64, &sha, &nonce).await?;
     let content_type = sniff::content_type(&head);
     let delete_token = secrets::new_token();
-    app.repo
-        .complete(
-            &id,
-            &Completion {
-                size: size as i64,
-                sha256: &sha,
-                content_type: &content_type,
-                delete_token_hash: Some(&secrets::token_hash(&delete_token)),
-            },
-        )
-        .await?;
+    let completion = Completion {
+        size: size as i64,
+        sha256: &sha,
+        content_type: &content_type,
+        delete_token_hash: Some(&secrets::token_hash(&delete_token)),
+    };
+    if app.repo.complete(&id, &[1], &completion).await?.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the drop was deleted meanwhile",
+        ));
+    }
     Ok(api::UploadedFile {
         url: app.share_url(&id),
         raw_url: app.raw_url(&id),

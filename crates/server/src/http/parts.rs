@@ -3,7 +3,7 @@
 
 use super::{owned_drop, time_of, Auth, Json};
 use crate::error::{ApiError, ApiResult};
-use crate::repo::{now_ms, Completion, PutPart, COMPLETE, UPLOADING};
+use crate::repo::{now_ms, Completion, PutPart, COMPLETE, COMPLETING, UPLOADING};
 use crate::{sniff, store, App};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -35,9 +35,14 @@ fn check_part_number(app: &App, n: u32) -> ApiResult<()> {
 fn not_uploading() -> ApiError {
     ApiError::new(
         ErrorCode::Conflict,
-        "this drop is complete and takes no more parts; create a new drop to upload again",
+        "this drop is complete (or being completed) and takes no more parts; \
+         create a new drop to upload again",
     )
 }
+
+/// How long a part body may stall before the server gives up on it, so a
+/// stalled client does not hold an upload slot for ever.
+const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Signed URLs to `PUT` parts to.
 #[utoipa::path(post, path = "/api/v1/drops/{id}/parts", security(("bearer" = [])),
@@ -139,60 +144,18 @@ pub async fn put_part(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    if !app.signer.verify(&id, number, sig.expires, &sig.sig) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidSignature,
-            "this part URL is not valid; ask POST /api/v1/drops/{id}/parts for one",
-        ));
-    }
-    if sig.expires * 1000 < now_ms() {
-        return Err(ApiError::new(
-            ErrorCode::UrlExpired,
-            "this part URL has expired; ask POST /api/v1/drops/{id}/parts for a new one",
-        ));
-    }
-    check_part_number(&app, number)?;
-    let expected = headers
-        .get(api::CHECKSUM_HEADER)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ChecksumRequired,
-                format!(
-                    "send the part's base64 SHA-256 in the {} header",
-                    api::CHECKSUM_HEADER
-                ),
-            )
-        })?
-        .to_str()
-        .ok()
-        .and_then(|v| STANDARD.decode(v.trim()).ok())
-        .filter(|d| d.len() == 32)
-        .ok_or_else(|| {
-            ApiError::invalid(format!(
-                "{} must be the base64 of a 32-byte SHA-256",
-                api::CHECKSUM_HEADER
-            ))
-        })?;
-    let max = app.config.max_part_size;
-    let too_large = || {
-        ApiError::new(
-            ErrorCode::TooLarge,
-            format!("a part may be at most {max} bytes; use smaller parts"),
-        )
-        .with_parts(vec![number])
+    let checked = check_part_request(&app, &id, number, &sig, &headers).await;
+    let (expected, max) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            // Read (a bounded amount of) what the client is sending, so it
+            // gets to read this answer instead of a reset connection.
+            if e.code != ErrorCode::TooLarge {
+                drain(body).await;
+            }
+            return Err(e);
+        }
     };
-    let declared: Option<u64> = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    if declared.is_some_and(|len| len > max) {
-        return Err(too_large());
-    }
-    match app.repo.drop_by_id(&id).await? {
-        Some(d) if d.status == UPLOADING => {}
-        Some(d) if d.status == COMPLETE => return Err(not_uploading()),
-        _ => return Err(ApiError::not_found()),
-    }
 
     let _slot = app
         .part_slots
@@ -205,8 +168,18 @@ pub async fn put_part(
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
+    loop {
+        let next = match tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next()).await {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(_) => {
+                writer.abort().await;
+                return Err(ApiError::invalid(
+                    "the part's body stalled for 60 s; send the part again",
+                ));
+            }
+        };
+        let chunk = match next {
             Ok(c) => c,
             Err(e) => {
                 writer.abort().await;
@@ -218,7 +191,7 @@ pub async fn put_part(
         size += chunk.len() as u64;
         if size > max {
             writer.abort().await;
-            return Err(too_large());
+            return Err(part_too_large(max, number));
         }
         hasher.update(&chunk);
         if let Err(e) = writer.write(&chunk).await {
@@ -267,6 +240,90 @@ pub async fn put_part(
     Ok(resp)
 }
 
+/// The checks a part PUT passes before its body is read: signature,
+/// expiry, number, checksum header, declared size, drop state. Returns the
+/// expected SHA-256 and the size limit.
+async fn check_part_request(
+    app: &App,
+    id: &str,
+    number: u32,
+    sig: &Signature,
+    headers: &HeaderMap,
+) -> ApiResult<(Vec<u8>, u64)> {
+    if !app.signer.verify(id, number, sig.expires, &sig.sig) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSignature,
+            "this part URL is not valid; ask POST /api/v1/drops/{id}/parts for one",
+        ));
+    }
+    if sig.expires * 1000 < now_ms() {
+        return Err(ApiError::new(
+            ErrorCode::UrlExpired,
+            "this part URL has expired; ask POST /api/v1/drops/{id}/parts for a new one",
+        ));
+    }
+    check_part_number(app, number)?;
+    let expected = headers
+        .get(api::CHECKSUM_HEADER)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ChecksumRequired,
+                format!(
+                    "send the part's base64 SHA-256 in the {} header",
+                    api::CHECKSUM_HEADER
+                ),
+            )
+        })?
+        .to_str()
+        .ok()
+        .and_then(|v| STANDARD.decode(v.trim()).ok())
+        .filter(|d| d.len() == 32)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{} must be the base64 of a 32-byte SHA-256",
+                api::CHECKSUM_HEADER
+            ))
+        })?;
+    let max = app.config.max_part_size;
+    let declared: Option<u64> = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(part_too_large(max, number));
+    }
+    match app.repo.drop_by_id(id).await? {
+        Some(d) if d.status == UPLOADING => {}
+        Some(d) if d.status == COMPLETE || d.status == COMPLETING => return Err(not_uploading()),
+        _ => return Err(ApiError::not_found()),
+    }
+
+    Ok((expected, max))
+}
+
+fn part_too_large(max: u64, number: u32) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!("a part may be at most {max} bytes; use smaller parts"),
+    )
+    .with_parts(vec![number])
+}
+
+/// Reads and discards up to 16 MiB of a request body, for at most 10 s.
+async fn drain(body: Body) {
+    let mut left: usize = 16 << 20;
+    let mut stream = body.into_data_stream();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// Assembles the listed parts into the drop, checking the part list, the
 /// total size and the whole file's SHA-256. Until this succeeds nothing of
 /// the drop is served.
@@ -282,17 +339,83 @@ pub async fn complete(
 ) -> ApiResult<Json<api::Drop>> {
     let d = owned_drop(&app, &user, &id).await?;
     let want_sha = req.sha256.trim().to_ascii_lowercase();
-    if d.status == COMPLETE {
-        // A retried complete (the answer got lost) succeeds again.
-        if d.sha256.as_deref() == Some(want_sha.as_str()) && d.size == Some(req.size as i64) {
-            return Ok(Json(app.drop_json(&d)));
-        }
-        return Err(not_uploading());
-    }
     if want_sha.len() != 64 || !want_sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::invalid("sha256 must be 64 hex digits"));
     }
+    if d.status == COMPLETE {
+        return same_completion(&app, d, &req, &want_sha);
+    }
     super::drops::check_drop_size(&app, req.size)?;
+    // Freeze the parts: from here on no PUT can change them.
+    if !app.repo.begin_completing(&id).await? {
+        let d = owned_drop(&app, &user, &id).await?;
+        return same_completion(&app, d, &req, &want_sha);
+    }
+    let checked = check_parts(&app, &id, d.declared_size, &req, &want_sha).await;
+    let (total, content_type) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            app.repo.abandon_completing(&id).await?;
+            return Err(e);
+        }
+    };
+    let keep: Vec<u32> = req.parts.iter().map(|p| p.number).collect();
+    let completion = Completion {
+        size: total as i64,
+        sha256: &want_sha,
+        content_type: &content_type,
+        delete_token_hash: None,
+    };
+    match app.repo.complete(&id, &keep, &completion).await? {
+        Some(unlisted) => {
+            for p in unlisted {
+                app.store
+                    .delete(&store::part_path(&id, p.number as u32, &p.nonce))
+                    .await?;
+            }
+            let row = owned_drop(&app, &user, &id).await?;
+            Ok(Json(app.drop_json(&row)))
+        }
+        // Completed by a concurrent request, or deleted meanwhile.
+        None => {
+            let d = owned_drop(&app, &user, &id).await?;
+            same_completion(&app, d, &req, &want_sha)
+        }
+    }
+}
+
+/// A complete for a drop that is already complete succeeds when it names
+/// the same file (its answer got lost and it was retried), else conflicts.
+fn same_completion(
+    app: &App,
+    d: crate::repo::DropRow,
+    req: &api::CompleteRequest,
+    want_sha: &str,
+) -> ApiResult<Json<api::Drop>> {
+    if d.status == COMPLETE
+        && d.sha256.as_deref() == Some(want_sha)
+        && d.size == Some(req.size as i64)
+    {
+        return Ok(Json(app.drop_json(&d)));
+    }
+    if d.status == COMPLETE {
+        return Err(not_uploading());
+    }
+    Err(ApiError::new(
+        ErrorCode::Conflict,
+        "another complete of this drop is under way; retry in a moment",
+    ))
+}
+
+/// Checks the listed parts against the stored ones, then hashes them in
+/// order. Returns the size and the content type decided from the bytes.
+async fn check_parts(
+    app: &App,
+    id: &str,
+    declared_size: Option<i64>,
+    req: &api::CompleteRequest,
+    want_sha: &str,
+) -> ApiResult<(u64, String)> {
     if req.parts.is_empty() && req.size != 0 {
         return Err(ApiError::new(ErrorCode::InvalidParts, "no parts listed"));
     }
@@ -305,7 +428,7 @@ pub async fn complete(
     }
     let stored: BTreeMap<u32, crate::repo::PartRow> = app
         .repo
-        .parts(&id)
+        .parts(id)
         .await?
         .into_iter()
         .map(|p| (p.number as u32, p))
@@ -346,13 +469,13 @@ pub async fn complete(
         .with_parts(small));
     }
     let total: u64 = listed.iter().map(|p| p.size as u64).sum();
-    if total != req.size || d.declared_size.is_some_and(|s| s as u64 != req.size) {
+    if total != req.size || declared_size.is_some_and(|s| s as u64 != req.size) {
         return Err(ApiError::new(
             ErrorCode::SizeMismatch,
             format!(
                 "the parts add up to {total} bytes, the request says {}{}",
                 req.size,
-                d.declared_size
+                declared_size
                     .map(|s| format!(" and the drop was created with {s}"))
                     .unwrap_or_default()
             ),
@@ -370,7 +493,7 @@ pub async fn complete(
         .iter()
         .map(|p| {
             (
-                store::part_path(&id, p.number as u32, &p.nonce),
+                store::part_path(id, p.number as u32, &p.nonce),
                 p.size as u64,
             )
         })
@@ -395,36 +518,5 @@ pub async fn complete(
             ),
         ));
     }
-    let content_type = sniff::content_type(&head);
-    let done = app
-        .repo
-        .complete(
-            &id,
-            &Completion {
-                size: total as i64,
-                sha256: &got_sha,
-                content_type: &content_type,
-                delete_token_hash: None,
-            },
-        )
-        .await?;
-    if !done {
-        // Completed by a concurrent request (same bytes), or deleted meanwhile.
-        return match app.repo.drop_by_id(&id).await? {
-            Some(row) => Ok(Json(app.drop_json(&row))),
-            None => Err(ApiError::not_found()),
-        };
-    }
-    // Parts stored but not listed are not part of the drop.
-    let unlisted = app
-        .repo
-        .delete_unlisted_parts(&id, &req.parts.iter().map(|p| p.number).collect::<Vec<_>>())
-        .await?;
-    for p in unlisted {
-        app.store
-            .delete(&store::part_path(&id, p.number as u32, &p.nonce))
-            .await?;
-    }
-    let row = owned_drop(&app, &user, &id).await?;
-    Ok(Json(app.drop_json(&row)))
+    Ok((total, sniff::content_type(&head)))
 }

@@ -4,7 +4,7 @@
 
 use super::user_from_headers;
 use crate::error::{ApiError, ApiResult};
-use crate::repo::{now_ms, DropRow, COMPLETE, UPLOADING};
+use crate::repo::{now_ms, DropRow, COMPLETE, RESERVED};
 use crate::{sniff, App};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -22,7 +22,10 @@ pub async fn share(
 ) -> ApiResult<Response> {
     match id.split_once('.') {
         Some((id, _ext)) => serve(&app, id, &headers).await,
-        None => Ok(Redirect::temporary(&format!("/{id}/raw")).into_response()),
+        None if super::valid_id(&id) => {
+            Ok(Redirect::temporary(&format!("/{id}/raw")).into_response())
+        }
+        None => Err(ApiError::not_found()),
     }
 }
 
@@ -44,11 +47,14 @@ pub async fn raw(
 
 /// The drop `id` if the request may read it, in any upload state.
 pub async fn readable_drop(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<DropRow> {
+    if !super::valid_id(id) {
+        return Err(ApiError::not_found());
+    }
     let d = app
         .repo
         .drop_by_id(id)
         .await?
-        .filter(|d| d.status == UPLOADING || d.status == COMPLETE)
+        .filter(|d| d.status != RESERVED)
         .ok_or_else(ApiError::not_found)?;
     if Visibility::parse(&d.visibility) == Some(Visibility::Private) {
         // A bad token is a 401; no token or another user's is "not found".
@@ -118,8 +124,6 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> 
             return Ok((StatusCode::NOT_MODIFIED, h).into_response());
         }
     }
-    put(header::CONTENT_TYPE, &content_type);
-
     // A Range is honoured unless an If-Range names another version.
     let if_range_ok = headers
         .get(header::IF_RANGE)
@@ -143,6 +147,7 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> 
         _ => None,
     };
 
+    put(header::CONTENT_TYPE, &content_type);
     let (status, span) = match range {
         Some(r) => {
             put(
