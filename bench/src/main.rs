@@ -20,6 +20,8 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(&args[1..]).await,
+        // One upload against a running server, for profiling by hand.
+        Some("upload-once") => server::upload_once_cli(&args[1..]).await,
         _ => Err("usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]".into()),
     };
     match result {

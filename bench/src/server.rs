@@ -340,3 +340,21 @@ pub async fn run(args: &[String]) -> Result<(), String> {
     drop(server);
     Ok(())
 }
+
+/// `upload-once URL TOKEN FILE`: one upload through the part protocol, timed.
+pub async fn upload_once_cli(args: &[String]) -> Result<(), String> {
+    let [url, token, file] = args else {
+        return Err("usage: dropcast-bench upload-once URL TOKEN FILE".into());
+    };
+    let size = std::fs::metadata(file).map_err(|e| e.to_string())?.len();
+    let c = Client::new(url, Some(token.clone()));
+    let t = Instant::now();
+    let d = upload_once(&c, Path::new(file), size, 4).await?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{} {:.0} MB/s in {secs:.2} s",
+        d.id,
+        size as f64 / secs / MIB as f64
+    );
+    Ok(())
+}
