@@ -157,6 +157,7 @@ async fn upload_once(
             part_size: Some(8 * MIB),
             parallel,
             attempts: 3,
+            ..Default::default()
         },
     )
     .await

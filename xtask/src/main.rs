@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <command>
   run            start the drop server on the embedded defaults, print its URL and a token
+                 (and sign the `dropcast` CLI in to it)
   test           format check, clippy, and every test in the workspace
   bench [NAME]   benchmarks against peer tools (NAME: server; default all)";
 
@@ -34,23 +35,64 @@ fn main() -> ExitCode {
     }
 }
 
-/// Packages every build needs: a C toolchain (SQLite is compiled in) and pkg-config.
-pub const BUILD_PACKAGES: &[&str] = &["build-essential", "pkg-config"];
+/// Packages every build needs: a C toolchain (SQLite is compiled in),
+/// pkg-config, and D-Bus headers (the keyring talks to the Secret Service).
+pub const BUILD_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libdbus-1-dev"];
+
+/// What the tests run against: a D-Bus session with a real Secret Service.
+const TEST_PACKAGES: &[&str] = &["dbus", "gnome-keyring", "libsecret-tools"];
 
 fn run(args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;
-    sys::cargo(&["build", "--release", "-p", "dropcast-server"])?;
-    let bin = sys::target_dir().join("release").join("dropcast-server");
-    let bin = bin.to_str().ok_or("target dir is not UTF-8")?;
+    sys::cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "dropcast-server",
+        "-p",
+        "dropcast",
+    ])?;
+    let release = sys::target_dir().join("release");
+    let server = release.join("dropcast-server");
+    let server = server.to_str().ok_or("target dir is not UTF-8")?;
     // A fresh sign-in token each run (the owner account is made on first use).
-    sys::run(bin, &["token", "create", "--name", "cargo xtask run"])?;
+    let issued = sys::output(
+        server,
+        &["--json", "token", "create", "--name", "cargo xtask run"],
+    )?;
+    let token = json_string(&issued, "token").ok_or("token create printed no token")?;
+    let bind = args
+        .iter()
+        .position(|a| a == "--bind")
+        .and_then(|i| args.get(i + 1))
+        .map_or("127.0.0.1:8080", String::as_str);
+    let url = format!("http://{bind}");
+    println!("Dropcast server: {url}\nSign-in token for the owner account: {token}");
+    // Sign the CLI in, so `dropcast upload FILE` works right away.
+    let cli = release.join("dropcast");
+    let login = sys::run_with_stdin(
+        cli.to_str().ok_or("target dir is not UTF-8")?,
+        &["login", "--server", &url, "--token-stdin"],
+        &token,
+    );
+    if let Err(e) = login {
+        eprintln!("xtask: the dropcast CLI is not signed in ({e}); see its message above");
+    }
     let mut serve = vec!["serve"];
     serve.extend(args.iter().map(String::as_str));
-    sys::run(bin, &serve)
+    sys::run(server, &serve)
+}
+
+/// The string value of `"key":"..."` in a flat JSON object.
+fn json_string(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let end = start + json[start..].find('"')?;
+    Some(json[start..end].to_string())
 }
 
 fn test(_args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;
+    sys::ensure_packages(TEST_PACKAGES)?;
     sys::ensure_rust_components(&["rustfmt", "clippy"])?;
     sys::cargo(&["fmt", "--all", "--", "--check"])
         .map_err(|e| format!("{e}\nrun `cargo fmt --all` to fix the formatting"))?;

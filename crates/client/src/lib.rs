@@ -7,6 +7,12 @@
 //! file's SHA-256. It first asks the server which parts it already has, so
 //! calling it again after a crash or a server restart sends only the rest.
 
+pub mod credentials;
+mod sensitive;
+pub mod settings;
+
+pub use sensitive::Sensitive;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use dropcast_api as api;
@@ -250,8 +256,11 @@ async fn check(resp: Response) -> Result<Response> {
     }
 }
 
+/// Told the bytes sent so far (of parts acknowledged by the server).
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
 /// How to send a file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct UploadOptions {
     /// Part size; the server's suggestion when `None`.
     pub part_size: Option<u64>,
@@ -259,6 +268,7 @@ pub struct UploadOptions {
     pub parallel: usize,
     /// Tries per part before giving up.
     pub attempts: u32,
+    pub progress: Option<Progress>,
 }
 
 impl Default for UploadOptions {
@@ -267,6 +277,7 @@ impl Default for UploadOptions {
             part_size: None,
             parallel: 4,
             attempts: 5,
+            progress: None,
         }
     }
 }
@@ -306,6 +317,19 @@ pub async fn upload_file(
         let file = file.clone();
         tokio::task::spawn_blocking(move || sha256_of(&file, size))
     };
+    let done = std::sync::atomic::AtomicU64::new(
+        have.iter()
+            .filter(|(n, _)| !missing.contains(n))
+            .map(|(_, p)| p.size)
+            .sum(),
+    );
+    let report = |bytes: u64| {
+        let total = done.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed) + bytes;
+        if let Some(p) = &opts.progress {
+            p(total);
+        }
+    };
+    report(0);
     let mut etags: HashMap<u32, String> = have
         .iter()
         .filter(|(n, _)| !missing.contains(n))
@@ -317,10 +341,12 @@ pub async fn upload_file(
             .map(|url| {
                 let path = path.to_path_buf();
                 let (offset, len) = span(url.number);
+                let report = &report;
                 async move {
                     let bytes = read_at(path, offset, len).await?;
                     let etag = with_retries(opts.attempts, || client.put_part(&url, bytes.clone()))
                         .await?;
+                    report(len);
                     Ok::<_, Error>((url.number, etag))
                 }
             })

@@ -31,7 +31,7 @@ fn complete_req(parts: &[(u32, &str)], data: &[u8]) -> api::CompleteRequest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_mib_in_six_parallel_out_of_order_parts_comes_back_identical_and_in_ranges() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let data = bytes(50 * MIB, 1);
     let part = data.len().div_ceil(6);
@@ -113,7 +113,7 @@ async fn fifty_mib_in_six_parallel_out_of_order_parts_comes_back_identical_and_i
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_killed_mid_upload_lists_acknowledged_parts_and_completes_after_restart() {
-    let mut server = Server::start();
+    let mut server = start();
     let c = server.client();
     let data = bytes(30 * MIB, 2);
     let part = 5 * MIB;
@@ -189,7 +189,7 @@ fn tokio_stream_from(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_cannot_see_list_change_delete_or_upload_to_each_others_drops() {
-    let server = Server::start();
+    let server = start();
     let a = server.client();
     let b = server.new_user("bea");
     let private = a
@@ -265,7 +265,7 @@ async fn users_cannot_see_list_change_delete_or_upload_to_each_others_drops() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_inputs_each_get_their_error_code() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let http = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", server.url);
@@ -485,7 +485,7 @@ async fn bad_inputs_each_get_their_error_code() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn limits_from_the_environment_apply_expired_urls_and_oversized_files() {
-    let server = Server::start_with(&[
+    let server = start_with(&[
         ("DROPCAST_PART_URL_TTL", "0"),
         ("DROPCAST_MAX_ONESHOT_SIZE", "1000"),
         ("DROPCAST_MAX_PART_SIZE", "6000000"),
@@ -524,7 +524,7 @@ async fn limits_from_the_environment_apply_expired_urls_and_oversized_files() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_parts_are_refused_without_storing_them() {
-    let server = Server::start_with(&[
+    let server = start_with(&[
         ("DROPCAST_MAX_PART_SIZE", "6000000"),
         ("DROPCAST_PART_SIZE", "5242880"),
     ]);
@@ -556,7 +556,7 @@ async fn oversized_parts_are_refused_without_storing_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shot_upload_answers_links_and_its_delete_url_deletes_only_with_its_token() {
-    let server = Server::start();
+    let server = start();
     let png = [&b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..], &bytes(500, 7)[..]].concat();
     let html = b"<!doctype html><script>document.title='pwned'</script>".to_vec();
     let form = reqwest::multipart::Form::new()
@@ -639,7 +639,7 @@ async fn one_shot_upload_answers_links_and_its_delete_url_deletes_only_with_its_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn drops_list_newest_first_in_cursor_pages() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -667,7 +667,7 @@ async fn drops_list_newest_first_in_cursor_pages() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reserved_ids_hand_out_links_before_any_upload_and_only_once() {
-    let server = Server::start();
+    let server = start();
     let a = server.client();
     let b = server.new_user("bob");
     let res = a.reserve(3).await.unwrap();
@@ -714,7 +714,7 @@ async fn reserved_ids_hand_out_links_before_any_upload_and_only_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reservations_expire() {
-    let server = Server::start_with(&[("DROPCAST_RESERVATION_TTL", "1")]);
+    let server = start_with(&[("DROPCAST_RESERVATION_TTL", "1")]);
     let c = server.client();
     let res = c.reserve(1).await.unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2100));
@@ -730,7 +730,7 @@ async fn reservations_expire() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_trades_a_password_for_a_token_and_revoked_tokens_stop_working() {
-    let server = Server::start();
+    let server = start();
     server.admin(
         &["user", "add", "carol", "--password-stdin"],
         Some("hunter22 horse\n"),
@@ -784,7 +784,7 @@ async fn login_trades_a_password_for_a_token_and_revoked_tokens_stop_working() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn update_changes_title_expiry_and_visibility_and_expired_drops_answer_410() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let data = b"short lived".to_vec();
     let d = c.create_drop(&new_drop("a.txt", None)).await.unwrap();
@@ -833,7 +833,7 @@ async fn update_changes_title_expiry_and_visibility_and_expired_drops_answer_410
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_removes_the_bytes_and_the_metadata_and_aborts_uploads() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let data = bytes(1000, 9);
     let done = c.create_drop(&new_drop("a.bin", None)).await.unwrap();
@@ -864,7 +864,7 @@ async fn delete_removes_the_bytes_and_the_metadata_and_aborts_uploads() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn etags_answer_304_and_unknown_size_drops_complete() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let data = bytes(6 * MIB + 3, 10);
     let d = c.create_drop(&new_drop("rec.mp4", None)).await.unwrap();
@@ -916,7 +916,7 @@ async fn etags_answer_304_and_unknown_size_drops_complete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openapi_document_and_health_are_served() {
-    let server = Server::start();
+    let server = start();
     let r = reqwest::get(format!("{}/api/v1/openapi.json", server.url))
         .await
         .unwrap();
@@ -948,7 +948,7 @@ async fn openapi_document_and_health_are_served() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parts_left_out_of_complete_are_dropped_and_not_served() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let first = bytes(5 * MIB, 11);
     let stray = bytes(100, 12);
@@ -983,7 +983,7 @@ async fn parts_left_out_of_complete_are_dropped_and_not_served() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_or_replayed_part_cannot_change_a_complete_drop() {
-    let server = Server::start();
+    let server = start();
     let c = server.client();
     let data = bytes(5 * MIB + 10, 13);
     let d = c.create_drop(&new_drop("a.bin", None)).await.unwrap();
@@ -1016,7 +1016,7 @@ async fn a_late_or_replayed_part_cannot_change_a_complete_drop() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn odd_ids_are_not_found_and_never_redirected_elsewhere() {
-    let server = Server::start();
+    let server = start();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

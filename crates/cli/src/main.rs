@@ -1,0 +1,356 @@
+//! `dropcast`: Dropcast on the command line.
+//!
+//! A shell over `dropcast-client`: parse the command, call the client,
+//! print the result (`--json`: one JSON document on stdout).
+//!
+//! Exit codes: 0 done; 1 failed (the message says why); 2 bad usage;
+//! 3 not signed in or the token was refused (run `dropcast login`);
+//! 4 the server cannot be reached; 5 a local file cannot be read.
+
+use clap::{Parser, Subcommand};
+use dropcast_api as api;
+use dropcast_client::credentials::Credentials;
+use dropcast_client::settings::{Dirs, Settings};
+use dropcast_client::{upload_file, Client, Sensitive, UploadOptions};
+use serde_json::json;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "dropcast",
+    version,
+    about = "Share screenshots, screencasts and files"
+)]
+struct Cli {
+    /// Print one machine-readable JSON result on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in to a drop server; the token goes to the OS keyring.
+    Login {
+        /// The server's URL, e.g. http://127.0.0.1:8080
+        #[arg(long, env = "DROPCAST_SERVER")]
+        server: String,
+        /// User name (asked for when missing and not using --token-stdin).
+        #[arg(long)]
+        user: Option<String>,
+        /// Read an API token (from `dropcast-server token create`) from stdin.
+        #[arg(long, conflicts_with = "password_stdin")]
+        token_stdin: bool,
+        /// Read the password from stdin instead of asking for it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Forget the sign-in token.
+    Logout,
+    /// Who this client is signed in as, and where.
+    Whoami,
+    /// Upload files; their links are printed, one per line.
+    Upload {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Delete a drop (on the server).
+    Delete { id: String },
+}
+
+/// A failure with the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<dropcast_client::Error> for Failure {
+    fn from(e: dropcast_client::Error) -> Self {
+        use dropcast_client::Error;
+        let code = match &e {
+            Error::Api {
+                code: api::ErrorCode::Unauthorized | api::ErrorCode::InvalidCredentials,
+                ..
+            } => 3,
+            Error::Http(_) => 4,
+            Error::Io(_) => 5,
+            _ => 1,
+        };
+        let hint = match code {
+            3 => "; sign in again with `dropcast login --server URL`",
+            4 => "; is the server running, and is the URL right?",
+            _ => "",
+        };
+        Failure::new(code, format!("{e}{hint}"))
+    }
+}
+
+macro_rules! fail_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                Failure::new(1, e.to_string())
+            }
+        }
+    )*};
+}
+fail_from!(
+    dropcast_client::settings::SettingsError,
+    dropcast_client::credentials::CredentialError
+);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"error": {"message": f.message, "exit_code": f.code}})
+                );
+            }
+            eprintln!("dropcast: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+struct Ctx {
+    dirs: Dirs,
+    settings: Settings,
+    credentials: Credentials,
+}
+
+impl Ctx {
+    fn load() -> Result<Ctx, Failure> {
+        let dirs = Dirs::for_user()?;
+        let settings = Settings::load(&dirs)?;
+        let credentials = Credentials::new(settings.credentials, &dirs);
+        Ok(Ctx {
+            dirs,
+            settings,
+            credentials,
+        })
+    }
+
+    /// The signed-in client, or exit code 3 with what to do.
+    fn client(&self) -> Result<Client, Failure> {
+        let not_signed_in =
+            || Failure::new(3, "not signed in: run `dropcast login --server URL` first");
+        let server = self.settings.server.clone().ok_or_else(not_signed_in)?;
+        let token = self.credentials.load(&server)?.ok_or_else(not_signed_in)?;
+        Ok(Client::new(&server, Some(token.expose().clone())))
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let mut ctx = Ctx::load()?;
+    let json = cli.json;
+    match cli.command {
+        Command::Login {
+            server,
+            user,
+            token_stdin,
+            password_stdin,
+        } => {
+            let server = server.trim_end_matches('/').to_string();
+            let anon = Client::new(&server, None);
+            let token = if token_stdin {
+                Sensitive::new(read_stdin("the token")?)
+            } else {
+                let user = match user {
+                    Some(u) => u,
+                    None => prompt("User: ")?,
+                };
+                let password = if password_stdin {
+                    Sensitive::new(read_stdin("the password")?)
+                } else {
+                    Sensitive::new(rpassword::prompt_password("Password: ").map_err(|e| {
+                        Failure::new(
+                            2,
+                            format!("cannot ask for a password: {e}; use --password-stdin"),
+                        )
+                    })?)
+                };
+                let issued = anon
+                    .login(
+                        &user,
+                        password.expose(),
+                        &format!("dropcast cli on {}", hostname()),
+                    )
+                    .await?;
+                Sensitive::new(issued.token)
+            };
+            let me = anon.with_token(Some(token.expose().clone())).me().await?;
+            ctx.credentials.save(&server, &token)?;
+            ctx.settings.server = Some(server.clone());
+            ctx.settings.save(&ctx.dirs)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"server": server, "user": me.name, "status": "signed_in"})
+                );
+            } else {
+                println!("Signed in to {server} as {}.", me.name);
+            }
+        }
+        Command::Logout => {
+            let server = ctx
+                .settings
+                .server
+                .clone()
+                .ok_or_else(|| Failure::new(3, "not signed in"))?;
+            let had = ctx.credentials.delete(&server)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"server": server, "status": "signed_out", "had_token": had})
+                );
+            } else {
+                println!("Signed out of {server}.");
+            }
+        }
+        Command::Whoami => {
+            let c = ctx.client()?;
+            let me = c.me().await?;
+            if json {
+                println!("{}", json!({"server": c.base(), "user": me.name}));
+            } else {
+                println!("{} on {}", me.name, c.base());
+            }
+        }
+        Command::Upload { files } => {
+            let c = ctx.client()?;
+            let mut drops = Vec::new();
+            for path in &files {
+                drops.push(upload_one(&c, path, ctx.settings.parallel, json).await?);
+            }
+            if json {
+                let list: Vec<_> = drops.iter().map(drop_json).collect();
+                println!("{}", json!({ "drops": list }));
+            } else {
+                for d in &drops {
+                    println!("{}", d.url);
+                }
+            }
+        }
+        Command::Delete { id } => {
+            let c = ctx.client()?;
+            c.delete_drop(&id).await?;
+            if json {
+                println!("{}", json!({"id": id, "status": "deleted"}));
+            } else {
+                println!("Deleted {id}.");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn drop_json(d: &api::Drop) -> serde_json::Value {
+    json!({
+        "id": d.id,
+        "url": d.url,
+        "raw_url": d.raw_url,
+        "status": d.status,
+        "name": d.name,
+        "size": d.size,
+        "content_type": d.content_type,
+    })
+}
+
+async fn upload_one(
+    c: &Client,
+    path: &PathBuf,
+    parallel: usize,
+    json: bool,
+) -> Result<api::Drop, Failure> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| Failure::new(5, format!("{}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Failure::new(5, format!("{} is not a file", path.display())));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let d = c
+        .create_drop(&api::CreateDrop {
+            name: name.clone(),
+            size: Some(meta.len()),
+            ..Default::default()
+        })
+        .await?;
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(meta.len());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(name);
+        bar
+    });
+    let progress: Option<dropcast_client::Progress> = bar.clone().map(|b| {
+        std::sync::Arc::new(move |done: u64| b.set_position(done)) as dropcast_client::Progress
+    });
+    let opts = UploadOptions {
+        parallel,
+        progress,
+        ..Default::default()
+    };
+    let done = upload_file(c, &d, path, opts).await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(done?)
+}
+
+fn read_stdin(what: &str) -> Result<String, Failure> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::new(1, format!("reading {what} from stdin: {e}")))?;
+    let s = s.trim().to_string();
+    if s.is_empty() {
+        return Err(Failure::new(2, format!("no {what} on stdin")));
+    }
+    Ok(s)
+}
+
+fn prompt(label: &str) -> Result<String, Failure> {
+    use std::io::Write;
+    eprint!("{label}");
+    let _ = std::io::stderr().flush();
+    let mut s = String::new();
+    std::io::stdin()
+        .read_line(&mut s)
+        .map_err(|e| Failure::new(2, format!("cannot ask: {e}; use --user")))?;
+    Ok(s.trim().to_string())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "this machine".into())
+}

@@ -1,0 +1,42 @@
+//! [`Sensitive`]: a secret (token, password) that never shows itself in
+//! `Debug` or `Display` output and has no `Serialize`.
+
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive<T>(T);
+
+impl<T> Sensitive<T> {
+    pub fn new(secret: T) -> Self {
+        Sensitive(secret)
+    }
+
+    /// The secret itself, for the one place that must send or store it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Sensitive<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<T> fmt::Display for Sensitive<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Sensitive::new("dc_topsecret".to_string());
+        assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
+        assert_eq!(s.expose(), "dc_topsecret");
+    }
+}

@@ -1,0 +1,128 @@
+//! Where the client keeps things, and its settings: one sign-in, config and
+//! history per OS user, shared by the CLI and the tray app.
+//!
+//! Directories come from `directories` (XDG on Linux, so `XDG_CONFIG_HOME`
+//! and `XDG_DATA_HOME` move them). Settings: defaults -> `config.toml` in
+//! the config dir -> `DROPCAST_*` environment.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("no home directory to keep settings in; set HOME")]
+    NoHome,
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The client's directories.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    pub fn for_user() -> Result<Dirs, SettingsError> {
+        let p = directories::ProjectDirs::from("org", "dropcast", "dropcast")
+            .ok_or(SettingsError::NoHome)?;
+        Ok(Dirs {
+            config: p.config_dir().join("client"),
+            data: p.data_dir().join("client"),
+        })
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.toml")
+    }
+}
+
+/// Where the sign-in token is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialBackend {
+    /// The OS keyring (Secret Service, Keychain, Credential Manager).
+    #[default]
+    Keyring,
+    /// A file readable by this user only (0600), by explicit choice.
+    File,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The drop server signed in to.
+    pub server: Option<String>,
+    pub credentials: CredentialBackend,
+    /// Parts sent at once.
+    pub parallel: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: None,
+            credentials: CredentialBackend::Keyring,
+            parallel: 4,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `config.toml` (absent is fine) and applies `DROPCAST_SERVER`,
+    /// `DROPCAST_CREDENTIALS` and `DROPCAST_PARALLEL`.
+    pub fn load(dirs: &Dirs) -> Result<Settings, SettingsError> {
+        let path = dirs.config_file();
+        let mut s: Settings = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| SettingsError::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
+            Err(source) => return Err(SettingsError::Io { path, source }),
+        };
+        let env_error = |name: &str, message: String| SettingsError::Invalid {
+            path: PathBuf::from(format!("${name}")),
+            message,
+        };
+        if let Ok(v) = std::env::var("DROPCAST_SERVER") {
+            s.server = Some(v);
+        }
+        if let Ok(v) = std::env::var("DROPCAST_CREDENTIALS") {
+            s.credentials = match v.as_str() {
+                "keyring" => CredentialBackend::Keyring,
+                "file" => CredentialBackend::File,
+                other => {
+                    return Err(env_error(
+                        "DROPCAST_CREDENTIALS",
+                        format!("{other:?}: use \"keyring\" or \"file\""),
+                    ))
+                }
+            };
+        }
+        if let Ok(v) = std::env::var("DROPCAST_PARALLEL") {
+            s.parallel = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                env_error("DROPCAST_PARALLEL", format!("{v:?}: use a number >= 1"))
+            })?;
+        }
+        Ok(s)
+    }
+
+    /// Writes `config.toml` (the environment's overrides included).
+    pub fn save(&self, dirs: &Dirs) -> Result<(), SettingsError> {
+        let path = dirs.config_file();
+        let io = |source| SettingsError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dirs.config).map_err(io)?;
+        let text = toml::to_string_pretty(self).expect("settings serialize");
+        std::fs::write(&path, text).map_err(io)
+    }
+}

@@ -1,0 +1,268 @@
+//! The `dropcast` CLI against the real server, each test with its own
+//! config and data directories (XDG_*), so nothing touches the user's.
+
+use dropcast_tests::*;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `dropcast ARGS` with this home, `stdin` piped in, extra env set.
+    fn run(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(workspace_bin("dropcast"));
+        cmd.args(args)
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env_remove("DROPCAST_SERVER")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn json(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> serde_json::Value {
+        let out = self.run(args, stdin, env);
+        assert!(
+            out.status.success(),
+            "dropcast {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn credentials_file(&self) -> std::path::PathBuf {
+        self.dir
+            .path()
+            .join("config/dropcast/client/credentials.toml")
+    }
+}
+
+fn server() -> Server {
+    Server::start(&workspace_bin("dropcast-server"), &[])
+}
+
+const FILE_STORE: (&str, &str) = ("DROPCAST_CREDENTIALS", "file");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signs_in_with_a_password_uploads_files_and_deletes_them() {
+    let server = server();
+    server.admin(
+        &["user", "add", "dana", "--password-stdin"],
+        Some("correct horse"),
+    );
+    let home = Home::new();
+    let login = home.json(
+        &[
+            "--json",
+            "login",
+            "--server",
+            &server.url,
+            "--user",
+            "dana",
+            "--password-stdin",
+        ],
+        "correct horse\n",
+        &[FILE_STORE],
+    );
+    assert_eq!(login["user"], "dana");
+    // The opted-in file store: owner-only, and the token in it works.
+    let creds = std::fs::read_to_string(home.credentials_file()).unwrap();
+    assert!(creds.contains("dc_"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.credentials_file())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let small = temp_file(b"hello from the cli");
+    let big_data = bytes(12 * MIB + 5, 21);
+    let big = temp_file(&big_data);
+    let up = home.json(
+        &[
+            "--json",
+            "upload",
+            small.path().to_str().unwrap(),
+            big.path().to_str().unwrap(),
+        ],
+        "",
+        &[FILE_STORE],
+    );
+    let drops = up["drops"].as_array().unwrap();
+    assert_eq!(drops.len(), 2);
+    for d in drops {
+        assert_eq!(d["status"], "complete");
+        assert!(d["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(d["id"].as_str().unwrap()));
+    }
+    let anon = server.anonymous();
+    assert_eq!(
+        get_bytes(&anon, drops[0]["raw_url"].as_str().unwrap()).await,
+        b"hello from the cli"
+    );
+    assert!(get_bytes(&anon, drops[1]["raw_url"].as_str().unwrap()).await == big_data);
+
+    let id = drops[0]["id"].as_str().unwrap();
+    let del = home.json(&["--json", "delete", id], "", &[FILE_STORE]);
+    assert_eq!(del["status"], "deleted");
+    assert!(anon
+        .get(drops[0]["raw_url"].as_str().unwrap())
+        .await
+        .is_err());
+
+    home.json(&["--json", "logout"], "", &[FILE_STORE]);
+    assert!(!std::fs::read_to_string(home.credentials_file())
+        .unwrap()
+        .contains("dc_"));
+    assert_eq!(
+        home.run(&["whoami"], "", &[FILE_STORE]).status.code(),
+        Some(3)
+    );
+}
+
+#[test]
+fn exit_codes_say_what_went_wrong() {
+    let server = server();
+    let home = Home::new();
+    // Not signed in.
+    let out = home.run(&["upload", "/etc/hostname"], "", &[FILE_STORE]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dropcast login"));
+    // A wrong password.
+    let out = home.run(
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--user",
+            "owner",
+            "--password-stdin",
+        ],
+        "nope nope nope\n",
+        &[FILE_STORE],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    // A token from the server's CLI.
+    home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[FILE_STORE],
+    );
+    // A file that is not there.
+    let out = home.run(&["upload", "/no/such/file.png"], "", &[FILE_STORE]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.png"));
+    // The server gone.
+    drop(server);
+    let out = home.run(&["upload", "/etc/hostname"], "", &[FILE_STORE]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server running"));
+}
+
+#[test]
+fn without_a_keyring_login_says_how_to_get_one_and_writes_no_plain_text() {
+    let server = server();
+    let home = Home::new();
+    let out = home.run(
+        &["login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no OS keyring"), "{err}");
+    assert!(err.contains("DROPCAST_CREDENTIALS=file"), "{err}");
+    assert!(!home.credentials_file().exists());
+    for f in files_under(home.dir.path()) {
+        let text = std::fs::read(&f).unwrap();
+        assert!(
+            !text
+                .windows(server.owner_token.len())
+                .any(|w| w == server.owner_token.as_bytes()),
+            "the token leaked into {}",
+            f.display()
+        );
+    }
+}
+
+/// A real Secret Service: gnome-keyring on a private D-Bus session.
+#[test]
+fn token_is_kept_in_the_secret_service_and_gone_after_logout() {
+    if Command::new("gnome-keyring-daemon")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("gnome-keyring is not installed; `cargo xtask test` installs it");
+    }
+    let server = server();
+    let home = Home::new();
+    let script = r#"
+        set -e
+        echo -n unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+        printf '%s' "$TOKEN" | "$DROPCAST" --json login --server "$SERVER" --token-stdin
+        echo "lookup:$(secret-tool lookup service dropcast username "$SERVER")"
+        "$DROPCAST" --json whoami
+        "$DROPCAST" --json logout
+        echo "after:$(secret-tool lookup service dropcast username "$SERVER" || true)"
+    "#;
+    let out = Command::new("dbus-run-session")
+        .args(["--", "bash", "-c", script])
+        .env("HOME", home.dir.path())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .env("DROPCAST", workspace_bin("dropcast"))
+        .env("SERVER", &server.url)
+        .env("TOKEN", &server.owner_token)
+        .env_remove("DROPCAST_CREDENTIALS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("lookup:{}", server.owner_token)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"user\":\"owner\""), "{stdout}");
+    assert!(
+        stdout.contains("after:\n") || stdout.trim_end().ends_with("after:"),
+        "{stdout}"
+    );
+    assert!(!home.credentials_file().exists(), "no file store was used");
+    assert!(!Path::new(
+        &home
+            .dir
+            .path()
+            .join("config/dropcast/client/credentials.toml")
+    )
+    .exists());
+}
