@@ -29,17 +29,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
 fn server(extra: &[&str]) -> Result<(), String> {
     sys::ensure_packages(&["nginx", "curl", "procps"])?;
-    sys::cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "dropcast-server",
-        "-p",
-        "dropcast-bench",
-    ])?;
-    let release = sys::target_dir().join("release");
-    let server = release.join("dropcast-server");
-    let mut args = vec!["server", "--server-bin", server.to_str().unwrap()];
+    let release = sys::build_release(&["dropcast-server", "dropcast-bench"])?;
+    let server = sys::bin_path(&release, "dropcast-server")?;
+    let mut args = vec!["server", "--server-bin", &server];
     args.extend_from_slice(extra);
-    sys::run(release.join("dropcast-bench").to_str().unwrap(), &args)
+    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
 }

@@ -44,17 +44,9 @@ const TEST_PACKAGES: &[&str] = &["dbus", "gnome-keyring", "libsecret-tools"];
 
 fn run(args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;
-    sys::cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "dropcast-server",
-        "-p",
-        "dropcast",
-    ])?;
-    let release = sys::target_dir().join("release");
-    let server = release.join("dropcast-server");
-    let server = server.to_str().ok_or("target dir is not UTF-8")?;
+    let release = sys::build_release(&["dropcast-server", "dropcast"])?;
+    let server = sys::bin_path(&release, "dropcast-server")?;
+    let server = server.as_str();
     // A fresh sign-in token each run (the owner account is made on first use).
     let issued = sys::output(
         server,
@@ -69,9 +61,8 @@ fn run(args: &[String]) -> Result<(), String> {
     let url = format!("http://{bind}");
     println!("Dropcast server: {url}\nSign-in token for the owner account: {token}");
     // Sign the CLI in, so `dropcast upload FILE` works right away.
-    let cli = release.join("dropcast");
     let login = sys::run_with_stdin(
-        cli.to_str().ok_or("target dir is not UTF-8")?,
+        &sys::bin_path(&release, "dropcast")?,
         &["login", "--server", &url, "--token-stdin"],
         &token,
     );

@@ -68,6 +68,24 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Builds these packages in release mode; returns where their binaries are.
+pub fn build_release(packages: &[&str]) -> Result<PathBuf, String> {
+    let mut args = vec!["build", "--release"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    cargo(&args)?;
+    Ok(target_dir().join("release"))
+}
+
+/// The path of a binary as a string, for passing on a command line.
+pub fn bin_path(dir: &std::path::Path, name: &str) -> Result<String, String> {
+    dir.join(name)
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("{} is not UTF-8", dir.display()))
+}
+
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
