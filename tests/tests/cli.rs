@@ -266,3 +266,104 @@ fn token_is_kept_in_the_secret_service_and_gone_after_logout() {
     )
     .exists());
 }
+
+/// Starts `dropcast upload FILE` and returns once the server holds at
+/// least `parts` of its parts, with the child still running.
+async fn upload_until_parts_stored(
+    home: &Home,
+    server: &Server,
+    file: &Path,
+    parts: usize,
+) -> (std::process::Child, String) {
+    let mut child = Command::new(workspace_bin("dropcast"))
+        .args(["--json", "upload", file.to_str().unwrap()])
+        .env("HOME", home.dir.path())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .env("DROPCAST_CREDENTIALS", "file")
+        .env("DROPCAST_PARALLEL", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let owner = server.client();
+    for _ in 0..1000 {
+        let hist = home.run(&["--json", "history"], "", &[FILE_STORE]);
+        let hist: serde_json::Value = serde_json::from_slice(&hist.stdout).unwrap_or_default();
+        if let Some(id) = hist["drops"][0]["id"].as_str() {
+            if owner.stored_parts(id).await.map(|p| p.len()).unwrap_or(0) >= parts {
+                return (child, id.to_string());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the upload never got going");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_killed_mid_way_is_finished_by_resume_byte_identical() {
+    let server = Server::start(
+        &workspace_bin("dropcast-server"),
+        &[("DROPCAST_PART_SIZE", "5242880")],
+    );
+    let home = Home::new();
+    home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[FILE_STORE],
+    );
+    let data = bytes(200 * MIB, 31);
+    let file = temp_file(&data);
+    let (mut child, id) = upload_until_parts_stored(&home, &server, file.path(), 3).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let stored = server.client().stored_parts(&id).await.unwrap().len();
+    assert!(
+        stored < 40,
+        "the upload was still under way when killed ({stored}/40 parts)"
+    );
+    let hist = home.json(&["--json", "history"], "", &[FILE_STORE]);
+    assert_eq!(hist["drops"][0]["status"], "uploading");
+
+    let resumed = home.json(&["--json", "resume"], "", &[FILE_STORE]);
+    assert_eq!(resumed["drops"][0]["id"], id.as_str());
+    assert_eq!(resumed["drops"][0]["status"], "complete");
+    let url = resumed["drops"][0]["raw_url"].as_str().unwrap();
+    assert!(get_bytes(&server.anonymous(), url).await == data);
+    let hist = home.json(&["--json", "history"], "", &[FILE_STORE]);
+    assert_eq!(hist["drops"][0]["status"], "complete");
+    assert!(hist["drops"][0]["local_path"].as_str().is_some());
+    // Nothing left to do.
+    let again = home.json(&["--json", "resume"], "", &[FILE_STORE]);
+    assert!(again["drops"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_rides_out_a_server_restart_byte_identical() {
+    let mut server = Server::start(
+        &workspace_bin("dropcast-server"),
+        &[("DROPCAST_PART_SIZE", "5242880")],
+    );
+    let home = Home::new();
+    home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[FILE_STORE],
+    );
+    let data = bytes(200 * MIB, 32);
+    let file = temp_file(&data);
+    let (child, id) = upload_until_parts_stored(&home, &server, file.path(), 3).await;
+    server.restart(); // kill -9 and start again on the same port and data
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let up: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(up["drops"][0]["id"], id.as_str());
+    let url = up["drops"][0]["raw_url"].as_str().unwrap();
+    assert!(get_bytes(&server.anonymous(), url).await == data);
+}

@@ -95,5 +95,7 @@ fn test(_args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    // End-to-end tests run the workspace's binaries: build them first.
+    sys::cargo(&["build", "--workspace", "--bins"])?;
     sys::cargo(&["test", "--workspace"])
 }

@@ -10,6 +10,7 @@
 use clap::{Parser, Subcommand};
 use dropcast_api as api;
 use dropcast_client::credentials::Credentials;
+use dropcast_client::journal::{Entry, Journal};
 use dropcast_client::settings::{Dirs, Settings};
 use dropcast_client::{upload_file, Client, Sensitive, UploadOptions};
 use serde_json::json;
@@ -57,8 +58,17 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Delete a drop (on the server).
+    /// Delete a drop, on the server and from the local history.
     Delete { id: String },
+    /// Finish uploads that were cut short (crash, reboot, network).
+    Resume,
+    /// Drops made from this machine, newest first.
+    History {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Open a drop's page in the browser.
+    Open { id: String },
 }
 
 /// A failure with the exit code it maps to.
@@ -108,7 +118,8 @@ macro_rules! fail_from {
 }
 fail_from!(
     dropcast_client::settings::SettingsError,
-    dropcast_client::credentials::CredentialError
+    dropcast_client::credentials::CredentialError,
+    dropcast_client::journal::JournalError
 );
 
 #[tokio::main]
@@ -236,9 +247,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Upload { files } => {
             let c = ctx.client()?;
+            let journal = Journal::open(&ctx.dirs).await?;
             let mut drops = Vec::new();
             for path in &files {
-                drops.push(upload_one(&c, path, ctx.settings.parallel, json).await?);
+                drops.push(upload_one(&c, &journal, path, ctx.settings.parallel, json).await?);
             }
             if json {
                 let list: Vec<_> = drops.iter().map(drop_json).collect();
@@ -252,14 +264,107 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Delete { id } => {
             let c = ctx.client()?;
             c.delete_drop(&id).await?;
+            Journal::open(&ctx.dirs).await?.forget(&id).await?;
             if json {
                 println!("{}", json!({"id": id, "status": "deleted"}));
             } else {
                 println!("Deleted {id}.");
             }
         }
+        Command::Resume => {
+            let c = ctx.client()?;
+            let journal = Journal::open(&ctx.dirs).await?;
+            let mut done = Vec::new();
+            for e in journal.unfinished(c.base()).await? {
+                done.push(resume_one(&c, &journal, &e, ctx.settings.parallel, json).await?);
+            }
+            if json {
+                let list: Vec<_> = done.iter().map(drop_json).collect();
+                println!("{}", json!({ "drops": list }));
+            } else if done.is_empty() {
+                println!("Nothing to resume.");
+            } else {
+                for d in &done {
+                    println!("{}", d.url);
+                }
+            }
+        }
+        Command::History { limit } => {
+            let journal = Journal::open(&ctx.dirs).await?;
+            let entries = journal.recent(limit).await?;
+            if json {
+                println!("{}", json!({ "drops": entries }));
+            } else {
+                for e in entries {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        e.id,
+                        e.status,
+                        e.url,
+                        e.size.map(|s| s.to_string()).unwrap_or_default(),
+                        e.local_path.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        Command::Open { id } => {
+            let journal = Journal::open(&ctx.dirs).await?;
+            let url = match journal.get(&id).await? {
+                Some(e) => e.url,
+                None => ctx.client()?.drop_info(&id).await?.url,
+            };
+            let opened = open_in_browser(&url);
+            if json {
+                println!("{}", json!({"id": id, "url": url, "opened": opened}));
+            } else {
+                println!("{url}");
+            }
+        }
     }
     Ok(())
+}
+
+/// Finishes one interrupted upload from the file it was made from.
+async fn resume_one(
+    c: &Client,
+    journal: &Journal,
+    e: &Entry,
+    parallel: usize,
+    json: bool,
+) -> Result<api::Drop, Failure> {
+    let d = match c.drop_info(&e.id).await {
+        Ok(d) => d,
+        Err(err) => {
+            journal.fail(&e.id, &err.to_string()).await?;
+            return Err(Failure::from(err));
+        }
+    };
+    if d.status == api::DropStatus::Complete {
+        journal.complete(&d).await?;
+        return Ok(d);
+    }
+    let path = e.local_path.as_ref().ok_or_else(|| {
+        Failure::new(5, format!("drop {} has no local file to resume from", e.id))
+    })?;
+    send(c, journal, &d, std::path::Path::new(path), parallel, json).await
+}
+
+/// Opens a URL with the desktop's browser; false when there is none.
+fn open_in_browser(url: &str) -> bool {
+    let (program, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        ("open", vec![url])
+    } else if cfg!(windows) {
+        ("cmd", vec!["/C", "start", "", url])
+    } else {
+        ("xdg-open", vec![url])
+    };
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn drop_json(d: &api::Drop) -> serde_json::Value {
@@ -276,6 +381,7 @@ fn drop_json(d: &api::Drop) -> serde_json::Value {
 
 async fn upload_one(
     c: &Client,
+    journal: &Journal,
     path: &PathBuf,
     parallel: usize,
     json: bool,
@@ -291,13 +397,30 @@ async fn upload_one(
         .unwrap_or_else(|| "file".into());
     let d = c
         .create_drop(&api::CreateDrop {
-            name: name.clone(),
+            name,
             size: Some(meta.len()),
             ..Default::default()
         })
         .await?;
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+    journal
+        .start(c.base(), &d, Some(&abs), Some(meta.len()))
+        .await?;
+    send(c, journal, &d, &abs, parallel, json).await
+}
+
+/// Sends a drop's file (what the server lacks of it) and records the outcome.
+async fn send(
+    c: &Client,
+    journal: &Journal,
+    d: &api::Drop,
+    path: &std::path::Path,
+    parallel: usize,
+    json: bool,
+) -> Result<api::Drop, Failure> {
+    let size = d.size.unwrap_or(0);
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(meta.len());
+        let bar = indicatif::ProgressBar::new(size);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
@@ -305,7 +428,7 @@ async fn upload_one(
             .expect("a valid template")
             .progress_chars("=> "),
         );
-        bar.set_message(name);
+        bar.set_message(d.name.clone());
         bar
     });
     let progress: Option<dropcast_client::Progress> = bar.clone().map(|b| {
@@ -316,11 +439,25 @@ async fn upload_one(
         progress,
         ..Default::default()
     };
-    let done = upload_file(c, &d, path, opts).await;
+    let done = upload_file(c, d, path, opts).await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(done?)
+    match done {
+        Ok(d) => {
+            journal.complete(&d).await?;
+            Ok(d)
+        }
+        Err(e) => {
+            journal.fail(&d.id, &e.to_string()).await?;
+            let mut f = Failure::from(e);
+            f.message.push_str(&format!(
+                "; the link {} works once `dropcast resume` finishes the upload",
+                d.url
+            ));
+            Err(f)
+        }
+    }
 }
 
 fn read_stdin(what: &str) -> Result<String, Failure> {

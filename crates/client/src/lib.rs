@@ -8,6 +8,7 @@
 //! calling it again after a crash or a server restart sends only the rest.
 
 pub mod credentials;
+pub mod journal;
 mod sensitive;
 pub mod settings;
 

@@ -641,28 +641,39 @@ async fn one_shot_upload_answers_links_and_its_delete_url_deletes_only_with_its_
 async fn drops_list_newest_first_in_cursor_pages() {
     let server = start();
     let c = server.client();
-    let mut ids = Vec::new();
-    for i in 0..5 {
-        ids.push(
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(
             c.create_drop(&new_drop(&format!("{i}.png"), None))
                 .await
-                .unwrap()
-                .id,
+                .unwrap(),
         );
+        if i % 2 == 0 {
+            // Some drops a few ms apart, some (likely) within the same ms.
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
     }
-    ids.reverse();
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
         let page = c.list_drops(cursor.as_deref(), 2).await.unwrap();
         assert!(page.drops.len() <= 2);
-        seen.extend(page.drops.into_iter().map(|d| d.id));
+        seen.extend(page.drops);
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    assert_eq!(seen, ids);
+    // Every drop once, newest first (drops made in the same millisecond are
+    // simultaneous; they come in a fixed order by id).
+    let key = |d: &api::Drop| (d.created_at, d.id.clone());
+    let mut want: Vec<_> = created.iter().map(key).collect();
+    want.sort();
+    want.reverse();
+    let got: Vec<_> = seen.iter().map(key).collect();
+    assert_eq!(got, want);
+    assert_eq!(created.last().unwrap().id, seen[0].id);
+    assert_eq!(created[0].id, seen.last().unwrap().id);
 }
 
 #[tokio::test(flavor = "multi_thread")]

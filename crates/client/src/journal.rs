@@ -1,0 +1,278 @@
+//! The local record of every drop this user made: its link, the file it
+//! came from, its size and where its upload stands. Written before the first
+//! byte is sent, so an upload cut short by a crash, a reboot or the network
+//! is still known and `resume` can finish it. It is also the history.
+//!
+//! One SQLite file in the client's data dir, shared by the CLI and the app.
+
+use crate::settings::Dirs;
+use dropcast_api as api;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{FromRow, Row};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub const UPLOADING: &str = "uploading";
+pub const COMPLETE: &str = "complete";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, thiserror::Error)]
+#[error("the local history at {path}: {source}")]
+pub struct JournalError {
+    path: PathBuf,
+    source: sqlx::Error,
+}
+
+/// One drop as this client remembers it.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub server: String,
+    pub url: String,
+    pub raw_url: String,
+    pub name: String,
+    pub local_path: Option<String>,
+    pub size: Option<i64>,
+    /// `uploading`, `complete` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+pub struct Journal {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS drops (
+    id           TEXT PRIMARY KEY,
+    server       TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    raw_url      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    local_path   TEXT,
+    size         INTEGER,
+    status       TEXT NOT NULL,
+    error        TEXT,
+    created_at   INTEGER NOT NULL,
+    completed_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS drops_by_time ON drops (created_at);
+";
+
+const COLUMNS: &str =
+    "id, server, url, raw_url, name, local_path, size, status, error, created_at, completed_at";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Journal {
+    pub async fn open(dirs: &Dirs) -> Result<Journal, JournalError> {
+        Journal::open_at(&dirs.data.join("history.db")).await
+    }
+
+    pub async fn open_at(path: &Path) -> Result<Journal, JournalError> {
+        let err = |source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(sqlx::Error::Io(e)))?;
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts)
+            .await
+            .map_err(err)?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await.map_err(err)?;
+        Ok(Journal {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self, source: sqlx::Error) -> JournalError {
+        JournalError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Records a drop about to be uploaded from `local_path`.
+    pub async fn start(
+        &self,
+        server: &str,
+        d: &api::Drop,
+        local_path: Option<&Path>,
+        size: Option<u64>,
+    ) -> Result<(), JournalError> {
+        sqlx::query(
+            "INSERT INTO drops (id, server, url, raw_url, name, local_path, size, status, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET \
+             local_path = excluded.local_path, size = excluded.size, status = excluded.status, error = NULL",
+        )
+        .bind(&d.id)
+        .bind(server)
+        .bind(&d.url)
+        .bind(&d.raw_url)
+        .bind(&d.name)
+        .bind(local_path.map(|p| p.to_string_lossy().into_owned()))
+        .bind(size.map(|s| s as i64))
+        .bind(UPLOADING)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub async fn complete(&self, d: &api::Drop) -> Result<(), JournalError> {
+        sqlx::query(
+            "UPDATE drops SET status = ?, error = NULL, size = ?, completed_at = ? WHERE id = ?",
+        )
+        .bind(COMPLETE)
+        .bind(d.size.map(|s| s as i64))
+        .bind(now_ms())
+        .bind(&d.id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub async fn fail(&self, id: &str, error: &str) -> Result<(), JournalError> {
+        sqlx::query("UPDATE drops SET status = ?, error = ? WHERE id = ?")
+            .bind(FAILED)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Drops whose upload has not completed, oldest first.
+    pub async fn unfinished(&self, server: &str) -> Result<Vec<Entry>, JournalError> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM drops WHERE server = ? AND status <> ? ORDER BY created_at"
+        ))
+        .bind(server)
+        .bind(COMPLETE)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
+    }
+
+    /// The newest `limit` drops.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<Entry>, JournalError> {
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM drops ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        ))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Entry>, JournalError> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM drops WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    pub async fn forget(&self, id: &str) -> Result<bool, JournalError> {
+        let done = sqlx::query("DELETE FROM drops WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn count(&self) -> Result<i64, JournalError> {
+        sqlx::query("SELECT COUNT(*) AS n FROM drops")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get("n"))
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drop_of(id: &str) -> api::Drop {
+        api::Drop {
+            id: id.into(),
+            url: format!("http://s/{id}"),
+            raw_url: format!("http://s/{id}/raw"),
+            name: "a.png".into(),
+            title: None,
+            content_type: None,
+            size: Some(10),
+            sha256: None,
+            status: api::DropStatus::Uploading,
+            visibility: api::Visibility::Unlisted,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            completed_at: None,
+            expires_at: None,
+            upload: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn unfinished_uploads_survive_reopening_until_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        {
+            let j = Journal::open_at(&path).await.unwrap();
+            j.start(
+                "http://s",
+                &drop_of("a"),
+                Some(Path::new("/x/a.png")),
+                Some(10),
+            )
+            .await
+            .unwrap();
+            j.start("http://s", &drop_of("b"), None, None)
+                .await
+                .unwrap();
+            j.fail("b", "network down").await.unwrap();
+        }
+        let j = Journal::open_at(&path).await.unwrap();
+        let open: Vec<String> = j
+            .unfinished("http://s")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(open, ["a", "b"]);
+        assert!(j.unfinished("http://other").await.unwrap().is_empty());
+        j.complete(&drop_of("a")).await.unwrap();
+        let e = j.get("a").await.unwrap().unwrap();
+        assert_eq!(e.status, COMPLETE);
+        assert_eq!(e.local_path.as_deref(), Some("/x/a.png"));
+        assert_eq!(
+            j.get("b").await.unwrap().unwrap().error.as_deref(),
+            Some("network down")
+        );
+        assert_eq!(j.recent(1).await.unwrap().len(), 1);
+        assert!(j.forget("a").await.unwrap());
+        assert_eq!(j.count().await.unwrap(), 1);
+    }
+}
