@@ -367,3 +367,45 @@ async fn an_upload_rides_out_a_server_restart_byte_identical() {
     let url = up["drops"][0]["raw_url"].as_str().unwrap();
     assert!(get_bytes(&server.anonymous(), url).await == data);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_shared_while_the_server_is_down_has_its_link_and_arrives_on_resume() {
+    let mut server = server();
+    let home = Home::new();
+    home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[FILE_STORE],
+    );
+    // A first upload fills the pool of reserved ids.
+    let first = temp_file(b"first");
+    home.json(
+        &["--json", "upload", first.path().to_str().unwrap()],
+        "",
+        &[FILE_STORE],
+    );
+
+    server.kill9();
+    let data = bytes(3 * MIB, 41);
+    let file = temp_file(&data);
+    let out = home.run(
+        &["upload", file.path().to_str().unwrap()],
+        "",
+        &[FILE_STORE],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let hist = home.json(&["--json", "history"], "", &[FILE_STORE]);
+    let entry = &hist["drops"][0];
+    let url = entry["url"].as_str().unwrap();
+    assert!(err.contains(url), "the message gives the link: {err}");
+    assert_eq!(entry["on_server"], false);
+    assert_eq!(entry["status"], "failed");
+
+    server.restart();
+    let resumed = home.json(&["--json", "resume"], "", &[FILE_STORE]);
+    assert_eq!(resumed["drops"][0]["url"], url);
+    assert_eq!(resumed["drops"][0]["status"], "complete");
+    let raw = format!("{url}/raw");
+    assert!(get_bytes(&server.anonymous(), &raw).await == data);
+}

@@ -332,12 +332,17 @@ async fn resume_one(
     parallel: usize,
     json: bool,
 ) -> Result<api::Drop, Failure> {
-    let d = match c.drop_info(&e.id).await {
-        Ok(d) => d,
-        Err(err) => {
-            journal.fail(&e.id, &err.to_string()).await?;
-            return Err(Failure::from(err));
+    let d = if e.on_server {
+        match c.drop_info(&e.id).await {
+            Ok(d) => d,
+            Err(err) => {
+                journal.fail(&e.id, &err.to_string()).await?;
+                return Err(Failure::from(err));
+            }
         }
+    } else {
+        let size = e.size.unwrap_or(0) as u64;
+        create_on_server(c, journal, &e.id, &e.url, &e.name, size).await?
     };
     if d.status == api::DropStatus::Complete {
         journal.complete(&d).await?;
@@ -379,6 +384,19 @@ fn drop_json(d: &api::Drop) -> serde_json::Value {
     })
 }
 
+/// Keep at least this many reserved ids, so new drops have a link at once.
+const POOL_LOW: i64 = 5;
+const POOL_REFILL: u32 = 10;
+
+async fn top_up_pool(c: &Client, journal: &Journal) -> Result<(), Failure> {
+    if journal.reservations_left(c.base()).await? < POOL_LOW {
+        if let Ok(list) = c.reserve(POOL_REFILL).await {
+            journal.add_reservations(c.base(), &list).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn upload_one(
     c: &Client,
     journal: &Journal,
@@ -395,18 +413,70 @@ async fn upload_one(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let d = c
-        .create_drop(&api::CreateDrop {
-            name,
-            size: Some(meta.len()),
-            ..Default::default()
-        })
-        .await?;
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-    journal
-        .start(c.base(), &d, Some(&abs), Some(meta.len()))
-        .await?;
-    send(c, journal, &d, &abs, parallel, json).await
+    // The drop's id (and so its link) comes from the reserved pool: it
+    // exists before any round trip, and while the server is unreachable.
+    top_up_pool(c, journal).await?;
+    let d = match journal.take_reservation(c.base()).await? {
+        Some(r) => {
+            journal
+                .start_reserved(c.base(), &r, &name, &abs, meta.len())
+                .await?;
+            create_on_server(c, journal, &r.id, &r.url, &name, meta.len()).await?
+        }
+        None => {
+            let d = c
+                .create_drop(&api::CreateDrop {
+                    name,
+                    size: Some(meta.len()),
+                    ..Default::default()
+                })
+                .await?;
+            journal
+                .start(c.base(), &d, Some(&abs), Some(meta.len()))
+                .await?;
+            d
+        }
+    };
+    let done = send(c, journal, &d, &abs, parallel, json).await;
+    let _ = top_up_pool(c, journal).await;
+    done
+}
+
+/// Creates a drop whose id was reserved earlier; an earlier attempt may
+/// already have created it.
+async fn create_on_server(
+    c: &Client,
+    journal: &Journal,
+    id: &str,
+    url: &str,
+    name: &str,
+    size: u64,
+) -> Result<api::Drop, Failure> {
+    let req = api::CreateDrop {
+        id: Some(id.to_string()),
+        name: name.to_string(),
+        size: Some(size),
+        ..Default::default()
+    };
+    let created = match c.create_drop(&req).await {
+        Err(e) if e.code() == Some(api::ErrorCode::Conflict) => c.drop_info(id).await,
+        other => other,
+    };
+    match created {
+        Ok(d) => {
+            journal.on_server(id).await?;
+            Ok(d)
+        }
+        Err(e) => {
+            journal.fail(id, &e.to_string()).await?;
+            let mut f = Failure::from(e);
+            f.message.push_str(&format!(
+                "; the file is kept and its link {url} works once `dropcast resume` has sent it"
+            ));
+            Err(f)
+        }
+    }
 }
 
 /// Sends a drop's file (what the server lacks of it) and records the outcome.

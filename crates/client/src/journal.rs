@@ -3,6 +3,11 @@
 //! byte is sent, so an upload cut short by a crash, a reboot or the network
 //! is still known and `resume` can finish it. It is also the history.
 //!
+//! It also holds the pool of drop ids reserved on the server ahead of time:
+//! a new drop takes one, so its link exists before any network round trip,
+//! and even while the server cannot be reached. Such a drop is recorded
+//! with `on_server = false` until the server has created it.
+//!
 //! One SQLite file in the client's data dir, shared by the CLI and the app.
 
 use crate::settings::Dirs;
@@ -35,6 +40,9 @@ pub struct Entry {
     pub size: Option<i64>,
     /// `uploading`, `complete` or `failed`.
     pub status: String,
+    /// Whether the server has created the drop (false: only its id is
+    /// reserved; `resume` creates it first).
+    pub on_server: bool,
     pub error: Option<String>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
@@ -55,15 +63,26 @@ CREATE TABLE IF NOT EXISTS drops (
     local_path   TEXT,
     size         INTEGER,
     status       TEXT NOT NULL,
+    on_server    INTEGER NOT NULL DEFAULT 1,
     error        TEXT,
     created_at   INTEGER NOT NULL,
     completed_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS drops_by_time ON drops (created_at);
+CREATE TABLE IF NOT EXISTS reserved (
+    id         TEXT PRIMARY KEY,
+    server     TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    raw_url    TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 ";
 
-const COLUMNS: &str =
-    "id, server, url, raw_url, name, local_path, size, status, error, created_at, completed_at";
+/// Reserved ids closer than this to expiry are not handed out.
+const RESERVATION_MARGIN_MS: i64 = 3600 * 1000;
+
+const COLUMNS: &str = "id, server, url, raw_url, name, local_path, size, status, \
+     on_server, error, created_at, completed_at";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -137,9 +156,115 @@ impl Journal {
         Ok(())
     }
 
+    /// Records a drop that has only a reserved id so far: its link is
+    /// known, the server has not created it yet.
+    pub async fn start_reserved(
+        &self,
+        server: &str,
+        r: &api::Reservation,
+        name: &str,
+        local_path: &Path,
+        size: u64,
+    ) -> Result<(), JournalError> {
+        sqlx::query(
+            "INSERT INTO drops (id, server, url, raw_url, name, local_path, size, status, \
+             on_server, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        )
+        .bind(&r.id)
+        .bind(server)
+        .bind(&r.url)
+        .bind(&r.raw_url)
+        .bind(name)
+        .bind(local_path.to_string_lossy().into_owned())
+        .bind(size as i64)
+        .bind(UPLOADING)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The server has created the drop.
+    pub async fn on_server(&self, id: &str) -> Result<(), JournalError> {
+        sqlx::query("UPDATE drops SET on_server = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Adds ids the server reserved for this user.
+    pub async fn add_reservations(
+        &self,
+        server: &str,
+        list: &[api::Reservation],
+    ) -> Result<(), JournalError> {
+        for r in list {
+            sqlx::query(
+                "INSERT OR IGNORE INTO reserved (id, server, url, raw_url, expires_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&r.id)
+            .bind(server)
+            .bind(&r.url)
+            .bind(&r.raw_url)
+            .bind((r.expires_at.unix_timestamp_nanos() / 1_000_000) as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Takes a reserved id for `server` (forgetting expired ones), if any.
+    pub async fn take_reservation(
+        &self,
+        server: &str,
+    ) -> Result<Option<api::Reservation>, JournalError> {
+        let fresh = now_ms() + RESERVATION_MARGIN_MS;
+        sqlx::query("DELETE FROM reserved WHERE expires_at < ?")
+            .bind(fresh)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        let row = sqlx::query(
+            "DELETE FROM reserved WHERE id = (SELECT id FROM reserved WHERE server = ? \
+             ORDER BY expires_at LIMIT 1) RETURNING id, url, raw_url, expires_at",
+        )
+        .bind(server)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.map(|r| {
+            let ms: i64 = r.try_get("expires_at")?;
+            Ok(api::Reservation {
+                id: r.try_get("id")?,
+                url: r.try_get("url")?,
+                raw_url: r.try_get("raw_url")?,
+                expires_at: time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            })
+        })
+        .transpose()
+        .map_err(|e| self.err(e))
+    }
+
+    pub async fn reservations_left(&self, server: &str) -> Result<i64, JournalError> {
+        sqlx::query("SELECT COUNT(*) AS n FROM reserved WHERE server = ? AND expires_at >= ?")
+            .bind(server)
+            .bind(now_ms() + RESERVATION_MARGIN_MS)
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get("n"))
+            .map_err(|e| self.err(e))
+    }
+
     pub async fn complete(&self, d: &api::Drop) -> Result<(), JournalError> {
         sqlx::query(
-            "UPDATE drops SET status = ?, error = NULL, size = ?, completed_at = ? WHERE id = ?",
+            "UPDATE drops SET status = ?, on_server = 1, error = NULL, size = ?, completed_at = ? \
+             WHERE id = ?",
         )
         .bind(COMPLETE)
         .bind(d.size.map(|s| s as i64))
@@ -274,5 +399,32 @@ mod tests {
         assert_eq!(j.recent(1).await.unwrap().len(), 1);
         assert!(j.forget("a").await.unwrap());
         assert_eq!(j.count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn reserved_ids_are_handed_out_once_and_never_when_about_to_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open_at(&dir.path().join("h.db")).await.unwrap();
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
+        let later = time::OffsetDateTime::now_utc() + time::Duration::days(7);
+        let res = |id: &str, at| api::Reservation {
+            id: id.into(),
+            url: format!("http://s/{id}"),
+            raw_url: format!("http://s/{id}/raw"),
+            expires_at: at,
+        };
+        j.add_reservations(
+            "http://s",
+            &[res("x", soon), res("y", later), res("z", later)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(j.reservations_left("http://s").await.unwrap(), 2);
+        let a = j.take_reservation("http://s").await.unwrap().unwrap();
+        let b = j.take_reservation("http://s").await.unwrap().unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(a.id != "x" && b.id != "x", "x expires within the margin");
+        assert!(j.take_reservation("http://s").await.unwrap().is_none());
+        assert!(j.take_reservation("http://other").await.unwrap().is_none());
     }
 }
