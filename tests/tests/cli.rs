@@ -267,6 +267,22 @@ fn token_is_kept_in_the_secret_service_and_gone_after_logout() {
     .exists());
 }
 
+/// A server taking 5 MiB parts (40 of them for 200 MiB, so an upload is
+/// caught mid-way), and a CLI home signed in to it.
+fn signed_in_with_small_parts() -> (Server, Home) {
+    let server = Server::start(
+        &workspace_bin("dropcast-server"),
+        &[("DROPCAST_PART_SIZE", "5242880")],
+    );
+    let home = Home::new();
+    home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[FILE_STORE],
+    );
+    (server, home)
+}
+
 /// Starts `dropcast upload FILE` and returns once the server holds at
 /// least `parts` of its parts, with the child still running.
 async fn upload_until_parts_stored(
@@ -304,16 +320,7 @@ async fn upload_until_parts_stored(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_killed_mid_way_is_finished_by_resume_byte_identical() {
-    let server = Server::start(
-        &workspace_bin("dropcast-server"),
-        &[("DROPCAST_PART_SIZE", "5242880")],
-    );
-    let home = Home::new();
-    home.json(
-        &["--json", "login", "--server", &server.url, "--token-stdin"],
-        &server.owner_token,
-        &[FILE_STORE],
-    );
+    let (server, home) = signed_in_with_small_parts();
     let data = bytes(200 * MIB, 31);
     let file = temp_file(&data);
     let (mut child, id) = upload_until_parts_stored(&home, &server, file.path(), 3).await;
@@ -342,16 +349,7 @@ async fn an_upload_killed_mid_way_is_finished_by_resume_byte_identical() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_upload_rides_out_a_server_restart_byte_identical() {
-    let mut server = Server::start(
-        &workspace_bin("dropcast-server"),
-        &[("DROPCAST_PART_SIZE", "5242880")],
-    );
-    let home = Home::new();
-    home.json(
-        &["--json", "login", "--server", &server.url, "--token-stdin"],
-        &server.owner_token,
-        &[FILE_STORE],
-    );
+    let (mut server, home) = signed_in_with_small_parts();
     let data = bytes(200 * MIB, 32);
     let file = temp_file(&data);
     let (child, id) = upload_until_parts_stored(&home, &server, file.path(), 3).await;

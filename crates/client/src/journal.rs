@@ -128,7 +128,8 @@ impl Journal {
         }
     }
 
-    /// Records a drop about to be uploaded from `local_path`.
+    /// Records a drop the server has created, about to be uploaded from
+    /// `local_path`.
     pub async fn start(
         &self,
         server: &str,
@@ -136,24 +137,9 @@ impl Journal {
         local_path: Option<&Path>,
         size: Option<u64>,
     ) -> Result<(), JournalError> {
-        sqlx::query(
-            "INSERT INTO drops (id, server, url, raw_url, name, local_path, size, status, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET \
-             local_path = excluded.local_path, size = excluded.size, status = excluded.status, error = NULL",
-        )
-        .bind(&d.id)
-        .bind(server)
-        .bind(&d.url)
-        .bind(&d.raw_url)
-        .bind(&d.name)
-        .bind(local_path.map(|p| p.to_string_lossy().into_owned()))
-        .bind(size.map(|s| s as i64))
-        .bind(UPLOADING)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(())
+        let link = (d.id.as_str(), d.url.as_str(), d.raw_url.as_str());
+        self.insert(server, link, &d.name, local_path, size, true)
+            .await
     }
 
     /// Records a drop that has only a reserved id so far: its link is
@@ -166,18 +152,37 @@ impl Journal {
         local_path: &Path,
         size: u64,
     ) -> Result<(), JournalError> {
+        let link = (r.id.as_str(), r.url.as_str(), r.raw_url.as_str());
+        self.insert(server, link, name, Some(local_path), Some(size), false)
+            .await
+    }
+
+    /// `link`: the drop's id, url and raw url.
+    async fn insert(
+        &self,
+        server: &str,
+        link: (&str, &str, &str),
+        name: &str,
+        local_path: Option<&Path>,
+        size: Option<u64>,
+        on_server: bool,
+    ) -> Result<(), JournalError> {
         sqlx::query(
             "INSERT INTO drops (id, server, url, raw_url, name, local_path, size, status, \
-             on_server, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+             on_server, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET local_path = excluded.local_path, \
+             size = excluded.size, status = excluded.status, on_server = excluded.on_server, \
+             error = NULL",
         )
-        .bind(&r.id)
+        .bind(link.0)
         .bind(server)
-        .bind(&r.url)
-        .bind(&r.raw_url)
+        .bind(link.1)
+        .bind(link.2)
         .bind(name)
-        .bind(local_path.to_string_lossy().into_owned())
-        .bind(size as i64)
+        .bind(local_path.map(|p| p.to_string_lossy().into_owned()))
+        .bind(size.map(|s| s as i64))
         .bind(UPLOADING)
+        .bind(on_server)
         .bind(now_ms())
         .execute(&self.pool)
         .await

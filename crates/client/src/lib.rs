@@ -267,7 +267,8 @@ pub struct UploadOptions {
     pub part_size: Option<u64>,
     /// Parts in flight at once.
     pub parallel: usize,
-    /// Tries per part before giving up.
+    /// Tries per request before giving up; with the backoff (0.2 s doubling
+    /// to 10 s) the default rides out about 20 s of server or network outage.
     pub attempts: u32,
     pub progress: Option<Progress>,
 }
@@ -277,7 +278,7 @@ impl Default for UploadOptions {
         UploadOptions {
             part_size: None,
             parallel: 4,
-            attempts: 5,
+            attempts: 8,
             progress: None,
         }
     }

@@ -150,9 +150,7 @@ pub async fn put_part(
         Err(e) => {
             // Read (a bounded amount of) what the client is sending, so it
             // gets to read this answer instead of a reset connection.
-            if e.code != ErrorCode::TooLarge {
-                drain(body).await;
-            }
+            drain(&mut body.into_data_stream()).await;
             return Err(e);
         }
     };
@@ -191,6 +189,7 @@ pub async fn put_part(
         size += chunk.len() as u64;
         if size > max {
             writer.abort().await;
+            drain(&mut stream).await;
             return Err(part_too_large(max, number));
         }
         hasher.update(&chunk);
@@ -309,10 +308,9 @@ fn part_too_large(max: u64, number: u32) -> ApiError {
     .with_parts(vec![number])
 }
 
-/// Reads and discards up to 16 MiB of a request body, for at most 10 s.
-async fn drain(body: Body) {
+/// Reads and discards up to 16 MiB more of a request body, for at most 10 s.
+async fn drain(stream: &mut axum::body::BodyDataStream) {
     let mut left: usize = 16 << 20;
-    let mut stream = body.into_data_stream();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         while let Some(Ok(chunk)) = stream.next().await {
             left = left.saturating_sub(chunk.len());
