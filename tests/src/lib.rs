@@ -244,3 +244,52 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+/// A private X server (Xvfb) for tests that need a display.
+pub struct Xvfb {
+    pub display: String,
+    child: Child,
+}
+
+impl Xvfb {
+    pub fn start(width: u32, height: u32) -> Xvfb {
+        // A display number no one else uses: the pid spreads parallel tests.
+        let base = 100 + (std::process::id() % 400) * 2;
+        for n in (base..base + 200).chain(100..base) {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let mut child = Command::new("Xvfb")
+                .arg(format!(":{n}"))
+                .args(["-nolisten", "tcp", "-screen", "0"])
+                .arg(format!("{width}x{height}x24"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb is installed (cargo xtask test installs it)");
+            let socket = format!("/tmp/.X11-unix/X{n}");
+            for _ in 0..200 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // lost the race for this number
+                }
+                if Path::new(&socket).exists() {
+                    return Xvfb {
+                        display: format!(":{n}"),
+                        child,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("could not start Xvfb on any display");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -24,6 +24,8 @@ impl Home {
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env_remove("DROPCAST_SERVER")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -298,6 +300,7 @@ async fn upload_until_parts_stored(
         .env("XDG_DATA_HOME", home.dir.path().join("data"))
         .env("DROPCAST_CREDENTIALS", "file")
         .env("DROPCAST_PARALLEL", "1")
+        .env_remove("DISPLAY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -406,4 +409,58 @@ async fn a_file_shared_while_the_server_is_down_has_its_link_and_arrives_on_resu
     assert_eq!(resumed["drops"][0]["status"], "complete");
     let raw = format!("{url}/raw");
     assert!(get_bytes(&server.anonymous(), &raw).await == data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_puts_the_links_on_the_x_clipboard_and_they_outlive_the_cli() {
+    let x = Xvfb::start(640, 480);
+    let server = server();
+    let home = Home::new();
+    let display = ("DISPLAY", x.display.as_str());
+    home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[FILE_STORE],
+    );
+    let a = temp_file(b"a");
+    let b = temp_file(b"b");
+    let up = home.json(
+        &[
+            "--json",
+            "upload",
+            a.path().to_str().unwrap(),
+            b.path().to_str().unwrap(),
+        ],
+        "",
+        &[FILE_STORE, display],
+    );
+    assert_eq!(up["copied"], true);
+    let want = format!(
+        "{}\n{}",
+        up["drops"][0]["url"].as_str().unwrap(),
+        up["drops"][1]["url"].as_str().unwrap()
+    );
+    // The CLI has exited; the clipboard still holds the links.
+    let clip = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .env("DISPLAY", &x.display)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&clip.stdout), want);
+    // Without a display the upload still works and says why nothing was copied.
+    let out = home.run(
+        &[
+            "--json",
+            "upload",
+            "--copy",
+            "link",
+            a.path().to_str().unwrap(),
+        ],
+        "",
+        &[FILE_STORE],
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["copied"], false);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--copy none"));
 }

@@ -39,8 +39,9 @@ fn main() -> ExitCode {
 /// pkg-config, and D-Bus headers (the keyring talks to the Secret Service).
 pub const BUILD_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libdbus-1-dev"];
 
-/// What the tests run against: a D-Bus session with a real Secret Service.
-const TEST_PACKAGES: &[&str] = &["dbus", "gnome-keyring", "libsecret-tools"];
+/// What the tests run against: a D-Bus session with a real Secret Service,
+/// and a real X server with a clipboard to read.
+const TEST_PACKAGES: &[&str] = &["dbus", "gnome-keyring", "libsecret-tools", "xvfb", "xclip"];
 
 fn run(args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;

@@ -53,10 +53,14 @@ enum Command {
     Logout,
     /// Who this client is signed in as, and where.
     Whoami,
-    /// Upload files; their links are printed, one per line.
+    /// Upload files; their links are printed, one per line, and copied.
     Upload {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// What goes on the clipboard [default: link when there is a
+        /// clipboard (a display), else none]
+        #[arg(long, value_enum)]
+        copy: Option<Copy>,
     },
     /// Delete a drop, on the server and from the local history.
     Delete { id: String },
@@ -69,6 +73,17 @@ enum Command {
     },
     /// Open a drop's page in the browser.
     Open { id: String },
+    /// (internal) Serve text on the clipboard until another program takes it.
+    #[command(name = "__hold-clipboard", hide = true)]
+    HoldClipboard,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Copy {
+    /// The links, one per line.
+    Link,
+    /// Nothing.
+    None,
 }
 
 /// A failure with the exit code it maps to.
@@ -245,16 +260,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("{} on {}", me.name, c.base());
             }
         }
-        Command::Upload { files } => {
+        Command::HoldClipboard => {
+            dropcast_client::clipboard::hold_text().map_err(|e| Failure::new(1, e.to_string()))?;
+        }
+        Command::Upload { files, copy } => {
             let c = ctx.client()?;
             let journal = Journal::open(&ctx.dirs).await?;
             let mut drops = Vec::new();
             for path in &files {
                 drops.push(upload_one(&c, &journal, path, ctx.settings.parallel, json).await?);
             }
+            let copy = copy.unwrap_or(if dropcast_client::clipboard::available() {
+                Copy::Link
+            } else {
+                Copy::None
+            });
+            let copied = copy == Copy::Link && copy_links(&drops);
             if json {
                 let list: Vec<_> = drops.iter().map(drop_json).collect();
-                println!("{}", json!({ "drops": list }));
+                println!("{}", json!({ "drops": list, "copied": copied }));
             } else {
                 for d in &drops {
                     println!("{}", d.url);
@@ -352,6 +376,30 @@ async fn resume_one(
         Failure::new(5, format!("drop {} has no local file to resume from", e.id))
     })?;
     send(c, journal, &d, std::path::Path::new(path), parallel, json).await
+}
+
+/// Puts the links on the clipboard, one per line; a failure is reported
+/// but does not fail the upload.
+fn copy_links(drops: &[api::Drop]) -> bool {
+    let text = drops
+        .iter()
+        .map(|d| d.url.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("dropcast: not copied: {e}");
+            return false;
+        }
+    };
+    match dropcast_client::clipboard::copy_text_detached(&text, &exe, "__hold-clipboard") {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("dropcast: not copied: {e}");
+            false
+        }
+    }
 }
 
 /// Opens a URL with the desktop's browser; false when there is none.
