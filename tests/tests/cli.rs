@@ -170,6 +170,27 @@ fn exit_codes_say_what_went_wrong() {
         &server.owner_token,
         &[FILE_STORE],
     );
+    // A revoked token: told to sign in again.
+    let tokens = server.admin(&["token", "list", "owner"], None);
+    let live: Vec<&str> = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["revoked"] == false)
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    for id in &live {
+        server.admin(&["token", "revoke", id], None);
+    }
+    let out = home.run(&["whoami"], "", &[FILE_STORE]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sign in again"));
+    let fresh = server.admin(&["token", "create", "owner"], None);
+    home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        fresh["token"].as_str().unwrap(),
+        &[FILE_STORE],
+    );
     // A file that is not there.
     let out = home.run(&["upload", "/no/such/file.png"], "", &[FILE_STORE]);
     assert_eq!(out.status.code(), Some(5));
