@@ -315,10 +315,9 @@ pub async fn upload_file(
         .collect();
 
     // The whole-file hash is read alongside the parts.
-    let file = std::sync::Arc::new(std::fs::File::open(path)?);
     let whole = {
-        let file = file.clone();
-        tokio::task::spawn_blocking(move || sha256_of(&file, size))
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || sha256_of(&path, size))
     };
     let done = std::sync::atomic::AtomicU64::new(
         have.iter()
@@ -416,35 +415,26 @@ async fn read_at(path: std::path::PathBuf, offset: u64, len: u64) -> Result<byte
     Ok(buf.into())
 }
 
-#[cfg(unix)]
-fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_exact_at(file: &std::fs::File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    while !buf.is_empty() {
-        let n = file.seek_read(buf, offset)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf = &mut buf[n..];
-        offset += n as u64;
-    }
-    Ok(())
-}
-
-/// Hex SHA-256 of the first `size` bytes of a file.
-pub fn sha256_of(file: &std::fs::File, size: u64) -> std::io::Result<String> {
+/// Hex SHA-256 of the first `size` bytes of a file; an error if it is shorter.
+pub fn sha256_of(path: &Path, size: u64) -> std::io::Result<String> {
+    use std::io::Read;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut offset = 0;
-    while offset < size {
-        let n = (size - offset).min(buf.len() as u64) as usize;
-        read_exact_at(file, &mut buf[..n], offset)?;
+    let mut file = std::fs::File::open(path)?.take(size);
+    let mut read = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
         hasher.update(&buf[..n]);
-        offset += n as u64;
+        read += n as u64;
+    }
+    if read != size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{} changed while it was being uploaded", path.display()),
+        ));
     }
     Ok(hex::encode(hasher.finalize()))
 }

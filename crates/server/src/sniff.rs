@@ -9,6 +9,22 @@
 /// How many leading bytes [`content_type`] looks at.
 pub const SNIFF_LEN: usize = 8192;
 
+/// The first [`SNIFF_LEN`] bytes of a stream, kept as they pass.
+#[derive(Default)]
+pub struct Head(Vec<u8>);
+
+impl Head {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let take = SNIFF_LEN.saturating_sub(self.0.len()).min(chunk.len());
+        self.0.extend_from_slice(&chunk[..take]);
+    }
+
+    /// The served content type of the stream seen so far.
+    pub fn content_type(&self) -> String {
+        content_type(&self.0)
+    }
+}
+
 /// The served content type of a file that starts with `head`.
 pub fn content_type(head: &[u8]) -> String {
     let text = looks_like_text(head);
@@ -147,6 +163,16 @@ mod tests {
             !inline("image/png", "shot.html"),
             "an active extension wins"
         );
+    }
+
+    #[test]
+    fn the_head_is_gathered_across_chunks_and_capped() {
+        let mut head = Head::default();
+        head.feed(b"\x89PN");
+        head.feed(b"G\r\n\x1a\n\0\0\0\rIHDR");
+        head.feed(&vec![0u8; SNIFF_LEN * 2]);
+        assert_eq!(head.0.len(), SNIFF_LEN);
+        assert_eq!(head.content_type(), "image/png");
     }
 
     #[test]

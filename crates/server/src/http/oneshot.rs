@@ -99,7 +99,7 @@ async fn store_file(
         let max = app.config.max_oneshot_size;
         let mut writer = app.store.writer(store::part_path(&id, 1, &nonce)).await?;
         let mut hasher = Sha256::new();
-        let mut head = Vec::new();
+        let mut head = sniff::Head::default();
         let mut size = 0u64;
         loop {
             let chunk = match field.chunk().await {
@@ -121,10 +121,7 @@ async fn store_file(
                     ),
                 ));
             }
-            if head.len() < sniff::SNIFF_LEN {
-                let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
-                head.extend_from_slice(&chunk[..take]);
-            }
+            head.feed(&chunk);
             hasher.update(&chunk);
             if let Err(e) = writer.write(&chunk).await {
                 writer.abort().await;
@@ -143,7 +140,7 @@ async fn store_file(
         }
     };
     app.repo.put_part(&id, 1, size as i64, &sha, &nonce).await?;
-    let content_type = sniff::content_type(&head);
+    let content_type = head.content_type();
     let delete_token = secrets::new_token();
     let completion = Completion {
         size: size as i64,

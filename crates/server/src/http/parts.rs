@@ -498,12 +498,9 @@ async fn check_parts(
         .collect();
     let mut bytes = app.store.read_pieces(pieces, 0..total);
     let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity(sniff::SNIFF_LEN);
+    let mut head = sniff::Head::default();
     while let Some(chunk) = bytes.try_next().await? {
-        if head.len() < sniff::SNIFF_LEN {
-            let take = (sniff::SNIFF_LEN - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-        }
+        head.feed(&chunk);
         hasher.update(&chunk);
     }
     let got_sha = hex::encode(hasher.finalize());
@@ -516,5 +513,5 @@ async fn check_parts(
             ),
         ));
     }
-    Ok((total, sniff::content_type(&head)))
+    Ok((total, head.content_type()))
 }
