@@ -1,0 +1,362 @@
+//! Screens, windows and regions as pixels, behind Dropcast's own types.
+//!
+//! [`monitors`] and [`windows`] list what can be captured; [`capture`] takes
+//! a [`Target`] and answers a [`Frame`]: RGBA pixels, where they were on the
+//! desktop (global coordinates, physical pixels), the scale factor of the
+//! monitor they came from and when they were taken.
+//!
+//! The platform work is xcap's, with one exception: on X11 monitors and
+//! screen regions go through our own small xcb module ([`x11`]). xcap lists
+//! only the RandR monitors that have an output, so a screen split with
+//! `xrandr --setmonitor` (a common set-up for ultrawide displays, and how a
+//! test gets two monitors out of Xvfb) showed as no monitor at all; it also
+//! opens a new X connection for every call and converts pixel by pixel.
+//! The X11 module also draws the cursor in (XFixes). Windows are xcap's on
+//! every platform.
+
+use std::time::SystemTime;
+
+use image::RgbaImage;
+use serde::Serialize;
+
+#[cfg(target_os = "linux")]
+mod x11;
+
+mod xcap_backend;
+
+/// A rectangle on the desktop, in physical pixels, global coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rect {
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Rect {
+    pub fn new(x: i32, y: i32, width: u32, height: u32) -> Self {
+        Rect {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    fn right(&self) -> i64 {
+        self.x as i64 + self.width as i64
+    }
+
+    fn bottom(&self) -> i64 {
+        self.y as i64 + self.height as i64
+    }
+
+    /// The part of `self` that is also in `other`, if any.
+    pub fn intersect(&self, other: &Rect) -> Option<Rect> {
+        let x = self.x.max(other.x);
+        let y = self.y.max(other.y);
+        let right = self.right().min(other.right());
+        let bottom = self.bottom().min(other.bottom());
+        (right > x as i64 && bottom > y as i64)
+            .then(|| Rect::new(x, y, (right - x as i64) as u32, (bottom - y as i64) as u32))
+    }
+
+    /// The smallest rectangle holding all of `rects`.
+    pub fn bounding(rects: impl IntoIterator<Item = Rect>) -> Option<Rect> {
+        rects.into_iter().reduce(|a, b| {
+            let x = a.x.min(b.x);
+            let y = a.y.min(b.y);
+            let right = a.right().max(b.right());
+            let bottom = a.bottom().max(b.bottom());
+            Rect::new(x, y, (right - x as i64) as u32, (bottom - y as i64) as u32)
+        })
+    }
+
+    pub fn contains_point(&self, x: i32, y: i32) -> bool {
+        x >= self.x && (x as i64) < self.right() && y >= self.y && (y as i64) < self.bottom()
+    }
+}
+
+impl std::fmt::Display for Rect {
+    /// `WxH+X+Y`, as xrandr and X geometry strings write it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}{:+}{:+}", self.width, self.height, self.x, self.y)
+    }
+}
+
+impl std::str::FromStr for Rect {
+    type Err = String;
+
+    /// `X,Y,W,H`, as `dropcast shot --region` takes it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        let bad = || format!("region {s:?} is not X,Y,WIDTH,HEIGHT (e.g. 0,0,800,600)");
+        let [x, y, w, h] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let rect = Rect::new(
+            x.parse().map_err(|_| bad())?,
+            y.parse().map_err(|_| bad())?,
+            w.parse().map_err(|_| bad())?,
+            h.parse().map_err(|_| bad())?,
+        );
+        if rect.width == 0 || rect.height == 0 {
+            return Err(format!("region {s:?} is empty: width and height must be > 0"));
+        }
+        Ok(rect)
+    }
+}
+
+/// A monitor, numbered from 1 in the order the system lists them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Monitor {
+    pub number: usize,
+    pub name: String,
+    #[serde(flatten)]
+    pub rect: Rect,
+    pub scale_factor: f32,
+    pub primary: bool,
+}
+
+/// A top-level window, front-most first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    pub id: u32,
+    pub title: String,
+    pub app: String,
+    #[serde(flatten)]
+    pub rect: Rect,
+    pub minimized: bool,
+    pub focused: bool,
+}
+
+/// What to capture.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Every monitor, stitched into one image of the desktop's bounding box.
+    AllMonitors,
+    /// Monitor number N (from 1, as [`monitors`] numbers them).
+    Monitor(usize),
+    /// The monitor under the mouse pointer.
+    CursorMonitor,
+    /// A window by id (as [`windows`] lists them).
+    Window(u32),
+    /// A rectangle in global coordinates; it may span monitors.
+    Region(Rect),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Draw the mouse pointer into the image (where the platform can).
+    pub cursor: bool,
+}
+
+/// Captured pixels and where and when they were taken.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub image: RgbaImage,
+    /// Where the image's top-left pixel was on the desktop.
+    pub origin: (i32, i32),
+    /// Physical pixels per logical pixel on the monitor it came from
+    /// (the largest, when it spans several).
+    pub scale_factor: f32,
+    pub captured_at: SystemTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(
+        "no display to capture ({0}); run in a desktop session (DISPLAY or WAYLAND_DISPLAY set)"
+    )]
+    NoDisplay(String),
+    #[error("there is no monitor {number}: this desktop has {count} (see `dropcast monitors`)")]
+    UnknownMonitor { number: usize, count: usize },
+    #[error("there is no window with id {0} (see `dropcast windows`)")]
+    UnknownWindow(u32),
+    #[error("window {0} is minimized: restore it first")]
+    Minimized(u32),
+    #[error("region {region} is off screen: the desktop is {desktop} (see `dropcast monitors`)")]
+    OffScreen { region: Rect, desktop: Rect },
+    #[error("capturing the screen failed: {0}")]
+    Platform(String),
+}
+
+pub type Result<T, E = CaptureError> = std::result::Result<T, E>;
+
+/// The platform's capture backend, chosen from the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    #[cfg(target_os = "linux")]
+    X11,
+    Xcap,
+}
+
+fn backend() -> Result<Backend> {
+    #[cfg(target_os = "linux")]
+    {
+        let set = |v: &str| std::env::var_os(v).is_some_and(|d| !d.is_empty());
+        if set("WAYLAND_DISPLAY") {
+            return Ok(Backend::Xcap);
+        }
+        if set("DISPLAY") {
+            return Ok(Backend::X11);
+        }
+        Err(CaptureError::NoDisplay(
+            "neither DISPLAY nor WAYLAND_DISPLAY is set".into(),
+        ))
+    }
+    #[cfg(not(target_os = "linux"))]
+    Ok(Backend::Xcap)
+}
+
+/// The monitors, numbered from 1.
+pub fn monitors() -> Result<Vec<Monitor>> {
+    match backend()? {
+        #[cfg(target_os = "linux")]
+        Backend::X11 => x11::Session::open()?.monitors(),
+        Backend::Xcap => xcap_backend::monitors(),
+    }
+}
+
+/// The top-level windows, front-most first.
+pub fn windows() -> Result<Vec<Window>> {
+    backend()?;
+    xcap_backend::windows()
+}
+
+/// Captures `target`.
+pub fn capture(target: &Target, options: Options) -> Result<Frame> {
+    match backend()? {
+        #[cfg(target_os = "linux")]
+        Backend::X11 => {
+            if let Target::Window(id) = target {
+                return xcap_backend::capture_window(*id);
+            }
+            let session = x11::Session::open()?;
+            let monitors = session.monitors()?;
+            let rect = target_rect(target, &monitors, || session.pointer())?;
+            session.capture(rect, scale_of(&monitors, rect), options)
+        }
+        Backend::Xcap => {
+            if let Target::Window(id) = target {
+                return xcap_backend::capture_window(*id);
+            }
+            let monitors = xcap_backend::monitors()?;
+            let rect = target_rect(target, &monitors, xcap_backend::pointer)?;
+            xcap_backend::capture_rect(rect, &monitors, scale_of(&monitors, rect))
+        }
+    }
+}
+
+/// The desktop rectangle a (non-window) target covers, checked against the
+/// monitors.
+fn target_rect(
+    target: &Target,
+    monitors: &[Monitor],
+    pointer: impl FnOnce() -> Result<(i32, i32)>,
+) -> Result<Rect> {
+    let desktop = Rect::bounding(monitors.iter().map(|m| m.rect))
+        .ok_or_else(|| CaptureError::Platform("the system reports no monitor".into()))?;
+    let monitor = |number: usize| {
+        number
+            .checked_sub(1)
+            .and_then(|i| monitors.get(i))
+            .map(|m| m.rect)
+            .ok_or(CaptureError::UnknownMonitor {
+                number,
+                count: monitors.len(),
+            })
+    };
+    match target {
+        Target::AllMonitors => Ok(desktop),
+        Target::Monitor(n) => monitor(*n),
+        Target::CursorMonitor => {
+            // Where the pointer is unknown, the primary monitor.
+            let under = pointer()
+                .ok()
+                .and_then(|(x, y)| monitors.iter().find(|m| m.rect.contains_point(x, y)));
+            let primary = monitors.iter().find(|m| m.primary).unwrap_or(&monitors[0]);
+            Ok(under.unwrap_or(primary).rect)
+        }
+        Target::Region(region) => {
+            let on_screen = monitors.iter().any(|m| m.rect.intersect(region).is_some());
+            if !on_screen || desktop.intersect(region) != Some(*region) {
+                return Err(CaptureError::OffScreen {
+                    region: *region,
+                    desktop,
+                });
+            }
+            Ok(*region)
+        }
+        Target::Window(_) => unreachable!("windows are captured by id"),
+    }
+}
+
+/// The largest scale factor among the monitors `rect` touches.
+fn scale_of(monitors: &[Monitor], rect: Rect) -> f32 {
+    monitors
+        .iter()
+        .filter(|m| m.rect.intersect(&rect).is_some())
+        .map(|m| m.scale_factor)
+        .fold(1.0, f32::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_monitors() -> Vec<Monitor> {
+        let m = |number, x, width| Monitor {
+            number,
+            name: format!("M{number}"),
+            rect: Rect::new(x, 0, width, 1080),
+            scale_factor: number as f32,
+            primary: number == 1,
+        };
+        vec![m(1, 0, 1920), m(2, 1920, 1280)]
+    }
+
+    #[test]
+    fn regions_parse_from_x_y_w_h_and_say_what_is_wrong() {
+        assert_eq!("10, 20,300,400".parse(), Ok(Rect::new(10, 20, 300, 400)));
+        assert!("10,20,300".parse::<Rect>().unwrap_err().contains("X,Y,WIDTH,HEIGHT"));
+        assert!("0,0,0,10".parse::<Rect>().unwrap_err().contains("empty"));
+        assert_eq!(Rect::new(-5, 3, 10, 20).to_string(), "10x20-5+3");
+    }
+
+    #[test]
+    fn a_region_may_span_monitors_but_not_leave_the_desktop() {
+        let monitors = two_monitors();
+        let spanning = Rect::new(1800, 100, 400, 300);
+        let rect = target_rect(&Target::Region(spanning), &monitors, || Ok((0, 0))).unwrap();
+        assert_eq!(rect, spanning);
+        assert_eq!(scale_of(&monitors, rect), 2.0);
+        let off = Rect::new(3000, 0, 400, 300);
+        assert!(matches!(
+            target_rect(&Target::Region(off), &monitors, || Ok((0, 0))),
+            Err(CaptureError::OffScreen { .. })
+        ));
+    }
+
+    #[test]
+    fn monitors_are_numbered_from_one_and_unknown_ones_say_how_many_there_are() {
+        let monitors = two_monitors();
+        let rect = target_rect(&Target::Monitor(2), &monitors, || Ok((0, 0))).unwrap();
+        assert_eq!(rect, Rect::new(1920, 0, 1280, 1080));
+        let err = target_rect(&Target::Monitor(3), &monitors, || Ok((0, 0))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "there is no monitor 3: this desktop has 2 (see `dropcast monitors`)"
+        );
+        assert!(target_rect(&Target::Monitor(0), &monitors, || Ok((0, 0))).is_err());
+    }
+
+    #[test]
+    fn the_cursor_picks_its_monitor_and_all_monitors_is_their_bounding_box() {
+        let monitors = two_monitors();
+        let under = target_rect(&Target::CursorMonitor, &monitors, || Ok((2000, 50))).unwrap();
+        assert_eq!(under, monitors[1].rect);
+        let all = target_rect(&Target::AllMonitors, &monitors, || Ok((0, 0))).unwrap();
+        assert_eq!(all, Rect::new(0, 0, 3200, 1080));
+    }
+}
