@@ -101,7 +101,9 @@ impl std::str::FromStr for Rect {
             h.parse().map_err(|_| bad())?,
         );
         if rect.width == 0 || rect.height == 0 {
-            return Err(format!("region {s:?} is empty: width and height must be > 0"));
+            return Err(format!(
+                "region {s:?} is empty: width and height must be > 0"
+            ));
         }
         Ok(rect)
     }
@@ -165,14 +167,17 @@ pub struct Frame {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error(
-        "no display to capture ({0}); run in a desktop session (DISPLAY or WAYLAND_DISPLAY set)"
-    )]
+    #[error("no display to capture ({0}); run this in a desktop session")]
     NoDisplay(String),
     #[error("there is no monitor {number}: this desktop has {count} (see `dropcast monitors`)")]
     UnknownMonitor { number: usize, count: usize },
     #[error("there is no window with id {0} (see `dropcast windows`)")]
     UnknownWindow(u32),
+    #[error(
+        "no window manager is running, so there are no windows to list or capture; \
+         capture the screen, a monitor or a region instead"
+    )]
+    NoWindowManager,
     #[error("window {0} is minimized: restore it first")]
     Minimized(u32),
     #[error("region {region} is off screen: the desktop is {desktop} (see `dropcast monitors`)")]
@@ -319,7 +324,10 @@ mod tests {
     #[test]
     fn regions_parse_from_x_y_w_h_and_say_what_is_wrong() {
         assert_eq!("10, 20,300,400".parse(), Ok(Rect::new(10, 20, 300, 400)));
-        assert!("10,20,300".parse::<Rect>().unwrap_err().contains("X,Y,WIDTH,HEIGHT"));
+        assert!("10,20,300"
+            .parse::<Rect>()
+            .unwrap_err()
+            .contains("X,Y,WIDTH,HEIGHT"));
         assert!("0,0,0,10".parse::<Rect>().unwrap_err().contains("empty"));
         assert_eq!(Rect::new(-5, 3, 10, 20).to_string(), "10x20-5+3");
     }

@@ -135,7 +135,8 @@ impl Session {
 
     /// One `GetImage` of `rect` on the root window, as RGBA.
     pub(crate) fn capture(&self, rect: Rect, scale_factor: f32, options: Options) -> Result<Frame> {
-        let (Ok(width), Ok(height)) = (u16::try_from(rect.width), u16::try_from(rect.height)) else {
+        let (Ok(width), Ok(height)) = (u16::try_from(rect.width), u16::try_from(rect.height))
+        else {
             return Err(platform(format!("{rect} is larger than X11 allows")));
         };
         let cookie = self.conn.send_request(&x::GetImage {
@@ -228,9 +229,9 @@ fn draw_premultiplied(image: &mut RgbaImage, argb: &[u32], width: u32, at: (i32,
         }
         let src = [(pixel >> 16) & 0xff, (pixel >> 8) & 0xff, pixel & 0xff];
         let dst = image.get_pixel_mut(x as u32, y as u32);
-        for c in 0..3 {
-            let blended = src[c] + (dst.0[c] as u32 * (255 - a) + 127) / 255;
-            dst.0[c] = blended.min(255) as u8;
+        for (channel, src) in dst.0.iter_mut().zip(src) {
+            let blended = src + (*channel as u32 * (255 - a) + 127) / 255;
+            *channel = blended.min(255) as u8;
         }
     }
 }

@@ -38,8 +38,20 @@ pub(crate) fn pointer() -> Result<(i32, i32)> {
     Err(CaptureError::Platform("pointer position unknown".into()))
 }
 
+/// xcap's window list, with a missing window manager said plainly.
+fn all_windows() -> Result<Vec<xcap::Window>> {
+    xcap::Window::all().map_err(|e| {
+        let message = e.to_string();
+        if message.contains("_NET_CLIENT_LIST") {
+            CaptureError::NoWindowManager
+        } else {
+            CaptureError::Platform(message)
+        }
+    })
+}
+
 pub(crate) fn windows() -> Result<Vec<Window>> {
-    let all = xcap::Window::all().map_err(platform)?;
+    let all = all_windows()?;
     let mut listed = Vec::with_capacity(all.len());
     for w in &all {
         // A window can go away while we ask about it: skip it.
@@ -60,7 +72,7 @@ pub(crate) fn windows() -> Result<Vec<Window>> {
 }
 
 pub(crate) fn capture_window(id: u32) -> Result<Frame> {
-    let all = xcap::Window::all().map_err(platform)?;
+    let all = all_windows()?;
     let window = all
         .into_iter()
         .find(|w| w.id().ok() == Some(id))

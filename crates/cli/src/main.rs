@@ -5,14 +5,18 @@
 //!
 //! Exit codes: 0 done; 1 failed (the message says why); 2 bad usage;
 //! 3 not signed in or the token was refused (run `dropcast login`);
-//! 4 the server cannot be reached; 5 a local file cannot be read.
+//! 4 the server cannot be reached; 5 a local file cannot be read or
+//! written (the disk is full, say); 6 nothing to capture (no display, no
+//! such monitor or window, a region off screen).
 
 use clap::{Parser, Subcommand};
 use dropcast_api as api;
+use dropcast_capture::Target;
 use dropcast_client::credentials::Credentials;
-use dropcast_client::journal::{Entry, Journal};
+use dropcast_client::journal::Journal;
 use dropcast_client::settings::{Dirs, Settings};
-use dropcast_client::{upload_file, Client, Sensitive, UploadOptions};
+use dropcast_client::share::{Sharer, Source};
+use dropcast_client::{Client, Sensitive};
 use serde_json::json;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -62,6 +66,45 @@ enum Command {
         #[arg(long, value_enum)]
         copy: Option<Copy>,
     },
+    /// Capture the screen, a monitor, a window or a region and share it.
+    ///
+    /// The link is on the clipboard as soon as the pixels are taken (from
+    /// the pool of reserved ids); the upload follows.
+    Shot {
+        /// All monitors, as one image (the default).
+        #[arg(long, group = "target")]
+        screen: bool,
+        /// Monitor N (see `dropcast monitors`), or `cursor` for the one
+        /// under the mouse pointer.
+        #[arg(long, group = "target", value_name = "N|cursor")]
+        monitor: Option<String>,
+        /// A window by id (see `dropcast windows`).
+        #[arg(long, group = "target", value_name = "ID")]
+        window: Option<String>,
+        /// A rectangle in desktop coordinates; it may span monitors.
+        #[arg(long, group = "target", value_name = "X,Y,W,H")]
+        region: Option<dropcast_capture::Rect>,
+        /// Also keep the image in FILE (without --no-upload the upload is
+        /// made from it).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Only capture (to --out, or ./screenshot-<time>.<ext>).
+        #[arg(long)]
+        no_upload: bool,
+        /// What goes on the clipboard [default: the `copy` setting, link]
+        #[arg(long, value_enum)]
+        copy: Option<Copy>,
+        /// png, jpeg or webp [default: the `image.format` setting, png]
+        #[arg(long)]
+        format: Option<dropcast_encode::Format>,
+        /// Draw the mouse pointer in.
+        #[arg(long)]
+        cursor: bool,
+    },
+    /// The monitors, numbered as `shot --monitor N` takes them.
+    Monitors,
+    /// The windows, front-most first, with the ids `shot --window` takes.
+    Windows,
     /// Delete a drop, on the server and from the local history.
     Delete { id: String },
     /// Finish uploads that were cut short (crash, reboot, network).
@@ -73,7 +116,7 @@ enum Command {
     },
     /// Open a drop's page in the browser.
     Open { id: String },
-    /// (internal) Serve text on the clipboard until another program takes it.
+    /// (internal) Serve clipboard content until another program takes it.
     #[command(name = "__hold-clipboard", hide = true)]
     HoldClipboard,
 }
@@ -82,8 +125,21 @@ enum Command {
 enum Copy {
     /// The links, one per line.
     Link,
+    /// The captured image (`shot` only).
+    Image,
     /// Nothing.
     None,
+}
+
+impl From<dropcast_client::settings::Copy> for Copy {
+    fn from(c: dropcast_client::settings::Copy) -> Self {
+        use dropcast_client::settings::Copy as Setting;
+        match c {
+            Setting::Link => Copy::Link,
+            Setting::Image => Copy::Image,
+            Setting::None => Copy::None,
+        }
+    }
 }
 
 /// A failure with the exit code it maps to.
@@ -110,7 +166,7 @@ impl From<dropcast_client::Error> for Failure {
                 ..
             } => 3,
             Error::Http(_) => 4,
-            Error::Io(_) => 5,
+            Error::Io(_) | Error::Journal(_) => 5,
             _ => 1,
         };
         let hint = match code {
@@ -131,10 +187,34 @@ macro_rules! fail_from {
         }
     )*};
 }
+impl From<dropcast_client::share::ShareError> for Failure {
+    fn from(e: dropcast_client::share::ShareError) -> Self {
+        let mut f = Failure::from(e.error);
+        if let Some(link) = e.link {
+            f.message.push_str(&format!(
+                "; the file is kept and the link {link} works once `dropcast resume` has sent it"
+            ));
+        }
+        f
+    }
+}
+
+impl From<dropcast_capture::CaptureError> for Failure {
+    fn from(e: dropcast_capture::CaptureError) -> Self {
+        Failure::new(6, e.to_string())
+    }
+}
+
+impl From<dropcast_client::journal::JournalError> for Failure {
+    fn from(e: dropcast_client::journal::JournalError) -> Self {
+        Failure::from(dropcast_client::Error::from(e))
+    }
+}
+
 fail_from!(
     dropcast_client::settings::SettingsError,
     dropcast_client::credentials::CredentialError,
-    dropcast_client::journal::JournalError
+    dropcast_encode::EncodeError
 );
 
 #[tokio::main]
@@ -182,6 +262,15 @@ impl Ctx {
         let token = self.credentials.load(&server)?.ok_or_else(not_signed_in)?;
         Ok(Client::new(&server, Some(token.expose().clone())))
     }
+
+    async fn sharer(&self) -> Result<Sharer, Failure> {
+        Ok(Sharer {
+            client: self.client()?,
+            journal: Journal::open(&self.dirs).await?,
+            dirs: self.dirs.clone(),
+            parallel: self.settings.parallel,
+        })
+    }
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -226,6 +315,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             ctx.credentials.save(&server, &token)?;
             ctx.settings.server = Some(server.clone());
             ctx.settings.save(&ctx.dirs)?;
+            // Fill the pool of reserved ids now, so the first drop's link
+            // is there at once.
+            ctx.sharer().await?.top_up_pool().await?;
             if json {
                 println!(
                     "{}",
@@ -261,21 +353,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::HoldClipboard => {
-            dropcast_client::clipboard::hold_text().map_err(|e| Failure::new(1, e.to_string()))?;
+            dropcast_client::clipboard::hold().map_err(|e| Failure::new(1, e.to_string()))?;
         }
         Command::Upload { files, copy } => {
-            let c = ctx.client()?;
-            let journal = Journal::open(&ctx.dirs).await?;
+            let sharer = ctx.sharer().await?;
             let mut drops = Vec::new();
             for path in &files {
-                drops.push(upload_one(&c, &journal, path, ctx.settings.parallel, json).await?);
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "file".into());
+                drops.push(share_file(&sharer, path, name, None, json).await?);
             }
             let copy = copy.unwrap_or(if dropcast_client::clipboard::available() {
                 Copy::Link
             } else {
                 Copy::None
             });
-            let copied = copy == Copy::Link && copy_links(&drops);
+            let urls: Vec<&str> = drops.iter().map(|d| d.url.as_str()).collect();
+            let copied = copy != Copy::None && copy_links(&urls);
             if json {
                 let list: Vec<_> = drops.iter().map(drop_json).collect();
                 println!("{}", json!({ "drops": list, "copied": copied }));
@@ -285,10 +381,104 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Shot {
+            screen: _,
+            monitor,
+            window,
+            region,
+            out,
+            no_upload,
+            copy,
+            format,
+            cursor,
+        } => {
+            let target = if let Some(m) = monitor {
+                match m.as_str() {
+                    "cursor" => Target::CursorMonitor,
+                    n => Target::Monitor(n.parse().map_err(|_| {
+                        Failure::new(2, format!("--monitor {n:?}: use a number or `cursor`"))
+                    })?),
+                }
+            } else if let Some(w) = window {
+                Target::Window(parse_window_id(&w)?)
+            } else if let Some(r) = region {
+                Target::Region(r)
+            } else {
+                Target::AllMonitors
+            };
+            let mut image = ctx.settings.image;
+            if let Some(format) = format {
+                image.format = format;
+            }
+            let shot = Shot {
+                target,
+                cursor: cursor || ctx.settings.cursor,
+                image,
+                out,
+                copy: copy.unwrap_or(ctx.settings.copy.into()),
+            };
+            if no_upload {
+                if copy == Some(Copy::Link) {
+                    return Err(Failure::new(
+                        2,
+                        "--copy link needs an upload: use --copy image or --copy none with \
+                         --no-upload",
+                    ));
+                }
+                capture_only(shot, json).await?;
+            } else {
+                capture_and_share(&ctx, shot, json).await?;
+            }
+        }
+        Command::Monitors => {
+            let monitors = tokio::task::spawn_blocking(dropcast_capture::monitors)
+                .await
+                .expect("monitor listing does not panic")?;
+            if json {
+                println!("{}", json!({ "monitors": monitors }));
+            } else {
+                for m in monitors {
+                    println!(
+                        "{}\t{}\t{}\tscale {}{}",
+                        m.number,
+                        m.name,
+                        m.rect,
+                        m.scale_factor,
+                        if m.primary { "\tprimary" } else { "" }
+                    );
+                }
+            }
+        }
+        Command::Windows => {
+            let windows = tokio::task::spawn_blocking(dropcast_capture::windows)
+                .await
+                .expect("window listing does not panic")?;
+            if json {
+                println!("{}", json!({ "windows": windows }));
+            } else {
+                for w in windows {
+                    println!(
+                        "{:#x}\t{}\t{}\t{}{}",
+                        w.id,
+                        w.rect,
+                        w.app,
+                        w.title,
+                        if w.minimized { "\t(minimized)" } else { "" }
+                    );
+                }
+            }
+        }
         Command::Delete { id } => {
             let c = ctx.client()?;
             c.delete_drop(&id).await?;
-            Journal::open(&ctx.dirs).await?.forget(&id).await?;
+            let journal = Journal::open(&ctx.dirs).await?;
+            if let Some(e) = journal.get(&id).await? {
+                if let Some(path) = e.local_path {
+                    let _ = remove_if_capture(&ctx.dirs, std::path::Path::new(&path));
+                }
+            }
+            journal.forget(&id).await?;
+            let _ = std::fs::remove_file(ctx.dirs.thumbnail(&id));
             if json {
                 println!("{}", json!({"id": id, "status": "deleted"}));
             } else {
@@ -296,11 +486,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Resume => {
-            let c = ctx.client()?;
-            let journal = Journal::open(&ctx.dirs).await?;
+            let sharer = ctx.sharer().await?;
             let mut done = Vec::new();
-            for e in journal.unfinished(c.base()).await? {
-                done.push(resume_one(&c, &journal, &e, ctx.settings.parallel, json).await?);
+            for e in sharer.journal.unfinished(sharer.client.base()).await? {
+                let (bar, progress) = progress_bar(&e.name, e.size.unwrap_or(0) as u64, json);
+                let resumed = sharer.resume(&e, progress).await;
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                done.push(resumed?);
+                if let Some(path) = &e.local_path {
+                    forget_capture(&sharer, &e.id, std::path::Path::new(path)).await?;
+                }
             }
             if json {
                 let list: Vec<_> = done.iter().map(drop_json).collect();
@@ -316,17 +513,30 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::History { limit } => {
             let journal = Journal::open(&ctx.dirs).await?;
             let entries = journal.recent(limit).await?;
+            let thumbnail = |id: &str| {
+                let path = ctx.dirs.thumbnail(id);
+                path.exists().then_some(path)
+            };
             if json {
-                println!("{}", json!({ "drops": entries }));
+                let list: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        let mut v = json!(e);
+                        v["thumbnail"] = json!(thumbnail(&e.id));
+                        v
+                    })
+                    .collect();
+                println!("{}", json!({ "drops": list }));
             } else {
                 for e in entries {
                     println!(
-                        "{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}",
                         e.id,
                         e.status,
                         e.url,
                         e.size.map(|s| s.to_string()).unwrap_or_default(),
-                        e.local_path.unwrap_or_default()
+                        e.local_path.as_deref().unwrap_or("-"),
+                        thumbnail(&e.id).map_or("-".into(), |p| p.display().to_string())
                     );
                 }
             }
@@ -348,44 +558,214 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Finishes one interrupted upload from the file it was made from.
-async fn resume_one(
-    c: &Client,
-    journal: &Journal,
-    e: &Entry,
-    parallel: usize,
-    json: bool,
-) -> Result<api::Drop, Failure> {
-    let d = if e.on_server {
-        match c.drop_info(&e.id).await {
-            Ok(d) => d,
-            Err(err) => {
-                journal.fail(&e.id, &err.to_string()).await?;
-                return Err(Failure::from(err));
-            }
-        }
-    } else {
-        let size = e.size.unwrap_or(0) as u64;
-        create_on_server(c, journal, &e.id, &e.url, &e.name, size).await?
+/// A capture to take, and what to do with it.
+struct Shot {
+    target: Target,
+    cursor: bool,
+    image: dropcast_encode::Settings,
+    out: Option<PathBuf>,
+    copy: Copy,
+}
+
+/// Window ids as `dropcast windows` prints them (hex) or in decimal.
+fn parse_window_id(s: &str) -> Result<u32, Failure> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
     };
-    if d.status == api::DropStatus::Complete {
-        journal.complete(&d).await?;
-        return Ok(d);
+    parsed.map_err(|_| {
+        Failure::new(
+            2,
+            format!("--window {s:?}: use an id from `dropcast windows`"),
+        )
+    })
+}
+
+async fn capture(shot: &Shot) -> Result<dropcast_capture::Frame, Failure> {
+    let (target, options) = (
+        shot.target.clone(),
+        dropcast_capture::Options {
+            cursor: shot.cursor,
+        },
+    );
+    Ok(
+        tokio::task::spawn_blocking(move || dropcast_capture::capture(&target, options))
+            .await
+            .expect("capture does not panic")?,
+    )
+}
+
+async fn encode(
+    frame: std::sync::Arc<dropcast_capture::Frame>,
+    settings: dropcast_encode::Settings,
+) -> Result<dropcast_encode::Encoded, Failure> {
+    Ok(tokio::task::spawn_blocking(move || {
+        dropcast_encode::encode(&frame.image, frame.scale_factor, &settings)
+    })
+    .await
+    .expect("encoding does not panic")?)
+}
+
+/// `screenshot-20261126-093000.png`, from when the frame was taken (UTC).
+fn capture_name(frame: &dropcast_capture::Frame, format: dropcast_encode::Format) -> String {
+    let t = time::OffsetDateTime::from(frame.captured_at);
+    format!(
+        "screenshot-{:04}{:02}{:02}-{:02}{:02}{:02}.{}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        format.extension()
+    )
+}
+
+/// Writes an encoded capture; a full disk says so (exit 5).
+fn save(path: &std::path::Path, bytes: &[u8]) -> Result<PathBuf, Failure> {
+    let written = if path.exists() && !path.is_file() {
+        // A device or a pipe (e.g. /dev/stdout): write into it as it is.
+        std::fs::write(path, bytes).map(|()| path.to_path_buf())
+    } else {
+        dropcast_client::share::write_file(path, bytes)
+    };
+    written.map_err(|e| {
+        Failure::new(
+            5,
+            format!(
+                "cannot save the capture to {}: {}",
+                path.display(),
+                dropcast_client::share::explain_io(&e)
+            ),
+        )
+    })
+}
+
+fn copy_image(frame: &dropcast_capture::Frame) -> bool {
+    let content = dropcast_client::clipboard::Content::Image {
+        width: frame.image.width(),
+        height: frame.image.height(),
+        rgba: frame.image.as_raw().clone(),
+    };
+    copy_content(content)
+}
+
+/// `shot --no-upload`: capture, encode, save, maybe copy the image.
+async fn capture_only(shot: Shot, json: bool) -> Result<(), Failure> {
+    let frame = std::sync::Arc::new(capture(&shot).await?);
+    let encoded = encode(frame.clone(), shot.image).await?;
+    let path = shot
+        .out
+        .unwrap_or_else(|| PathBuf::from(capture_name(&frame, encoded.format)));
+    let path = save(&path, &encoded.bytes)?;
+    let copied = shot.copy == Copy::Image && copy_image(&frame);
+    if json {
+        println!(
+            "{}",
+            json!({
+                "path": path,
+                "width": encoded.width,
+                "height": encoded.height,
+                "content_type": encoded.format.content_type(),
+                "copied": copied,
+            })
+        );
+    } else {
+        println!("{}", path.display());
     }
-    let path = e.local_path.as_ref().ok_or_else(|| {
-        Failure::new(5, format!("drop {} has no local file to resume from", e.id))
-    })?;
-    send(c, journal, &d, std::path::Path::new(path), parallel, json).await
+    Ok(())
+}
+
+/// `shot`: capture; the link from the pool on the clipboard at once; then
+/// encode, save (the capture is kept until the server has it) and upload.
+async fn capture_and_share(ctx: &Ctx, shot: Shot, json: bool) -> Result<(), Failure> {
+    let not_signed_in =
+        || Failure::new(3, "not signed in: run `dropcast login --server URL` first");
+    let server = ctx.settings.server.clone().ok_or_else(not_signed_in)?;
+    let frame = std::sync::Arc::new(capture(&shot).await?);
+    // The link first: from the pool, which needs neither the token nor
+    // the server.
+    let journal = Journal::open(&ctx.dirs).await?;
+    let pooled = Sharer::link_from_pool(&journal, &server).await?;
+    let mut copied = false;
+    if let (Some(link), Copy::Link) = (&pooled, shot.copy) {
+        copied = copy_links(&[link.url.as_str()]);
+    }
+    let sharer = Sharer {
+        client: ctx.client()?,
+        journal,
+        dirs: ctx.dirs.clone(),
+        parallel: ctx.settings.parallel,
+    };
+    let link = match pooled {
+        Some(link) => link,
+        None => sharer.link().await?.ok_or_else(|| {
+            Failure::new(
+                4,
+                "no link to give the capture: the server cannot be reached and no reserved \
+                 ids are left; is the server running? (retry when it is)",
+            )
+        })?,
+    };
+    if !copied && shot.copy == Copy::Link {
+        copied = copy_links(&[link.url.as_str()]);
+    }
+    let encoded = encode(frame.clone(), shot.image).await?;
+    let name = capture_name(&frame, encoded.format);
+    let path = match &shot.out {
+        Some(out) => save(out, &encoded.bytes)?,
+        None => save(
+            &sharer
+                .dirs
+                .captures()
+                .join(format!("{}.{}", link.id, encoded.format.extension())),
+            &encoded.bytes,
+        )?,
+    };
+    if let Ok(thumb) = dropcast_encode::thumbnail(&frame.image) {
+        let _ = dropcast_client::share::write_file(&sharer.dirs.thumbnail(&link.id), &thumb);
+    }
+    if shot.copy == Copy::Image {
+        copied = copy_image(&frame);
+    }
+    let id = link.id.clone();
+    let d = share_file(&sharer, &path, name, Some(link), json).await?;
+    forget_capture(&sharer, &id, &path).await?;
+    if json {
+        let mut out = drop_json(&d);
+        out["width"] = json!(encoded.width);
+        out["height"] = json!(encoded.height);
+        out["copied"] = json!(copied);
+        if let Some(p) = &shot.out {
+            out["path"] = json!(p);
+        }
+        println!("{out}");
+    } else {
+        println!("{}", d.url);
+    }
+    Ok(())
+}
+
+/// A capture kept in the data dir only until the server had it: delete it
+/// and say so in the journal. Files of the user's are left alone.
+async fn forget_capture(sharer: &Sharer, id: &str, path: &std::path::Path) -> Result<(), Failure> {
+    if remove_if_capture(&sharer.dirs, path) {
+        sharer.journal.forget_local(id).await?;
+    }
+    Ok(())
+}
+
+fn remove_if_capture(dirs: &dropcast_client::settings::Dirs, path: &std::path::Path) -> bool {
+    path.starts_with(dirs.captures()) && std::fs::remove_file(path).is_ok()
 }
 
 /// Puts the links on the clipboard, one per line; a failure is reported
 /// but does not fail the upload.
-fn copy_links(drops: &[api::Drop]) -> bool {
-    let text = drops
-        .iter()
-        .map(|d| d.url.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+fn copy_links(urls: &[&str]) -> bool {
+    copy_content(dropcast_client::clipboard::Content::Text(urls.join("\n")))
+}
+
+fn copy_content(content: dropcast_client::clipboard::Content) -> bool {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -393,7 +773,7 @@ fn copy_links(drops: &[api::Drop]) -> bool {
             return false;
         }
     };
-    match dropcast_client::clipboard::copy_text_detached(&text, &exe, "__hold-clipboard") {
+    match dropcast_client::clipboard::copy_detached(content, &exe, "__hold-clipboard") {
         Ok(()) => true,
         Err(e) => {
             eprintln!("dropcast: not copied: {e}");
@@ -432,150 +812,56 @@ fn drop_json(d: &api::Drop) -> serde_json::Value {
     })
 }
 
-/// Keep at least this many reserved ids, so new drops have a link at once.
-const POOL_LOW: i64 = 5;
-const POOL_REFILL: u32 = 10;
-
-async fn top_up_pool(c: &Client, journal: &Journal) -> Result<(), Failure> {
-    if journal.reservations_left(c.base()).await? < POOL_LOW {
-        if let Ok(list) = c.reserve(POOL_REFILL).await {
-            journal.add_reservations(c.base(), &list).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn upload_one(
-    c: &Client,
-    journal: &Journal,
-    path: &PathBuf,
-    parallel: usize,
-    json: bool,
-) -> Result<api::Drop, Failure> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| Failure::new(5, format!("{}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(Failure::new(5, format!("{} is not a file", path.display())));
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-    // The drop's id (and so its link) comes from the reserved pool: it
-    // exists before any round trip, and while the server is unreachable.
-    top_up_pool(c, journal).await?;
-    let d = match journal.take_reservation(c.base()).await? {
-        Some(r) => {
-            journal
-                .start_reserved(c.base(), &r, &name, &abs, meta.len())
-                .await?;
-            create_on_server(c, journal, &r.id, &r.url, &name, meta.len()).await?
-        }
-        None => {
-            let d = c
-                .create_drop(&api::CreateDrop {
-                    name,
-                    size: Some(meta.len()),
-                    ..Default::default()
-                })
-                .await?;
-            journal
-                .start(c.base(), &d, Some(&abs), Some(meta.len()))
-                .await?;
-            d
-        }
-    };
-    let done = send(c, journal, &d, &abs, parallel, json).await;
-    let _ = top_up_pool(c, journal).await;
-    done
-}
-
-/// Creates a drop whose id was reserved earlier; an earlier attempt may
-/// already have created it.
-async fn create_on_server(
-    c: &Client,
-    journal: &Journal,
-    id: &str,
-    url: &str,
+/// A progress bar on a terminal (none with --json or when piped), and the
+/// callback that moves it.
+fn progress_bar(
     name: &str,
     size: u64,
-) -> Result<api::Drop, Failure> {
-    let req = api::CreateDrop {
-        id: Some(id.to_string()),
-        name: name.to_string(),
-        size: Some(size),
-        ..Default::default()
-    };
-    let created = match c.create_drop(&req).await {
-        Err(e) if e.code() == Some(api::ErrorCode::Conflict) => c.drop_info(id).await,
-        other => other,
-    };
-    match created {
-        Ok(d) => {
-            journal.on_server(id).await?;
-            Ok(d)
-        }
-        Err(e) => {
-            journal.fail(id, &e.to_string()).await?;
-            let mut f = Failure::from(e);
-            f.message.push_str(&format!(
-                "; the file is kept and its link {url} works once `dropcast resume` has sent it"
-            ));
-            Err(f)
-        }
+    json: bool,
+) -> (
+    Option<indicatif::ProgressBar>,
+    Option<dropcast_client::Progress>,
+) {
+    if json || !std::io::stderr().is_terminal() {
+        return (None, None);
     }
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(name.to_string());
+    let moved = bar.clone();
+    let progress: dropcast_client::Progress =
+        std::sync::Arc::new(move |done: u64| moved.set_position(done));
+    (Some(bar), Some(progress))
 }
 
-/// Sends a drop's file (what the server lacks of it) and records the outcome.
-async fn send(
-    c: &Client,
-    journal: &Journal,
-    d: &api::Drop,
+/// Shares one file, with a progress bar.
+async fn share_file(
+    sharer: &Sharer,
     path: &std::path::Path,
-    parallel: usize,
+    name: String,
+    link: Option<api::Reservation>,
     json: bool,
 ) -> Result<api::Drop, Failure> {
-    let size = d.size.unwrap_or(0);
-    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(size);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_message(d.name.clone());
-        bar
-    });
-    let progress: Option<dropcast_client::Progress> = bar.clone().map(|b| {
-        std::sync::Arc::new(move |done: u64| b.set_position(done)) as dropcast_client::Progress
-    });
-    let opts = UploadOptions {
-        parallel,
-        progress,
-        ..Default::default()
-    };
-    let done = upload_file(c, d, path, opts).await;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let (bar, progress) = progress_bar(&name, size, json);
+    let done = sharer
+        .share(Source {
+            path,
+            name,
+            link,
+            progress,
+        })
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
-    match done {
-        Ok(d) => {
-            journal.complete(&d).await?;
-            Ok(d)
-        }
-        Err(e) => {
-            journal.fail(&d.id, &e.to_string()).await?;
-            let mut f = Failure::from(e);
-            f.message.push_str(&format!(
-                "; the link {} works once `dropcast resume` finishes the upload",
-                d.url
-            ));
-            Err(f)
-        }
-    }
+    Ok(done?)
 }
 
 fn read_stdin(what: &str) -> Result<String, Failure> {

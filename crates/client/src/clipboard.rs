@@ -1,9 +1,9 @@
-//! The link (or, later, the image) on the system clipboard, through arboard.
+//! The link, or the image, on the system clipboard, through arboard.
 //!
 //! On X11 and Wayland the clipboard's content lives in the process that
 //! owns it: when that process exits, the content is gone. A short-lived
 //! program (the CLI) therefore hands the text to a small detached process
-//! of its own ([`hold_text`]) that serves it until another program takes
+//! of its own ([`hold`]) that serves it until another program takes
 //! the clipboard over, as `xclip` does. macOS and Windows keep the content
 //! themselves.
 
@@ -37,17 +37,106 @@ pub fn available() -> bool {
     set("DISPLAY") || set("WAYLAND_DISPLAY")
 }
 
-/// Puts `text` on the clipboard so that it stays there after this process
-/// exits. `exe` and `hold_arg` start this program in its holder role
-/// (which must call [`hold_text`]).
-pub fn copy_text_detached(text: &str, exe: &Path, hold_arg: &str) -> Result<(), ClipboardError> {
+/// What the clipboard holds: text, or an RGBA image.
+pub enum Content {
+    Text(String),
+    Image {
+        width: u32,
+        height: u32,
+        rgba: Vec<u8>,
+    },
+}
+
+impl Content {
+    /// The holder's stdin: a header line, then the payload.
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Content::Text(text) => [b"text\n".as_slice(), text.as_bytes()].concat(),
+            Content::Image {
+                width,
+                height,
+                rgba,
+            } => [format!("image {width} {height}\n").as_bytes(), rgba].concat(),
+        }
+    }
+
+    fn decode(bytes: Vec<u8>) -> Option<Content> {
+        let newline = bytes.iter().position(|b| *b == b'\n')?;
+        let header = std::str::from_utf8(&bytes[..newline]).ok()?.to_string();
+        let payload = bytes[newline + 1..].to_vec();
+        let words: Vec<&str> = header.split(' ').collect();
+        match words.as_slice() {
+            ["text"] => String::from_utf8(payload).ok().map(Content::Text),
+            ["image", w, h] => {
+                let (width, height) = (w.parse().ok()?, h.parse().ok()?);
+                (payload.len() as u64 == width as u64 * height as u64 * 4).then_some(
+                    Content::Image {
+                        width,
+                        height,
+                        rgba: payload,
+                    },
+                )
+            }
+            _ => None,
+        }
+    }
+
+    fn set(self, cb: &mut arboard::Clipboard) -> Result<(), ClipboardError> {
+        let unavailable = |e: arboard::Error| ClipboardError::Unavailable(e.to_string());
+        #[cfg(target_os = "linux")]
+        {
+            use arboard::SetExtLinux;
+            match self {
+                Content::Text(text) => cb.set().wait().text(text).map_err(unavailable),
+                image => cb
+                    .set()
+                    .wait()
+                    .image(image.image_data())
+                    .map_err(unavailable),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        match self {
+            Content::Text(text) => cb.set_text(text).map_err(unavailable),
+            image => cb.set_image(image.image_data()).map_err(unavailable),
+        }
+    }
+
+    fn image_data(self) -> arboard::ImageData<'static> {
+        match self {
+            Content::Image {
+                width,
+                height,
+                rgba,
+            } => arboard::ImageData {
+                width: width as usize,
+                height: height as usize,
+                bytes: rgba.into(),
+            },
+            Content::Text(_) => unreachable!("text is set as text"),
+        }
+    }
+
+    /// Whether the clipboard now holds this content.
+    fn is_on(&self, cb: &mut arboard::Clipboard) -> bool {
+        match self {
+            Content::Text(text) => cb.get_text().ok().as_deref() == Some(text.as_str()),
+            Content::Image { width, height, .. } => cb
+                .get_image()
+                .is_ok_and(|i| (i.width, i.height) == (*width as usize, *height as usize)),
+        }
+    }
+}
+
+/// Puts `content` on the clipboard so that it stays there after this
+/// process exits. `exe` and `hold_arg` start this program in its holder
+/// role (which must call [`hold`]).
+pub fn copy_detached(content: Content, exe: &Path, hold_arg: &str) -> Result<(), ClipboardError> {
     if !available() {
         return Err(ClipboardError::Unavailable("no display".into()));
     }
     if cfg!(any(target_os = "macos", windows)) {
-        return open()?
-            .set_text(text)
-            .map_err(|e| ClipboardError::Unavailable(e.to_string()));
+        return content.set(&mut open()?);
     }
     let mut cmd = std::process::Command::new(exe);
     cmd.arg(hold_arg)
@@ -57,38 +146,58 @@ pub fn copy_text_detached(text: &str, exe: &Path, hold_arg: &str) -> Result<(), 
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd.spawn().map_err(ClipboardError::Spawn)?;
-    std::io::Write::write_all(&mut child.stdin.take().expect("piped"), text.as_bytes())
+    std::io::Write::write_all(&mut child.stdin.take().expect("piped"), &content.encode())
         .map_err(ClipboardError::Spawn)?;
-    // The holder serves the text from now on; wait until it does.
+    // The holder serves the content from now on; wait until it does.
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut cb = open()?;
     while Instant::now() < deadline {
-        if cb.get_text().ok().as_deref() == Some(text) {
+        if content.is_on(&mut cb) {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
     let _ = child.kill();
     Err(ClipboardError::Timeout)
 }
 
-/// The holder: reads the text from stdin, takes the clipboard and serves it
-/// until another program takes the clipboard over.
-pub fn hold_text() -> Result<(), ClipboardError> {
-    let mut text = String::new();
+/// [`copy_detached`] for text.
+pub fn copy_text_detached(text: &str, exe: &Path, hold_arg: &str) -> Result<(), ClipboardError> {
+    copy_detached(Content::Text(text.to_string()), exe, hold_arg)
+}
+
+/// The holder: reads the content from stdin, takes the clipboard and serves
+/// it until another program takes the clipboard over.
+pub fn hold() -> Result<(), ClipboardError> {
+    let mut bytes = Vec::new();
     std::io::stdin()
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(ClipboardError::Spawn)?;
-    let mut cb = open()?;
-    #[cfg(target_os = "linux")]
-    {
-        use arboard::SetExtLinux;
-        cb.set()
-            .wait()
-            .text(text)
-            .map_err(|e| ClipboardError::Unavailable(e.to_string()))
+    let content = Content::decode(bytes)
+        .ok_or_else(|| ClipboardError::Unavailable("the holder got no valid content".into()))?;
+    content.set(&mut open()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_reads_back_what_it_was_given() {
+        let text = Content::Text("http://x/1\nhttp://x/2".into());
+        assert!(
+            matches!(Content::decode(text.encode()), Some(Content::Text(t)) if t == "http://x/1\nhttp://x/2")
+        );
+        let image = Content::Image {
+            width: 2,
+            height: 1,
+            rgba: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        assert!(matches!(
+            Content::decode(image.encode()),
+            Some(Content::Image { width: 2, height: 1, rgba }) if rgba.len() == 8
+        ));
+        assert!(Content::decode(b"image 5 5\nshort".to_vec()).is_none());
+        assert!(Content::decode(b"nonsense".to_vec()).is_none());
     }
-    #[cfg(not(target_os = "linux"))]
-    cb.set_text(text)
-        .map_err(|e| ClipboardError::Unavailable(e.to_string()))
 }

@@ -281,6 +281,16 @@ impl Journal {
         Ok(())
     }
 
+    /// The drop's local file is gone (a capture deleted once uploaded).
+    pub async fn forget_local(&self, id: &str) -> Result<(), JournalError> {
+        sqlx::query("UPDATE drops SET local_path = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     pub async fn fail(&self, id: &str, error: &str) -> Result<(), JournalError> {
         sqlx::query("UPDATE drops SET status = ?, error = ? WHERE id = ?")
             .bind(FAILED)

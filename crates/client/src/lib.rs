@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod journal;
 mod sensitive;
 pub mod settings;
+pub mod share;
 
 pub use sensitive::Sensitive;
 
@@ -45,6 +46,8 @@ pub enum Error {
     Http(#[from] reqwest::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Journal(#[from] journal::JournalError),
 }
 
 impl Error {
@@ -60,7 +63,7 @@ impl Error {
         match self {
             Error::Http(_) => true,
             Error::Api { status, .. } | Error::Unexpected { status, .. } => *status >= 500,
-            Error::Io(_) => false,
+            Error::Io(_) | Error::Journal(_) => false,
         }
     }
 }

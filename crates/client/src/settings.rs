@@ -41,6 +41,16 @@ impl Dirs {
     pub fn config_file(&self) -> PathBuf {
         self.config.join("config.toml")
     }
+
+    /// Where captures wait until the server has them.
+    pub fn captures(&self) -> PathBuf {
+        self.data.join("captures")
+    }
+
+    /// A drop's thumbnail in the history (a small PNG), when it has one.
+    pub fn thumbnail(&self, id: &str) -> PathBuf {
+        self.data.join("thumbnails").join(format!("{id}.png"))
+    }
 }
 
 /// Where the sign-in token is kept.
@@ -62,6 +72,24 @@ pub struct Settings {
     pub credentials: CredentialBackend,
     /// Parts sent at once.
     pub parallel: usize,
+    /// What goes on the clipboard after a capture.
+    pub copy: Copy,
+    /// How captures are encoded.
+    pub image: dropcast_encode::Settings,
+    /// Draw the mouse pointer into captures.
+    pub cursor: bool,
+}
+
+/// What goes on the clipboard when a drop is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Copy {
+    /// The link (several: one per line).
+    #[default]
+    Link,
+    /// The captured image itself (captures only; files copy their link).
+    Image,
+    None,
 }
 
 impl Default for Settings {
@@ -70,6 +98,9 @@ impl Default for Settings {
             server: None,
             credentials: CredentialBackend::Keyring,
             parallel: 4,
+            copy: Copy::Link,
+            image: dropcast_encode::Settings::default(),
+            cursor: false,
         }
     }
 }

@@ -111,12 +111,8 @@ pub fn encode(
     let (image, scale_factor) = if settings.downscale && scale_factor > 1.0 {
         let width = ((image.width() as f32 / scale_factor).round() as u32).max(1);
         let height = ((image.height() as f32 / scale_factor).round() as u32).max(1);
-        scaled = image::imageops::resize(
-            image,
-            width,
-            height,
-            image::imageops::FilterType::Triangle,
-        );
+        scaled =
+            image::imageops::resize(image, width, height, image::imageops::FilterType::Triangle);
         (&scaled, 1.0)
     } else {
         (image, scale_factor)
@@ -304,7 +300,10 @@ mod tests {
             }
         }
         assert_eq!("JPG".parse(), Ok(Format::Jpeg));
-        assert!("gif".parse::<Format>().unwrap_err().contains("png, jpeg or webp"));
+        assert!("gif"
+            .parse::<Format>()
+            .unwrap_err()
+            .contains("png, jpeg or webp"));
     }
 
     #[test]

@@ -1,0 +1,307 @@
+//! Sharing a file: the one path the CLI and the tray app take from "here is
+//! a file" to "here is its link, and the bytes are on the server".
+//!
+//! 1. [`Sharer::link`] hands out a drop id and link from the reserved pool
+//!    kept in the journal, with no round trip, so a caller can put the link
+//!    on the clipboard before anything is sent.
+//! 2. [`Sharer::share`] records the drop in the journal (before the first
+//!    byte), creates it on the server under that id, and uploads it.
+//! 3. [`Sharer::resume`] finishes what a crash, a reboot or a lost network
+//!    cut short, from the journal.
+//!
+//! A failure leaves the journal saying `failed`, with the file and the link
+//! kept: the link works once a later `resume` has sent the bytes.
+
+use std::path::{Path, PathBuf};
+
+use dropcast_api as api;
+
+use crate::journal::{Entry, Journal};
+use crate::settings::Dirs;
+use crate::{upload_file, Client, Error, Progress, UploadOptions};
+
+/// Keep at least this many reserved ids, so new drops have a link at once.
+const POOL_LOW: i64 = 5;
+const POOL_REFILL: u32 = 10;
+
+/// Files larger than this get no thumbnail in the history.
+const MAX_THUMBNAIL_SOURCE: u64 = 64 << 20;
+
+/// A failed share: what went wrong, and the drop's link when it has one
+/// (it works once the upload is resumed).
+#[derive(Debug)]
+pub struct ShareError {
+    pub error: Error,
+    pub link: Option<String>,
+}
+
+impl std::fmt::Display for ShareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ShareError {}
+
+impl From<Error> for ShareError {
+    fn from(error: Error) -> Self {
+        ShareError { error, link: None }
+    }
+}
+
+impl From<crate::journal::JournalError> for ShareError {
+    fn from(e: crate::journal::JournalError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+/// What is being shared.
+pub struct Source<'a> {
+    /// The file whose bytes become the drop (kept until the server has them).
+    pub path: &'a Path,
+    /// The drop's name, as the share page shows it.
+    pub name: String,
+    /// A link taken from [`Sharer::link`] earlier, or `None` for a new one.
+    pub link: Option<api::Reservation>,
+    pub progress: Option<Progress>,
+}
+
+pub struct Sharer {
+    pub client: Client,
+    pub journal: Journal,
+    pub dirs: Dirs,
+    /// Parts in flight at once.
+    pub parallel: usize,
+}
+
+impl Sharer {
+    /// A drop id and link from the pool, without a round trip; `None` when
+    /// the pool is empty (then [`Sharer::share`] asks the server for one).
+    /// Reads only the journal, so it needs no token: callers can show the
+    /// link before the keyring has answered.
+    pub async fn link_from_pool(
+        journal: &Journal,
+        server: &str,
+    ) -> Result<Option<api::Reservation>, Error> {
+        Ok(journal.take_reservation(server).await?)
+    }
+
+    /// Like [`Sharer::link_from_pool`], topping the pool up first when it
+    /// runs low (which needs the server; unreachable is fine).
+    pub async fn link(&self) -> Result<Option<api::Reservation>, Error> {
+        self.top_up_pool().await?;
+        Self::link_from_pool(&self.journal, self.client.base()).await
+    }
+
+    /// Refills the pool of reserved ids when it runs low; an unreachable
+    /// server is not an error here (the next share tries again).
+    pub async fn top_up_pool(&self) -> Result<(), Error> {
+        if self.journal.reservations_left(self.client.base()).await? < POOL_LOW {
+            if let Ok(list) = self.client.reserve(POOL_REFILL).await {
+                self.journal
+                    .add_reservations(self.client.base(), &list)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Shares `source.path` as a new drop and waits until it is complete.
+    pub async fn share(&self, source: Source<'_>) -> Result<api::Drop, ShareError> {
+        let path = source.path;
+        let meta = std::fs::metadata(path).map_err(|e| local_file(path, e))?;
+        if !meta.is_file() {
+            return Err(local_file(
+                path,
+                std::io::Error::other("not a regular file"),
+            ));
+        }
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let link = match source.link {
+            Some(link) => Some(link),
+            None => self.link().await?,
+        };
+        let d = match link {
+            Some(r) => {
+                self.journal
+                    .start_reserved(self.client.base(), &r, &source.name, &abs, meta.len())
+                    .await?;
+                self.write_thumbnail(&r.id, &abs, meta.len()).await;
+                self.create_reserved(&r.id, &r.url, &source.name, meta.len())
+                    .await?
+            }
+            None => {
+                let d = self
+                    .client
+                    .create_drop(&api::CreateDrop {
+                        name: source.name,
+                        size: Some(meta.len()),
+                        ..Default::default()
+                    })
+                    .await?;
+                self.journal
+                    .start(self.client.base(), &d, Some(&abs), Some(meta.len()))
+                    .await?;
+                self.write_thumbnail(&d.id, &abs, meta.len()).await;
+                d
+            }
+        };
+        let done = self.send(&d, &abs, source.progress).await;
+        let _ = self.top_up_pool().await;
+        done
+    }
+
+    /// Finishes one interrupted upload from the file it was made from.
+    pub async fn resume(
+        &self,
+        e: &Entry,
+        progress: Option<Progress>,
+    ) -> Result<api::Drop, ShareError> {
+        let with_link = |error: Error| ShareError {
+            error,
+            link: Some(e.url.clone()),
+        };
+        let d = if e.on_server {
+            match self.client.drop_info(&e.id).await {
+                Ok(d) => d,
+                Err(err) => {
+                    self.journal.fail(&e.id, &err.to_string()).await?;
+                    return Err(with_link(err));
+                }
+            }
+        } else {
+            let size = e.size.unwrap_or(0) as u64;
+            self.create_reserved(&e.id, &e.url, &e.name, size).await?
+        };
+        if d.status == api::DropStatus::Complete {
+            self.journal.complete(&d).await?;
+            return Ok(d);
+        }
+        let path = e.local_path.as_ref().ok_or_else(|| {
+            with_link(Error::Io(std::io::Error::other(format!(
+                "drop {} has no local file to resume from",
+                e.id
+            ))))
+        })?;
+        self.send(&d, Path::new(path), progress).await
+    }
+
+    /// Creates a drop whose id was reserved earlier; an earlier attempt may
+    /// already have created it.
+    async fn create_reserved(
+        &self,
+        id: &str,
+        url: &str,
+        name: &str,
+        size: u64,
+    ) -> Result<api::Drop, ShareError> {
+        let req = api::CreateDrop {
+            id: Some(id.to_string()),
+            name: name.to_string(),
+            size: Some(size),
+            ..Default::default()
+        };
+        let created = match self.client.create_drop(&req).await {
+            Err(e) if e.code() == Some(api::ErrorCode::Conflict) => self.client.drop_info(id).await,
+            other => other,
+        };
+        match created {
+            Ok(d) => {
+                self.journal.on_server(id).await?;
+                Ok(d)
+            }
+            Err(error) => {
+                self.journal.fail(id, &error.to_string()).await?;
+                Err(ShareError {
+                    error,
+                    link: Some(url.to_string()),
+                })
+            }
+        }
+    }
+
+    /// Sends a drop's file (what the server lacks of it) and records the
+    /// outcome.
+    async fn send(
+        &self,
+        d: &api::Drop,
+        path: &Path,
+        progress: Option<Progress>,
+    ) -> Result<api::Drop, ShareError> {
+        let opts = UploadOptions {
+            parallel: self.parallel,
+            progress,
+            ..Default::default()
+        };
+        match upload_file(&self.client, d, path, opts).await {
+            Ok(d) => {
+                self.journal.complete(&d).await?;
+                Ok(d)
+            }
+            Err(error) => {
+                self.journal.fail(&d.id, &error.to_string()).await?;
+                Err(ShareError {
+                    error,
+                    link: Some(d.url.clone()),
+                })
+            }
+        }
+    }
+
+    /// A history thumbnail for image files (best effort: a file that is not
+    /// an image, or a broken one, simply has none).
+    async fn write_thumbnail(&self, id: &str, path: &Path, size: u64) {
+        let is_image = matches!(
+            path.extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("png" | "jpg" | "jpeg" | "webp")
+        );
+        if !is_image || size > MAX_THUMBNAIL_SOURCE || self.dirs.thumbnail(id).exists() {
+            return;
+        }
+        let (path, out) = (path.to_path_buf(), self.dirs.thumbnail(id));
+        let _ = tokio::task::spawn_blocking(move || -> Option<()> {
+            let bytes = std::fs::read(&path).ok()?;
+            let image = dropcast_encode::decode(&bytes).ok()?;
+            let png = dropcast_encode::thumbnail(&image).ok()?;
+            write_file(&out, &png).ok().map(drop)
+        })
+        .await;
+    }
+}
+
+/// A local file that cannot be read, with what to do about it.
+fn local_file(path: &Path, e: std::io::Error) -> ShareError {
+    ShareError {
+        error: Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {}", path.display(), explain_io(&e)),
+        )),
+        link: None,
+    }
+}
+
+/// An I/O error in words that say what to do.
+pub fn explain_io(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => "the disk is full: free some space and try again".into(),
+        std::io::ErrorKind::PermissionDenied => format!("{e}: check the file's permissions"),
+        _ => e.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, so a
+/// reader never sees half a file; the directory is created when missing.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("partial");
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map(|()| path.to_path_buf())
+}
