@@ -6,7 +6,7 @@ use dropcast_api as api;
 use dropcast_client::Client;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 pub struct Server {
@@ -261,7 +261,7 @@ impl Xvfb {
             }
             let mut child = Command::new("Xvfb")
                 .arg(format!(":{n}"))
-                .args(["-nolisten", "tcp", "-screen", "0"])
+                .args(["-noreset", "-nolisten", "tcp", "-screen", "0"])
                 .arg(format!("{width}x{height}x24"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -291,5 +291,173 @@ impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A user's home for the `dropcast` CLI: its own config and data dirs
+/// (XDG_*), so nothing touches the real user's; no display unless given.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `dropcast ARGS` with this home, `stdin` piped in, extra env set.
+    pub fn run(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(workspace_bin("dropcast"));
+        cmd.args(args)
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env_remove("DROPCAST_SERVER")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn json(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> serde_json::Value {
+        let out = self.run(args, stdin, env);
+        assert!(
+            out.status.success(),
+            "dropcast {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn credentials_file(&self) -> PathBuf {
+        self.dir
+            .path()
+            .join("config/dropcast/client/credentials.toml")
+    }
+}
+
+/// A program started for a test, killed when dropped.
+pub struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Xvfb {
+    /// Starts `program` on this display.
+    pub fn spawn(&self, program: &str, args: &[&str]) -> Running {
+        let child = Command::new(program)
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{program} is installed (cargo xtask test installs it): {e}")
+            });
+        Running(child)
+    }
+
+    /// Runs `program` on this display to the end, and returns its stdout.
+    pub fn output(&self, program: &str, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(program)
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .unwrap_or_else(|e| panic!("{program} is installed: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Waits until a window of `class` is shown, then a little longer for
+    /// it to be painted.
+    pub fn wait_for_window(&self, class: &str) -> u32 {
+        let out = self.output(
+            "xdotool",
+            &["search", "--sync", "--onlyvisible", "--class", class],
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        String::from_utf8_lossy(&out)
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("xdotool prints the window id")
+    }
+
+    /// Splits the screen into side-by-side monitors of the given widths, as
+    /// `xrandr --setmonitor` does (the first keeps the screen's output, the
+    /// others have none), so one Xvfb acts as a multi-monitor desktop.
+    #[cfg(target_os = "linux")]
+    pub fn split_monitors(&self, widths: &[u16]) {
+        use xcb::{randr, x};
+        let (conn, screen) = xcb::Connection::connect_with_extensions(
+            Some(&self.display),
+            &[xcb::Extension::RandR],
+            &[],
+        )
+        .unwrap();
+        let screen = conn.get_setup().roots().nth(screen as usize).unwrap();
+        let (root, height) = (screen.root(), screen.height_in_pixels());
+        let resources = conn
+            .wait_for_reply(conn.send_request(&randr::GetScreenResources { window: root }))
+            .unwrap();
+        let output = resources.outputs()[0];
+        let mut left = 0i16;
+        for (i, width) in widths.iter().enumerate() {
+            let name = format!("DC-{}", i + 1);
+            let atom = conn
+                .wait_for_reply(conn.send_request(&x::InternAtom {
+                    only_if_exists: false,
+                    name: name.as_bytes(),
+                }))
+                .unwrap()
+                .atom();
+            let outputs = if i == 0 { vec![output] } else { vec![] };
+            let info = randr::MonitorInfoBuf::new(
+                atom,
+                i == 0,
+                true,
+                left,
+                0,
+                *width,
+                height,
+                *width as u32 / 4,
+                height as u32 / 4,
+                &outputs,
+            );
+            conn.send_and_check_request(&randr::SetMonitor {
+                window: root,
+                monitorinfo: &info,
+            })
+            .unwrap();
+            left += *width as i16;
+        }
+    }
+
+    /// What the clipboard holds, as `target` (e.g. UTF8_STRING, image/png).
+    pub fn clipboard(&self, target: &str) -> Vec<u8> {
+        self.output("xclip", &["-o", "-selection", "clipboard", "-t", target])
     }
 }

@@ -3,56 +3,7 @@
 
 use dropcast_tests::*;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `dropcast ARGS` with this home, `stdin` piped in, extra env set.
-    fn run(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(workspace_bin("dropcast"));
-        cmd.args(args)
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env_remove("DROPCAST_SERVER")
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn json(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> serde_json::Value {
-        let out = self.run(args, stdin, env);
-        assert!(
-            out.status.success(),
-            "dropcast {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn credentials_file(&self) -> std::path::PathBuf {
-        self.dir
-            .path()
-            .join("config/dropcast/client/credentials.toml")
-    }
-}
+use std::process::{Command, Stdio};
 
 fn server() -> Server {
     Server::start(&workspace_bin("dropcast-server"), &[])

@@ -58,7 +58,7 @@ impl Session {
     pub(crate) fn monitors(&self) -> Result<Vec<Monitor>> {
         let cookie = self.conn.send_request(&randr::GetMonitors {
             window: self.root,
-            get_active: true,
+            get_active: false,
         });
         let reply = self.conn.wait_for_reply(cookie).map_err(platform)?;
         let scale_factor = self.scale_factor();

@@ -168,14 +168,17 @@ impl Config {
 
 /// `DROPCAST_MAX_PARTS=10` -> `max_parts = 10`. Values are read as TOML
 /// scalars when they parse as one (numbers, booleans), else as strings.
-/// `DROPCAST_CONFIG` names the file and is not a key.
+/// `DROPCAST_CONFIG` names the file and is not a key; the `dropcast` CLI's
+/// own variables (dropcast-client's settings) are not the server's.
+const NOT_KEYS: [&str; 5] = ["CONFIG", "LOG", "SERVER", "CREDENTIALS", "PARALLEL"];
+
 fn env_table(env: impl IntoIterator<Item = (String, String)>) -> Table {
     let mut table = Table::new();
     for (key, raw) in env {
         let Some(name) = key.strip_prefix("DROPCAST_") else {
             continue;
         };
-        if name == "CONFIG" || name == "LOG" {
+        if NOT_KEYS.contains(&name) {
             continue;
         }
         let value = toml::from_str::<Table>(&format!("v = {raw}"))
@@ -229,6 +232,16 @@ mod tests {
         assert!(format!("{err:#}").contains("max_partz"), "{err:#}");
         let err = Config::load(None, env(&[("DROPCAST_BIND", "nope")]), Table::new()).unwrap_err();
         assert!(format!("{err:#}").contains("DROPCAST_"), "{err:#}");
+    }
+
+    #[test]
+    fn the_cli_s_own_variables_are_not_taken_for_server_keys() {
+        let client = env(&[
+            ("DROPCAST_SERVER", "http://x"),
+            ("DROPCAST_CREDENTIALS", "file"),
+            ("DROPCAST_PARALLEL", "2"),
+        ]);
+        Config::load(None, client, Table::new()).unwrap();
     }
 
     #[test]

@@ -1,0 +1,296 @@
+//! `dropcast shot`, `monitors` and `windows` under a real X server (Xvfb)
+//! showing a known image (feh), against the real server: the bytes behind
+//! the link must match what was on the screen, pixel for pixel.
+
+use dropcast_tests::*;
+use image::{GenericImageView, RgbImage};
+use std::path::Path;
+
+/// A picture no two neighbouring pixels of which are alike, so an
+/// off-by-one anywhere shows.
+fn pattern(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x * 3 + y * 5) as u8,
+            ((x ^ y) * 7) as u8,
+            ((x / 3) * (y / 5) + x) as u8,
+        ])
+    })
+}
+
+fn save(image: &RgbImage, dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    image.save(&path).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn decode_rgb(bytes: &[u8]) -> RgbImage {
+    image::load_from_memory(bytes).unwrap().to_rgb8()
+}
+
+fn crop(image: &RgbImage, x: u32, y: u32, w: u32, h: u32) -> RgbImage {
+    image.view(x, y, w, h).to_image()
+}
+
+/// Where the mismatches are, for a readable failure.
+fn assert_same(got: &RgbImage, want: &RgbImage, what: &str) {
+    assert_eq!(got.dimensions(), want.dimensions(), "{what}: size");
+    let diff = got
+        .enumerate_pixels()
+        .filter(|(x, y, p)| want.get_pixel(*x, *y) != *p)
+        .count();
+    assert_eq!(diff, 0, "{what}: {diff} pixels differ");
+}
+
+struct Desk {
+    x: Xvfb,
+    server: Server,
+    home: Home,
+    files: tempfile::TempDir,
+}
+
+const FILE_STORE: (&str, &str) = ("DROPCAST_CREDENTIALS", "file");
+
+impl Desk {
+    /// An Xvfb of `width` x `height`, a server, and a CLI signed in to it.
+    fn new(width: u32, height: u32) -> Desk {
+        let desk = Desk {
+            x: Xvfb::start(width, height),
+            server: Server::start(&workspace_bin("dropcast-server"), &[]),
+            home: Home::new(),
+            files: tempfile::tempdir().unwrap(),
+        };
+        desk.dropcast(
+            &["login", "--server", &desk.server.url, "--token-stdin"],
+            &desk.server.owner_token.clone(),
+        );
+        desk
+    }
+
+    fn env(&self) -> [(&str, &str); 2] {
+        [FILE_STORE, ("DISPLAY", self.x.display.as_str())]
+    }
+
+    /// `dropcast --json ARGS` on this desk; must succeed.
+    fn dropcast(&self, args: &[&str], stdin: &str) -> serde_json::Value {
+        let args: Vec<&str> = ["--json"].iter().chain(args).copied().collect();
+        self.home.json(&args, stdin, &self.env())
+    }
+
+    /// Shows `image` full screen and waits until it is painted.
+    fn show_full_screen(&self, image: &RgbImage) -> Running {
+        let path = save(image, self.files.path(), "screen.png");
+        let feh = self.x.spawn(
+            "feh",
+            &["--fullscreen", "--borderless", "--hide-pointer", &path],
+        );
+        self.x.wait_for_window("feh");
+        feh
+    }
+
+    /// The link on the clipboard, checked against the CLI's answer, and
+    /// the bytes behind it.
+    fn link_and_bytes(&self, answer: &serde_json::Value) -> Vec<u8> {
+        let url = answer["url"].as_str().unwrap();
+        let clip = self.x.clipboard("UTF8_STRING");
+        assert_eq!(String::from_utf8_lossy(&clip), url, "the link is copied");
+        assert_eq!(answer["status"], "complete");
+        let raw = reqwest::blocking::get(format!("{url}/raw")).unwrap();
+        assert_eq!(raw.status(), 200);
+        assert_eq!(raw.headers()["content-type"], "image/png");
+        raw.bytes().unwrap().to_vec()
+    }
+}
+
+#[test]
+fn a_shot_of_the_screen_puts_a_link_on_the_clipboard_whose_bytes_are_the_screen() {
+    let desk = Desk::new(800, 600);
+    let shown = pattern(800, 600);
+    let _feh = desk.show_full_screen(&shown);
+    let shot = desk.dropcast(&["shot", "--screen"], "");
+    assert_eq!(
+        (shot["width"].as_u64(), shot["height"].as_u64()),
+        (Some(800), Some(600))
+    );
+    let bytes = desk.link_and_bytes(&shot);
+    assert_same(&decode_rgb(&bytes), &shown, "screen");
+    // The history has it, with a thumbnail; the capture itself, once
+    // uploaded, is not kept twice.
+    let history = desk.dropcast(&["history"], "");
+    let entry = &history["drops"][0];
+    assert_eq!(entry["id"], shot["id"]);
+    assert_eq!(entry["status"], "complete");
+    let thumb = image::open(entry["thumbnail"].as_str().unwrap()).unwrap();
+    assert_eq!(thumb.dimensions(), (256, 192));
+    assert!(entry["local_path"].is_null());
+}
+
+#[test]
+fn a_shot_of_a_region_has_the_region_s_size_and_pixels() {
+    let desk = Desk::new(800, 600);
+    let shown = pattern(800, 600);
+    let _feh = desk.show_full_screen(&shown);
+    let shot = desk.dropcast(&["shot", "--region", "130,70,301,203"], "");
+    let bytes = desk.link_and_bytes(&shot);
+    assert_same(
+        &decode_rgb(&bytes),
+        &crop(&shown, 130, 70, 301, 203),
+        "region",
+    );
+}
+
+#[test]
+fn a_shot_of_a_window_under_a_window_manager_is_the_window_s_content() {
+    let desk = Desk::new(800, 600);
+    let _wm = desk.x.spawn("openbox", &[]);
+    let picture = pattern(320, 240);
+    let path = save(&picture, desk.files.path(), "window.png");
+    let _feh = desk.x.spawn("feh", &["--geometry", "320x240+60+40", &path]);
+    desk.x.wait_for_window("feh");
+    let windows = desk.dropcast(&["windows"], "");
+    let feh = windows["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["title"].as_str().unwrap_or("").contains("window.png"))
+        .unwrap_or_else(|| panic!("feh's window is listed: {windows}"));
+    assert_eq!(
+        (feh["width"].as_u64(), feh["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    let id = feh["id"].as_u64().unwrap().to_string();
+    let shot = desk.dropcast(&["shot", "--window", &id], "");
+    let bytes = desk.link_and_bytes(&shot);
+    assert_same(&decode_rgb(&bytes), &picture, "window");
+}
+
+#[test]
+fn with_two_monitors_monitor_n_is_exactly_its_own_pixels() {
+    let desk = Desk::new(1200, 400);
+    let shown = pattern(1200, 400);
+    // Shown across the whole screen first (feh fills one monitor when
+    // there are several), then the screen is split.
+    let _feh = desk.show_full_screen(&shown);
+    desk.x.split_monitors(&[500, 700]);
+    let monitors = desk.dropcast(&["monitors"], "");
+    let list = monitors["monitors"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{monitors}");
+    assert_eq!(
+        (list[1]["x"].as_i64(), list[1]["width"].as_u64()),
+        (Some(500), Some(700))
+    );
+    for (n, x, width) in [("1", 0, 500), ("2", 500, 700)] {
+        let out = desk.files.path().join(format!("monitor-{n}.png"));
+        let out = out.to_str().unwrap();
+        let shot = desk.dropcast(
+            &[
+                "shot",
+                "--monitor",
+                n,
+                "--no-upload",
+                "--out",
+                out,
+                "--copy",
+                "image",
+            ],
+            "",
+        );
+        assert_eq!(shot["copied"], true);
+        let want = crop(&shown, x, 0, width, 400);
+        assert_same(
+            &decode_rgb(&std::fs::read(out).unwrap()),
+            &want,
+            "monitor file",
+        );
+        // The image itself is on the clipboard too.
+        let clip = desk.x.clipboard("image/png");
+        assert_same(&decode_rgb(&clip), &want, "monitor on the clipboard");
+    }
+    // A region across the seam is one image.
+    let out = desk.files.path().join("seam.png");
+    let out = out.to_str().unwrap();
+    desk.dropcast(
+        &[
+            "shot",
+            "--region",
+            "450,10,100,50",
+            "--no-upload",
+            "--out",
+            out,
+            "--copy",
+            "none",
+        ],
+        "",
+    );
+    let seam = decode_rgb(&std::fs::read(out).unwrap());
+    assert_same(
+        &seam,
+        &crop(&shown, 450, 10, 100, 50),
+        "region across monitors",
+    );
+}
+
+#[test]
+fn what_cannot_be_captured_says_why_with_exit_code_6_and_a_full_disk_exit_5() {
+    let desk = Desk::new(640, 480);
+    let fails = |args: &[&str], env: &[(&str, &str)]| {
+        let out = desk.home.run(args, "", env);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let env = desk.env();
+    let (code, err) = fails(&["shot", "--monitor", "3"], &env);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("no monitor 3: this desktop has 1"), "{err}");
+    let (code, err) = fails(&["shot", "--region", "600,400,100,100"], &env);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("off screen: the desktop is 640x480+0+0"),
+        "{err}"
+    );
+    let (code, err) = fails(&["windows"], &env);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("no window manager is running"), "{err}");
+    let (code, err) = fails(&["shot"], &[FILE_STORE]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("no display to capture"), "{err}");
+    let (code, err) = fails(&["shot", "--region", "1,2,3"], &env);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("X,Y,WIDTH,HEIGHT"), "{err}");
+    let (code, err) = fails(&["shot", "--no-upload", "--out", "/dev/full"], &env);
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("the disk is full"), "{err}");
+}
+
+#[test]
+fn a_shot_taken_while_the_server_is_down_keeps_its_link_and_arrives_on_resume() {
+    let mut desk = Desk::new(640, 480);
+    let shown = pattern(640, 480);
+    let _feh = desk.show_full_screen(&shown);
+    desk.server.kill9();
+    let out = desk.home.run(&["--json", "shot"], "", &desk.env());
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The link was on the clipboard before the server was asked anything.
+    let link = String::from_utf8(desk.x.clipboard("UTF8_STRING")).unwrap();
+    assert!(link.starts_with(&desk.server.url), "{link}");
+    assert!(
+        err.contains(&link) && err.contains("dropcast resume"),
+        "{err}"
+    );
+    let history = desk.dropcast(&["history"], "");
+    assert_eq!(history["drops"][0]["status"], "failed");
+    assert_eq!(history["drops"][0]["url"], link.as_str());
+    desk.server.restart();
+    let resumed = desk.dropcast(&["resume"], "");
+    assert_eq!(resumed["drops"][0]["url"], link.as_str());
+    let raw = reqwest::blocking::get(format!("{link}/raw")).unwrap();
+    assert_same(&decode_rgb(&raw.bytes().unwrap()), &shown, "resumed shot");
+}
