@@ -10,7 +10,11 @@
 //!   statically, both fetched by curl;
 //! - peak RSS of the server during 50 concurrent 100 MiB uploads vs the
 //!   peak RSS of nginx's workers during 50 concurrent `curl -T`.
+//!
+//! `capture`: `dropcast shot` vs scrot, maim and flameshot on one Xvfb
+//! screen (see capture.rs), and the time to the link on the clipboard.
 
+mod capture;
 mod server;
 
 use std::process::ExitCode;
@@ -20,9 +24,12 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(&args[1..]).await,
+        Some("capture") => tokio::task::block_in_place(|| capture::run(&args[1..])),
         // One upload against a running server, for profiling by hand.
         Some("upload-once") => server::upload_once_cli(&args[1..]).await,
-        _ => Err("usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]".into()),
+        _ => Err("usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]\n       \
+                  dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]"
+            .into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 const MIB: u64 = 1024 * 1024;
 
-struct Killed(Child);
+pub(crate) struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -48,7 +48,7 @@ fn make_file(path: &Path, size: u64, seed: u64) -> Result<(), String> {
     f.flush().map_err(|e| e.to_string())
 }
 
-fn start_server(bin: &str, dir: &Path, fsync: bool) -> Result<(Killed, String, String), String> {
+pub(crate) fn start_server(bin: &str, dir: &Path, fsync: bool) -> Result<(Killed, String, String), String> {
     let port = free_port();
     let mut child = Command::new(bin)
         .arg("--data-dir")

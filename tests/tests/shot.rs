@@ -206,6 +206,16 @@ fn with_two_monitors_monitor_n_is_exactly_its_own_pixels() {
         let clip = desk.x.clipboard("image/png");
         assert_same(&decode_rgb(&clip), &want, "monitor on the clipboard");
     }
+    // The monitor under the pointer.
+    desk.x.output("xdotool", &["mousemove", "900", "100"]);
+    let out = desk.files.path().join("under-cursor.png");
+    let out = out.to_str().unwrap();
+    desk.dropcast(
+        &["shot", "--monitor", "cursor", "--no-upload", "--out", out, "--copy", "none"],
+        "",
+    );
+    let under = decode_rgb(&std::fs::read(out).unwrap());
+    assert_same(&under, &crop(&shown, 500, 0, 700, 400), "monitor under the cursor");
     // A region across the seam is one image.
     let out = desk.files.path().join("seam.png");
     let out = out.to_str().unwrap();
@@ -293,4 +303,37 @@ fn a_shot_taken_while_the_server_is_down_keeps_its_link_and_arrives_on_resume() 
     assert_eq!(resumed["drops"][0]["url"], link.as_str());
     let raw = reqwest::blocking::get(format!("{link}/raw")).unwrap();
     assert_same(&decode_rgb(&raw.bytes().unwrap()), &shown, "resumed shot");
+}
+
+#[test]
+fn the_pointer_is_drawn_in_only_when_asked_and_only_where_it_is() {
+    let desk = Desk::new(400, 300);
+    let shown = pattern(400, 300);
+    // feh without --hide-pointer: the X server's default pointer shows.
+    let path = save(&shown, desk.files.path(), "screen.png");
+    let _feh = desk.x.spawn("feh", &["--fullscreen", "--borderless", &path]);
+    desk.x.wait_for_window("feh");
+    desk.x.output("xdotool", &["mousemove", "200", "150"]);
+    let shoot = |name: &str, extra: &[&str]| {
+        let out = desk.files.path().join(name);
+        let out = out.to_str().unwrap().to_string();
+        let mut args = vec!["shot", "--no-upload", "--copy", "none", "--out", &out];
+        args.extend_from_slice(extra);
+        desk.dropcast(&args, "");
+        decode_rgb(&std::fs::read(&out).unwrap())
+    };
+    assert_same(&shoot("plain.png", &[]), &shown, "without --cursor");
+    let with = shoot("cursor.png", &["--cursor"]);
+    let changed: Vec<(u32, u32)> = with
+        .enumerate_pixels()
+        .filter(|(x, y, p)| shown.get_pixel(*x, *y) != *p)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    assert!(!changed.is_empty(), "the pointer is drawn");
+    for (x, y) in changed {
+        assert!(
+            x.abs_diff(200) < 48 && y.abs_diff(150) < 48,
+            "pixel {x},{y} changed, far from the pointer at 200,150"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::sys;
 
-const BENCHES: &[&str] = &["server"];
+const BENCHES: &[&str] = &["server", "capture"];
 
 pub fn main(args: &[String]) -> Result<(), String> {
     let which: Vec<&str> = match args.first().map(String::as_str) {
@@ -21,6 +21,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for name in which {
         match name {
             "server" => server(&extra)?,
+            "capture" => capture(&extra)?,
             _ => unreachable!(),
         }
     }
@@ -32,6 +33,31 @@ fn server(extra: &[&str]) -> Result<(), String> {
     let release = sys::build_release(&["dropcast-server", "dropcast-bench"])?;
     let server = sys::bin_path(&release, "dropcast-server")?;
     let mut args = vec!["server", "--server-bin", &server];
+    args.extend_from_slice(extra);
+    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
+}
+
+fn capture(extra: &[&str]) -> Result<(), String> {
+    sys::ensure_packages(&[
+        "xvfb",
+        "feh",
+        "xdotool",
+        "imagemagick",
+        "fonts-dejavu-core",
+        "scrot",
+        "maim",
+        "flameshot",
+    ])?;
+    let release = sys::build_release(&["dropcast-server", "dropcast", "dropcast-bench"])?;
+    let server = sys::bin_path(&release, "dropcast-server")?;
+    let dropcast = sys::bin_path(&release, "dropcast")?;
+    let mut args = vec![
+        "capture",
+        "--dropcast-bin",
+        &dropcast,
+        "--server-bin",
+        &server,
+    ];
     args.extend_from_slice(extra);
     sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
 }

@@ -37,11 +37,36 @@ fn main() -> ExitCode {
 
 /// Packages every build needs: a C toolchain (SQLite is compiled in),
 /// pkg-config, and D-Bus headers (the keyring talks to the Secret Service).
-pub const BUILD_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libdbus-1-dev"];
+pub const BUILD_PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "libdbus-1-dev",
+    // xcap and our X11 capture: xcb, PipeWire (bindgen needs clang), and
+    // the Wayland screenshot path (gbm, EGL, wayland-client).
+    "clang",
+    "libclang-dev",
+    "libxcb1-dev",
+    "libxcb-randr0-dev",
+    "libxcb-xfixes0-dev",
+    "libpipewire-0.3-dev",
+    "libgbm-dev",
+    "libegl-dev",
+    "libwayland-dev",
+];
 
 /// What the tests run against: a D-Bus session with a real Secret Service,
-/// and a real X server with a clipboard to read.
-const TEST_PACKAGES: &[&str] = &["dbus", "gnome-keyring", "libsecret-tools", "xvfb", "xclip"];
+/// a real X server with a clipboard to read, a window manager, an image
+/// viewer to show known pixels, and xdotool to wait for windows.
+const TEST_PACKAGES: &[&str] = &[
+    "dbus",
+    "gnome-keyring",
+    "libsecret-tools",
+    "xvfb",
+    "xclip",
+    "openbox",
+    "feh",
+    "xdotool",
+];
 
 fn run(args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;
