@@ -66,7 +66,10 @@ fn scene(dir: &Path, width: u32, height: u32) -> Result<PathBuf, String> {
     .to_vec();
     let lines: Vec<&str> = TEXT.lines().take(60).collect();
     for chunk in lines.chunks(20) {
-        args.push(format!("label:{}", chunk.join("\n").replace(['%', '@', '\\'], "")));
+        args.push(format!(
+            "label:{}",
+            chunk.join("\n").replace(['%', '@', '\\'], "")
+        ));
     }
     args.extend(
         [
@@ -163,7 +166,9 @@ fn measure(tool: &Tool, display: &str, dir: &Path, runs: usize) -> Result<(f64, 
 pub fn run(args: &[String]) -> Result<(), String> {
     let dropcast = flag(args, "--dropcast-bin").ok_or("--dropcast-bin PATH is required")?;
     let server_bin = flag(args, "--server-bin").ok_or("--server-bin PATH is required")?;
-    let runs: usize = flag(args, "--runs").and_then(|r| r.parse().ok()).unwrap_or(5);
+    let runs: usize = flag(args, "--runs")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dir = dir.path();
     println!("capture + encode of the whole screen to a PNG file (median of {runs}, wall time)");

@@ -27,9 +27,11 @@ async fn main() -> ExitCode {
         Some("capture") => tokio::task::block_in_place(|| capture::run(&args[1..])),
         // One upload against a running server, for profiling by hand.
         Some("upload-once") => server::upload_once_cli(&args[1..]).await,
-        _ => Err("usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]\n       \
+        _ => Err(
+            "usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]\n       \
                   dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]"
-            .into()),
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,7 +48,11 @@ fn make_file(path: &Path, size: u64, seed: u64) -> Result<(), String> {
     f.flush().map_err(|e| e.to_string())
 }
 
-pub(crate) fn start_server(bin: &str, dir: &Path, fsync: bool) -> Result<(Killed, String, String), String> {
+pub(crate) fn start_server(
+    bin: &str,
+    dir: &Path,
+    fsync: bool,
+) -> Result<(Killed, String, String), String> {
     let port = free_port();
     let mut child = Command::new(bin)
         .arg("--data-dir")

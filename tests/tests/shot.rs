@@ -211,11 +211,24 @@ fn with_two_monitors_monitor_n_is_exactly_its_own_pixels() {
     let out = desk.files.path().join("under-cursor.png");
     let out = out.to_str().unwrap();
     desk.dropcast(
-        &["shot", "--monitor", "cursor", "--no-upload", "--out", out, "--copy", "none"],
+        &[
+            "shot",
+            "--monitor",
+            "cursor",
+            "--no-upload",
+            "--out",
+            out,
+            "--copy",
+            "none",
+        ],
         "",
     );
     let under = decode_rgb(&std::fs::read(out).unwrap());
-    assert_same(&under, &crop(&shown, 500, 0, 700, 400), "monitor under the cursor");
+    assert_same(
+        &under,
+        &crop(&shown, 500, 0, 700, 400),
+        "monitor under the cursor",
+    );
     // A region across the seam is one image.
     let out = desk.files.path().join("seam.png");
     let out = out.to_str().unwrap();
@@ -311,7 +324,9 @@ fn the_pointer_is_drawn_in_only_when_asked_and_only_where_it_is() {
     let shown = pattern(400, 300);
     // feh without --hide-pointer: the X server's default pointer shows.
     let path = save(&shown, desk.files.path(), "screen.png");
-    let _feh = desk.x.spawn("feh", &["--fullscreen", "--borderless", &path]);
+    let _feh = desk
+        .x
+        .spawn("feh", &["--fullscreen", "--borderless", &path]);
     desk.x.wait_for_window("feh");
     desk.x.output("xdotool", &["mousemove", "200", "150"]);
     let shoot = |name: &str, extra: &[&str]| {

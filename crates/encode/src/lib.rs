@@ -4,7 +4,7 @@
 //! `cargo xtask bench capture` and bench/README.md): on a screen of half
 //! photo, half text, every row Paeth-filtered and deflated at zlib level 3
 //! (zlib-rs) came out smaller than scrot's file at 1080p and 2160p in a
-//! fraction of its time; the adaptive filter was slower and larger, level 1
+//! fraction of its time, the more so compressed in strips on every core; the adaptive filter was slower and larger, level 1
 //! much larger, fdeflate's ultra-fast mode 2% larger than scrot at 2160p,
 //! level 6 two to three times slower for 3% less.
 //!
@@ -14,6 +14,8 @@
 //! host or user names.
 
 use std::io::Cursor;
+
+mod png;
 
 use image::{ImageEncoder, RgbaImage};
 use serde::{Deserialize, Serialize};
@@ -156,40 +158,18 @@ pub fn encode(
     })
 }
 
-/// The tuned PNG writer (see the module docs).
+/// The tuned PNG writer (see the module docs and [`png`](mod@png)).
 pub fn png(image: &RgbaImage, scale_factor: f32) -> Result<Vec<u8>, EncodeError> {
-    let failed = |e: png::EncodingError| EncodeError::Failed(e.to_string());
-    let opaque = image.pixels().all(|p| p.0[3] == 255);
-    let rgb;
-    let (data, color) = if opaque {
-        rgb = image
-            .as_raw()
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect::<Vec<u8>>();
-        (rgb.as_slice(), png::ColorType::Rgb)
-    } else {
-        (image.as_raw().as_slice(), png::ColorType::Rgba)
+    let pixels = png::Pixels {
+        rgba: image.as_raw(),
+        width: image.width(),
+        height: image.height(),
+        opaque: image.pixels().all(|p| p.0[3] == 255),
     };
-    let mut out = Vec::with_capacity(data.len() / 3);
-    let mut encoder = png::Encoder::new(&mut out, image.width(), image.height());
-    encoder.set_color(color);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_deflate_compression(png::DeflateCompression::Level(3));
-    encoder.set_filter(png::Filter::Paeth);
-    if scale_factor > 1.0 {
-        // 96 dpi is 3780 pixels per metre.
-        let per_metre = (3780.0 * scale_factor).round() as u32;
-        encoder.set_pixel_dims(Some(png::PixelDimensions {
-            xppu: per_metre,
-            yppu: per_metre,
-            unit: png::Unit::Meter,
-        }));
-    }
-    let mut writer = encoder.write_header().map_err(failed)?;
-    writer.write_image_data(data).map_err(failed)?;
-    writer.finish().map_err(failed)?;
-    Ok(out)
+    // 96 dpi is 3780 pixels per metre.
+    let per_metre = (scale_factor > 1.0).then(|| (3780.0 * scale_factor).round() as u32);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(png::write(&pixels, per_metre, threads))
 }
 
 /// The longest side of a thumbnail, in pixels.
@@ -319,8 +299,8 @@ mod tests {
         assert!(decode(b"\x89PNG\r\n\x1a\nbroken").is_err());
         // A PNG header that claims 100000 x 100000 pixels.
         let mut bomb = Vec::new();
-        let mut encoder = png::Encoder::new(&mut bomb, 100_000, 100_000);
-        encoder.set_color(png::ColorType::Rgb);
+        let mut encoder = ::png::Encoder::new(&mut bomb, 100_000, 100_000);
+        encoder.set_color(::png::ColorType::Rgb);
         drop(encoder.write_header().unwrap());
         assert!(decode(&bomb).is_err());
     }
