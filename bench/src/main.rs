@@ -13,8 +13,11 @@
 //!
 //! `capture`: `dropcast shot` vs scrot, maim and flameshot on one Xvfb
 //! screen (see capture.rs), and the time to the link on the clipboard.
+//!
+//! `pages`: the share page vs nginx serving the same HTML, under wrk.
 
 mod capture;
+mod pages;
 mod server;
 
 use std::process::ExitCode;
@@ -25,11 +28,13 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("server") => server::run(&args[1..]).await,
         Some("capture") => tokio::task::block_in_place(|| capture::run(&args[1..])),
+        Some("pages") => pages::run(&args[1..]).await,
         // One upload against a running server, for profiling by hand.
         Some("upload-once") => server::upload_once_cli(&args[1..]).await,
         _ => Err(
             "usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]\n       \
-                  dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]"
+                  dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
+                  dropcast-bench pages --server-bin PATH [--duration S]"
                 .into(),
         ),
     };

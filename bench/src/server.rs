@@ -77,7 +77,7 @@ pub(crate) fn start_server(
     Ok((Killed(child), url, token))
 }
 
-fn start_nginx(dir: &Path) -> Result<(Killed, String), String> {
+pub(crate) fn start_nginx(dir: &Path) -> Result<(Killed, String), String> {
     let port = free_port();
     let www = dir.join("www");
     std::fs::create_dir_all(www.join("up")).map_err(|e| e.to_string())?;

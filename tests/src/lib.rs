@@ -2,6 +2,8 @@
 //! loopback with their own data dirs, for tests that talk to them over real
 //! HTTP. Used by the server's tests and by the end-to-end tests in `tests/`.
 
+pub mod browser;
+
 use dropcast_api as api;
 use dropcast_client::Client;
 use std::io::{BufRead, BufReader};
@@ -19,7 +21,7 @@ pub struct Server {
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -107,6 +109,15 @@ impl Server {
         self.spawn();
     }
 
+    /// Starts it again with these `DROPCAST_*` settings changed.
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
+        for (k, v) in env {
+            self.env.retain(|(key, _)| key != k);
+            self.env.push((k.to_string(), v.to_string()));
+        }
+        self.restart();
+    }
+
     pub fn client(&self) -> Client {
         Client::new(&self.url, Some(self.owner_token.clone()))
     }
@@ -122,6 +133,7 @@ impl Server {
             .arg(self.data.path())
             .arg("--json")
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -184,6 +196,16 @@ pub fn new_drop(name: &str, size: Option<u64>) -> api::CreateDrop {
         size,
         ..Default::default()
     }
+}
+
+/// Creates a drop as `create` says and uploads `data` into it.
+pub async fn share_bytes(c: &Client, mut create: api::CreateDrop, data: &[u8]) -> api::Drop {
+    create.size = Some(data.len() as u64);
+    let d = c.create_drop(&create).await.unwrap();
+    let file = temp_file(data);
+    dropcast_client::upload_file(c, &d, file.path(), Default::default())
+        .await
+        .unwrap()
 }
 
 /// Writes `data` to a temp file and returns it.
@@ -352,7 +374,7 @@ impl Home {
 }
 
 /// A program started for a test, killed when dropped.
-pub struct Running(Child);
+pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {

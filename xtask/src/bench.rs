@@ -3,7 +3,7 @@
 
 use crate::sys;
 
-const BENCHES: &[&str] = &["server", "capture"];
+const BENCHES: &[&str] = &["server", "capture", "pages"];
 
 pub fn main(args: &[String]) -> Result<(), String> {
     let which: Vec<&str> = match args.first().map(String::as_str) {
@@ -22,6 +22,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         match name {
             "server" => server(&extra)?,
             "capture" => capture(&extra)?,
+            "pages" => pages(&extra)?,
             _ => unreachable!(),
         }
     }
@@ -58,6 +59,15 @@ fn capture(extra: &[&str]) -> Result<(), String> {
         "--server-bin",
         &server,
     ];
+    args.extend_from_slice(extra);
+    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
+}
+
+fn pages(extra: &[&str]) -> Result<(), String> {
+    sys::ensure_packages(&["nginx", "wrk"])?;
+    let release = sys::build_release(&["dropcast-server", "dropcast-bench"])?;
+    let server = sys::bin_path(&release, "dropcast-server")?;
+    let mut args = vec!["pages", "--server-bin", &server];
     args.extend_from_slice(extra);
     sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
 }

@@ -56,7 +56,9 @@ pub const BUILD_PACKAGES: &[&str] = &[
 
 /// What the tests run against: a D-Bus session with a real Secret Service,
 /// a real X server with a clipboard to read, a window manager, an image
-/// viewer to show known pixels, and xdotool to wait for windows.
+/// viewer to show known pixels, xdotool to wait for windows, a real
+/// browser (chromium through chromedriver) for the share pages, and ffmpeg
+/// to make test videos.
 const TEST_PACKAGES: &[&str] = &[
     "dbus",
     "gnome-keyring",
@@ -66,6 +68,9 @@ const TEST_PACKAGES: &[&str] = &[
     "openbox",
     "feh",
     "xdotool",
+    "chromium",
+    "chromium-driver",
+    "ffmpeg",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {

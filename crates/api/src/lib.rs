@@ -72,6 +72,8 @@ pub enum ErrorCode {
     RateLimited,
     /// Something broke on the server; retrying may help.
     Internal,
+    /// The drop has a password: open its page and enter it.
+    PasswordRequired,
 }
 
 impl ErrorCode {
@@ -79,7 +81,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            Unauthorized | InvalidCredentials => 401,
+            Unauthorized | InvalidCredentials | PasswordRequired => 401,
             InvalidSignature | UrlExpired => 403,
             NotFound => 404,
             Conflict | NotReady => 409,
@@ -98,6 +100,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             Unauthorized => "unauthorized",
+            PasswordRequired => "password_required",
             InvalidCredentials => "invalid_credentials",
             NotFound => "not_found",
             Expired => "expired",
@@ -287,6 +290,24 @@ pub struct CreateDrop {
     pub expires_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub visibility: Option<Visibility>,
+    /// Viewers must enter it to see the drop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// The drop is gone after this many page views ("burn after reading").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_views: Option<u64>,
+}
+
+/// A drop's password, as sent once by its owner; never shown by Debug.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(ToSchema), schema(value_type = String))]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// A field that may be absent (leave as is), `null` (clear) or a value (set).
@@ -322,6 +343,22 @@ pub struct UpdateDrop {
     pub expires_at: Patch<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visibility: Option<Visibility>,
+    /// Absent: unchanged; null: no password any more.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub password: Patch<Password>,
+    /// Absent: unchanged; null: no view limit.
+    #[serde(
+        default,
+        deserialize_with = "patch",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    pub max_views: Patch<u64>,
 }
 
 fn ser_patch_time<S: serde::Serializer>(
@@ -358,6 +395,17 @@ pub struct Drop {
     /// Present while uploading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<UploadLimits>,
+    /// Share-page views so far.
+    #[serde(default)]
+    pub views: u64,
+    #[serde(default)]
+    pub max_views: Option<u64>,
+    /// Whether viewers need a password.
+    #[serde(default)]
+    pub protected: bool,
+    /// A small PNG of the drop, once made (images).
+    #[serde(default)]
+    pub thumbnail_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -722,7 +722,7 @@ async fn capture_and_share(ctx: &Ctx, shot: Shot, json: bool) -> Result<(), Fail
             &encoded.bytes,
         )?,
     };
-    if let Ok(thumb) = dropcast_encode::thumbnail(&frame.image) {
+    if let Ok(thumb) = dropcast_encode::thumbnail(&frame.image, dropcast_encode::THUMBNAIL_SIZE) {
         let _ = dropcast_client::share::write_file(&sharer.dirs.thumbnail(&link.id), &thumb);
     }
     if shot.copy == Copy::Image {

@@ -265,7 +265,7 @@ impl Sharer {
         let _ = tokio::task::spawn_blocking(move || -> Option<()> {
             let bytes = std::fs::read(&path).ok()?;
             let image = dropcast_encode::decode(&bytes).ok()?;
-            let png = dropcast_encode::thumbnail(&image).ok()?;
+            let png = dropcast_encode::thumbnail(&image, dropcast_encode::THUMBNAIL_SIZE).ok()?;
             write_file(&out, &png).ok().map(drop)
         })
         .await;

@@ -172,16 +172,16 @@ pub fn png(image: &RgbaImage, scale_factor: f32) -> Result<Vec<u8>, EncodeError>
     Ok(png::write(&pixels, per_metre, threads))
 }
 
-/// The longest side of a thumbnail, in pixels.
+/// The longest side of a history thumbnail, in pixels.
 pub const THUMBNAIL_SIZE: u32 = 256;
 
-/// A small PNG of `image` that fits in [`THUMBNAIL_SIZE`] squared.
-pub fn thumbnail(image: &RgbaImage) -> Result<Vec<u8>, EncodeError> {
+/// A small PNG of `image` that fits in `max_side` squared.
+pub fn thumbnail(image: &RgbaImage, max_side: u32) -> Result<Vec<u8>, EncodeError> {
     let (w, h) = image.dimensions();
     if w == 0 || h == 0 {
         return Err(EncodeError::Empty);
     }
-    let scale = (THUMBNAIL_SIZE as f32 / w.max(h) as f32).min(1.0);
+    let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
     let small = image::imageops::thumbnail(
         image,
         ((w as f32 * scale).round() as u32).max(1),
@@ -288,9 +288,9 @@ mod tests {
 
     #[test]
     fn thumbnails_fit_the_box_and_keep_the_aspect() {
-        let thumb = decode(&thumbnail(&sample(1000, 500, 255)).unwrap()).unwrap();
+        let thumb = decode(&thumbnail(&sample(1000, 500, 255), THUMBNAIL_SIZE).unwrap()).unwrap();
         assert_eq!(thumb.dimensions(), (256, 128));
-        let small = decode(&thumbnail(&sample(30, 20, 255)).unwrap()).unwrap();
+        let small = decode(&thumbnail(&sample(30, 20, 255), THUMBNAIL_SIZE).unwrap()).unwrap();
         assert_eq!(small.dimensions(), (30, 20));
     }
 

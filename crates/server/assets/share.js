@@ -4,7 +4,7 @@
 
   function formatBytes(n) {
     if (!isFinite(n) || n < 0) return '';
-    var units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+    var units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
     var i = 0;
     while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
     return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + ' ' + units[i];

@@ -49,6 +49,24 @@ pub struct Config {
     pub fsync: bool,
     /// Name of the account created by the first `serve` on an empty database.
     pub owner_name: String,
+    /// Seconds a new drop lives unless it says otherwise; 0: for ever.
+    pub default_expiry: u64,
+    /// Seconds between two runs of the cleanup job in `serve`; 0: never
+    /// (run `dropcast-server cleanup` instead).
+    pub cleanup_interval: u64,
+    /// Seconds after which an upload that never completed is aborted.
+    pub stale_upload_age: u64,
+    /// Handle events (thumbnails) in the `serve` process. Off: run
+    /// `dropcast-server work` next to it.
+    pub worker: bool,
+    /// Failed requests (bad tokens, wrong passwords, unknown ids) one
+    /// client address may make in a minute before it is answered 429;
+    /// 0: no limit.
+    pub abuse_threshold: u32,
+    /// Seconds such a client is answered 429.
+    pub abuse_cooldown: u64,
+    /// Seconds a correct drop password keeps the drop open in that browser.
+    pub unlock_ttl: u64,
 }
 
 impl Default for Config {
@@ -69,6 +87,13 @@ impl Default for Config {
             max_reserve: 100,
             fsync: true,
             owner_name: "owner".into(),
+            default_expiry: 0,
+            cleanup_interval: 600,
+            stale_upload_age: 7 * 24 * 3600,
+            worker: true,
+            abuse_threshold: 60,
+            abuse_cooldown: 300,
+            unlock_ttl: 3600,
         }
     }
 }

@@ -6,13 +6,17 @@
 //! serverless deployment runs. Handlers keep nothing in memory between
 //! requests: upload state lives in the database and the object store.
 
+pub mod abuse;
+pub mod cleanup;
 pub mod config;
 pub mod error;
+pub mod events;
 mod http;
 pub mod repo;
 pub mod secrets;
 pub mod sniff;
 pub mod store;
+pub mod thumbs;
 
 pub use config::Config;
 pub use http::openapi_json;
@@ -39,6 +43,36 @@ pub struct AppInner {
     pub part_slots: tokio::sync::Semaphore,
     /// Completions (whole-file hashing) at once: CPU-bound, one per core.
     pub complete_slots: tokio::sync::Semaphore,
+    /// Woken when an event was written to the outbox.
+    pub events_waiting: tokio::sync::Notify,
+    /// Page views of drops without a view limit, counted here and added to
+    /// the database every few seconds (a write per view would cap the
+    /// share page at the database's commit rate).
+    pub views: Views,
+    pub abuse: abuse::Abuse,
+}
+
+/// View counts not yet in the database.
+#[derive(Default)]
+pub struct Views(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl Views {
+    pub fn add(&self, id: &str) {
+        *self
+            .0
+            .lock()
+            .expect("views")
+            .entry(id.to_string())
+            .or_default() += 1;
+    }
+
+    pub fn pending(&self, id: &str) -> i64 {
+        self.0.lock().expect("views").get(id).copied().unwrap_or(0)
+    }
+
+    fn take(&self) -> Vec<(String, i64)> {
+        self.0.lock().expect("views").drain().collect()
+    }
 }
 
 impl std::ops::Deref for App {
@@ -61,6 +95,10 @@ impl App {
         let store = Store::local(config.data_dir.join("objects"), config.fsync)?;
         let key = repo.signing_key().await?;
         let signer = Signer::new(hex::decode(key).context("signing key in the database")?);
+        let abuse = abuse::Abuse::new(
+            config.abuse_threshold,
+            std::time::Duration::from_secs(config.abuse_cooldown),
+        );
         Ok(App(Arc::new(AppInner {
             public_url: config.public_url(),
             config,
@@ -71,7 +109,73 @@ impl App {
             complete_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
+            events_waiting: tokio::sync::Notify::new(),
+            views: Views::default(),
+            abuse,
         })))
+    }
+
+    /// The event bus of the embedded server: handlers in this process.
+    pub fn relay(&self) -> events::Relay {
+        events::Relay {
+            bus: Arc::new(events::InProcess {
+                handlers: vec![Arc::new(thumbs::Thumbnailer)],
+            }),
+        }
+    }
+
+    /// Tells the relay that an event is waiting.
+    pub fn wake_events(&self) {
+        self.events_waiting.notify_one();
+    }
+
+    /// Writes the view counts gathered in memory to the database.
+    pub async fn flush_views(&self) -> anyhow::Result<()> {
+        let counts = self.views.take();
+        if !counts.is_empty() {
+            self.repo.add_views(&counts).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a drop: the row first (so nothing is served any more), then
+    /// its bytes and thumbnail.
+    pub async fn purge_drop(&self, id: &str) -> anyhow::Result<()> {
+        self.repo.delete_drop(id).await?;
+        self.store.delete_prefix(&store::drop_prefix(id)).await?;
+        Ok(())
+    }
+
+    /// What `serve` runs beside the HTTP server: the event relay (unless
+    /// `worker` is off), the cleanup job every `cleanup_interval`, and the
+    /// view counter's flush.
+    pub fn spawn_background(&self) {
+        if self.config.worker {
+            tokio::spawn(self.relay().run(self.clone()));
+        }
+        if self.config.cleanup_interval > 0 {
+            let app = self.clone();
+            tokio::spawn(async move {
+                let every = std::time::Duration::from_secs(app.config.cleanup_interval);
+                loop {
+                    match cleanup::run(&app).await {
+                        Ok(done) if done.total() > 0 => tracing::info!("cleanup: {done}"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!("cleanup: {e:#}"),
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            });
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                if let Err(e) = app.flush_views().await {
+                    tracing::error!("saving view counts: {e:#}");
+                }
+            }
+        });
     }
 
     pub fn router(&self) -> axum::Router {

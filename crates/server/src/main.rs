@@ -50,6 +50,15 @@ enum Command {
     Token(TokenCmd),
     /// Print the OpenAPI document.
     Openapi,
+    /// Delete expired drops and abort stale uploads once (`serve` does it
+    /// every `cleanup_interval`).
+    Cleanup,
+    /// Handle waiting events (thumbnails), for servers run with
+    /// `worker = false`; with `--once`, what is due now and exit.
+    Work {
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +153,28 @@ async fn run(command: Option<Command>, json: bool, config: Config) -> Result<()>
         public_url: None,
     }) {
         Command::Serve { .. } => serve(app, json).await,
+        Command::Cleanup => {
+            let done = dropcast_server::cleanup::run(&app).await?;
+            if json {
+                println!("{}", serde_json::to_string(&done)?);
+            } else {
+                println!("{done}.");
+            }
+            Ok(())
+        }
+        Command::Work { once: true } => {
+            let handled = app.relay().run_once(&app).await?;
+            if json {
+                println!("{}", json!({ "handled": handled }));
+            } else {
+                println!("{handled} events handled.");
+            }
+            Ok(())
+        }
+        Command::Work { once: false } => {
+            app.relay().run(app.clone()).await;
+            Ok(())
+        }
         Command::User(UserCmd::Add {
             name,
             password_stdin,
@@ -315,10 +346,15 @@ async fn serve(app: App, json: bool) -> Result<()> {
     }
     use std::io::Write;
     std::io::stdout().flush()?;
-    axum::serve(listener, app.router())
+    app.spawn_background();
+    let service = app
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("serving HTTP")
+        .context("serving HTTP")?;
+    app.flush_views().await
 }
 
 async fn shutdown_signal() {

@@ -62,6 +62,14 @@ pub struct DropRow {
     pub completed_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub reserved_until: Option<i64>,
+    pub views: i64,
+    pub max_views: Option<i64>,
+    pub password_hash: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub density: Option<i64>,
+    /// 1 when `thumbnails/{id}.png` is in the store.
+    pub thumbnail: i64,
 }
 
 pub const RESERVED: &str = "reserved";
@@ -97,7 +105,22 @@ pub struct Completion<'a> {
     pub sha256: &'a str,
     pub content_type: &'a str,
     pub delete_token_hash: Option<&'a str>,
+    /// Pixel size and density, when the file's first bytes tell.
+    pub dimensions: Option<crate::sniff::Dimensions>,
 }
+
+/// An event waiting in the outbox.
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub kind: String,
+    pub drop_id: String,
+    pub created_at: i64,
+    pub attempts: i64,
+}
+
+/// The one event there is so far.
+pub const DROP_COMPLETED: &str = "drop.completed";
 
 /// How claiming a reserved id went.
 pub enum Claim {
@@ -109,7 +132,8 @@ pub enum Claim {
 
 const DROP_COLUMNS: &str = "id, owner_id, status, name, title, declared_type, content_type, \
      declared_size, size, sha256, visibility, delete_token_hash, created_at, completed_at, \
-     expires_at, reserved_until";
+     expires_at, reserved_until, views, max_views, password_hash, width, height, density, \
+     thumbnail";
 
 impl Repo {
     /// Connects and brings the schema up to date.
@@ -491,25 +515,42 @@ impl Repo {
             .filter(|p| !keep.contains(&(p.number as u32)))
             .collect();
         let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let dims = c.dimensions;
         let done = sqlx::query(
             "UPDATE drops SET status = $1, size = $2, sha256 = $3, content_type = $4, \
-             completed_at = $5, delete_token_hash = COALESCE($6, delete_token_hash) \
+             completed_at = $5, delete_token_hash = COALESCE($6, delete_token_hash), \
+             width = $10, height = $11, density = $12 \
              WHERE id = $7 AND (status = $8 OR status = $9)",
         )
         .bind(COMPLETE)
         .bind(c.size)
         .bind(c.sha256)
         .bind(c.content_type)
-        .bind(now_ms())
+        .bind(now)
         .bind(c.delete_token_hash)
         .bind(id)
         .bind(COMPLETING)
         .bind(UPLOADING)
+        .bind(dims.map(|d| d.width as i64))
+        .bind(dims.map(|d| d.height as i64))
+        .bind(dims.and_then(|d| d.density).map(|d| d as i64))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
             return Ok(None);
         }
+        // The event is written with the state it announces: it cannot be
+        // lost between the two.
+        sqlx::query(
+            "INSERT INTO outbox (id, kind, drop_id, created_at, next_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(secrets::new_id())
+        .bind(DROP_COMPLETED)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         for p in &gone {
             sqlx::query("DELETE FROM parts WHERE drop_id = $1 AND number = $2")
                 .bind(id)
@@ -519,6 +560,150 @@ impl Repo {
         }
         tx.commit().await?;
         Ok(Some(gone))
+    }
+
+    /// Bytes of a drop received so far (its stored parts).
+    pub async fn received_bytes(&self, id: &str) -> DbResult<i64> {
+        sqlx::query("SELECT COALESCE(SUM(size), 0) AS n FROM parts WHERE drop_id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
+    }
+
+    /// Counts one view of a drop that has a view limit; false when the
+    /// limit was already reached (the drop is burnt).
+    pub async fn take_limited_view(&self, id: &str) -> DbResult<bool> {
+        let done =
+            sqlx::query("UPDATE drops SET views = views + 1 WHERE id = $1 AND views < max_views")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Adds views counted in memory (drops without a view limit).
+    pub async fn add_views(&self, counts: &[(String, i64)]) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, n) in counts {
+            sqlx::query("UPDATE drops SET views = views + $1 WHERE id = $2")
+                .bind(n)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    pub async fn set_protection(
+        &self,
+        id: &str,
+        password_hash: Option<Option<&str>>,
+        max_views: Option<Option<i64>>,
+    ) -> DbResult<()> {
+        if let Some(hash) = password_hash {
+            sqlx::query("UPDATE drops SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        if let Some(max) = max_views {
+            sqlx::query("UPDATE drops SET max_views = $1 WHERE id = $2")
+                .bind(max)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records a drop's thumbnail and, when they were unknown, its pixel size.
+    pub async fn set_thumbnail(&self, id: &str, width: i64, height: i64) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE drops SET thumbnail = 1, width = COALESCE(width, $1), \
+             height = COALESCE(height, $2) WHERE id = $3",
+        )
+        .bind(width)
+        .bind(height)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Drops whose expiry has passed, oldest first.
+    pub async fn expired_drops(&self, now: i64, limit: u32) -> DbResult<Vec<String>> {
+        sqlx::query("SELECT id FROM drops WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2")
+            .bind(now)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect()
+    }
+
+    /// Uploads started before `before` and never completed, and reserved
+    /// ids past their reservation.
+    pub async fn stale_drops(&self, before: i64, now: i64, limit: u32) -> DbResult<Vec<String>> {
+        sqlx::query(
+            "SELECT id FROM drops WHERE ((status = $1 OR status = $2) AND created_at < $3) \
+             OR (status = $4 AND reserved_until < $5) LIMIT $6",
+        )
+        .bind(UPLOADING)
+        .bind(COMPLETING)
+        .bind(before)
+        .bind(RESERVED)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect()
+    }
+
+    // ----- events -----
+
+    /// Events due now, oldest first.
+    pub async fn due_events(&self, now: i64, limit: u32) -> DbResult<Vec<EventRow>> {
+        sqlx::query_as(
+            "SELECT id, kind, drop_id, created_at, attempts FROM outbox WHERE next_at <= $1 \
+             ORDER BY created_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// When the next event is due, if any is waiting.
+    pub async fn next_event_at(&self) -> DbResult<Option<i64>> {
+        sqlx::query("SELECT MIN(next_at) AS t FROM outbox")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("t")
+    }
+
+    pub async fn event_done(&self, id: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM outbox WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn event_retry(&self, id: &str, next_at: i64, error: &str) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_at = $1, last_error = $2 WHERE id = $3",
+        )
+        .bind(next_at)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     // ----- parts -----

@@ -64,7 +64,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Signs and checks part URLs.
+/// Signs and checks part URLs, and the grants a browser holds for a
+/// protected drop (a correct password, or a counted view).
 #[derive(Clone)]
 pub struct Signer {
     key: Vec<u8>,
@@ -80,10 +81,40 @@ impl Signer {
         hex::encode(random_bytes::<32>())
     }
 
-    pub fn sign(&self, drop_id: &str, number: u32, expires: i64) -> String {
+    /// An HMAC of `what`, whose first line names its purpose, so a
+    /// signature for one purpose never passes for another.
+    fn mac(&self, what: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("hmac takes any key");
-        mac.update(format!("part\n{drop_id}\n{number}\n{expires}").as_bytes());
+        mac.update(what.as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    pub fn sign(&self, drop_id: &str, number: u32, expires: i64) -> String {
+        self.mac(&format!("part\n{drop_id}\n{number}\n{expires}"))
+    }
+
+    /// A grant for `drop_id` until `expires` (unix ms): `{expires}.{mac}`.
+    pub fn grant(&self, drop_id: &str, expires: i64) -> String {
+        format!(
+            "{expires}.{}",
+            self.mac(&format!("grant\n{drop_id}\n{expires}"))
+        )
+    }
+
+    /// Whether `grant` is one of ours for `drop_id`, unexpired at `now`.
+    pub fn check_grant(&self, drop_id: &str, grant: &str, now: i64) -> bool {
+        let Some((expires, _)) = grant.split_once('.') else {
+            return false;
+        };
+        let Ok(expires) = expires.parse::<i64>() else {
+            return false;
+        };
+        expires > now && constant_time_eq(self.grant(drop_id, expires).as_bytes(), grant.as_bytes())
+    }
+
+    /// The token a drop's password form carries.
+    pub fn form_token(&self, drop_id: &str) -> String {
+        self.mac(&format!("form\n{drop_id}"))
     }
 
     pub fn verify(&self, drop_id: &str, number: u32, expires: i64, sig: &str) -> bool {
@@ -114,6 +145,17 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn grants_bind_their_drop_and_expire() {
+        let s = Signer::new(b"k".to_vec());
+        let g = s.grant("abc", 1000);
+        assert!(s.check_grant("abc", &g, 999));
+        assert!(!s.check_grant("abc", &g, 1000), "expired");
+        assert!(!s.check_grant("abd", &g, 999), "another drop");
+        assert!(!s.check_grant("abc", "2000.00", 999), "forged");
+        assert!(!s.check_grant("abc", &g.replace("1000.", "9000."), 999));
     }
 
     #[test]

@@ -19,6 +19,11 @@ impl Head {
         self.0.extend_from_slice(&chunk[..take]);
     }
 
+    /// Pixel size (and density) of an image, when the first bytes tell.
+    pub fn dimensions(&self) -> Option<Dimensions> {
+        dimensions(&self.0)
+    }
+
     /// The served content type of the stream seen so far.
     pub fn content_type(&self) -> String {
         content_type(&self.0)
@@ -214,5 +219,72 @@ mod tests {
         let d = disposition(false, "a\"b;ü.png");
         assert!(d.starts_with("attachment; filename=\"a_b__.png\""), "{d}");
         assert!(d.ends_with("filename*=UTF-8''a%22b%3B%C3%BC.png"), "{d}");
+    }
+}
+
+/// An image's pixel size, and its density when the file records one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dimensions {
+    pub width: u32,
+    pub height: u32,
+    /// Pixels per metre (PNG's pHYs); 3780 is 96 dpi, a 1x screen.
+    pub density: Option<u32>,
+}
+
+/// The size of a PNG, JPEG, GIF or WebP image from its first bytes.
+pub fn dimensions(head: &[u8]) -> Option<Dimensions> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(head))
+        .with_guessed_format()
+        .ok()?;
+    reader.format()?;
+    let (width, height) = reader.into_dimensions().ok()?;
+    Some(Dimensions {
+        width,
+        height,
+        density: png_density(head),
+    })
+}
+
+/// The density of a PNG's pHYs chunk in pixels per metre (square pixels,
+/// metre unit), if it comes before the image data.
+fn png_density(bytes: &[u8]) -> Option<u32> {
+    let mut at = bytes.strip_prefix(b"\x89PNG\r\n\x1a\n").map(|_| 8)?;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().ok()?) as usize;
+        let kind = &bytes[at + 4..at + 8];
+        let data = bytes.get(at + 8..at + 8 + len)?;
+        match kind {
+            b"pHYs" if len == 9 => {
+                let x = u32::from_be_bytes(data[0..4].try_into().ok()?);
+                let y = u32::from_be_bytes(data[4..8].try_into().ok()?);
+                return (x == y && data[8] == 1 && x > 0).then_some(x);
+            }
+            b"IDAT" | b"IEND" => return None,
+            _ => at += 12 + len,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod dimension_tests {
+    use super::*;
+
+    #[test]
+    fn png_size_and_hidpi_density_come_from_the_first_bytes() {
+        let image = image::RgbaImage::from_pixel(40, 30, image::Rgba([1, 2, 3, 255]));
+        let twice = dropcast_encode::png(&image, 2.0).unwrap();
+        assert_eq!(
+            dimensions(&twice),
+            Some(Dimensions {
+                width: 40,
+                height: 30,
+                density: Some(7560)
+            })
+        );
+        let once = dropcast_encode::png(&image, 1.0).unwrap();
+        assert_eq!(dimensions(&once).unwrap().density, None);
+        assert_eq!(dimensions(b"plain text, not an image"), None);
+        assert_eq!(dimensions(&twice[..20]), None);
     }
 }

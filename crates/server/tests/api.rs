@@ -809,6 +809,7 @@ async fn update_changes_title_expiry_and_visibility_and_expired_drops_answer_410
         title: Some(Some("Hello".into())),
         expires_at: Some(Some(soon)),
         visibility: Some(api::Visibility::Private),
+        ..Default::default()
     };
     let d2 = c.update_drop(&d.id, &upd).await.unwrap();
     assert_eq!(d2.title.as_deref(), Some("Hello"));
@@ -1046,14 +1047,15 @@ async fn odd_ids_are_not_found_and_never_redirected_elsewhere() {
         assert_eq!(r.status(), 404, "{path}");
         assert!(r.headers().get("location").is_none(), "{path}");
     }
-    // A well-formed id redirects to its own bytes, on this server.
+    // A well-formed unknown id gets the "nothing here" page, no redirect.
     let r = http
         .get(format!("{}/AAAAAAAAAAAA", server.url))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 307);
-    assert_eq!(r.headers()["location"], "/AAAAAAAAAAAA/raw");
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("Nothing here"));
     // A 416 is an API error, labelled as JSON, whatever the file is.
     let data = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR0123456789".to_vec();
     let c = server.client();

@@ -3,7 +3,6 @@
 use super::{check_name, ms_of, owned_drop, time_of, Auth, Json};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{now_ms, Claim, NewDrop, UPLOADING};
-use crate::store;
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -79,8 +78,13 @@ pub async fn create(
             return Err(ApiError::invalid("content_type is not a plain media type"));
         }
     }
-    let expires_at = req.expires_at.map(ms_of);
+    let expires_at = req.expires_at.map(ms_of).or_else(|| {
+        (app.config.default_expiry > 0)
+            .then(|| crate::repo::now_ms() + app.config.default_expiry as i64 * 1000)
+    });
     check_expiry(expires_at)?;
+    let password_hash = password_hash(req.password.as_ref())?;
+    check_max_views(req.max_views)?;
     let fresh_id;
     let new = NewDrop {
         id: match &req.id {
@@ -119,6 +123,15 @@ pub async fn create(
     } else {
         app.repo.insert_drop(&new).await?;
     }
+    if password_hash.is_some() || req.max_views.is_some() {
+        app.repo
+            .set_protection(
+                new.id,
+                Some(password_hash.as_deref()),
+                Some(req.max_views.map(|m| m as i64)),
+            )
+            .await?;
+    }
     let row = app
         .repo
         .drop_by_id(new.id)
@@ -136,6 +149,30 @@ pub fn check_drop_size(app: &App, size: u64) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The argon2 hash of a drop password (at most 1000 bytes, not empty).
+fn password_hash(password: Option<&api::Password>) -> ApiResult<Option<String>> {
+    let Some(api::Password(p)) = password else {
+        return Ok(None);
+    };
+    if p.is_empty() || p.len() > 1000 {
+        return Err(ApiError::invalid(
+            "password must be 1 to 1000 bytes; send null to remove one",
+        ));
+    }
+    crate::secrets::hash_password(p)
+        .map(Some)
+        .map_err(|e| ApiError::internal("hashing a drop password", e))
+}
+
+fn check_max_views(max_views: Option<u64>) -> ApiResult<()> {
+    match max_views {
+        Some(0) => Err(ApiError::invalid(
+            "max_views must be at least 1; send null for no limit",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_title(title: Option<&str>) -> ApiResult<()> {
@@ -262,6 +299,20 @@ pub async fn update(
             req.visibility.map(api::Visibility::as_str),
         )
         .await?;
+    let hash = match &req.password {
+        Some(p) => Some(password_hash(p.as_ref())?),
+        None => None,
+    };
+    if let Some(max) = req.max_views {
+        check_max_views(max)?;
+    }
+    app.repo
+        .set_protection(
+            &id,
+            hash.as_ref().map(|h| h.as_deref()),
+            req.max_views.map(|m| m.map(|m| m as i64)),
+        )
+        .await?;
     let row = owned_drop(&app, &user, &id).await?;
     Ok(Json(app.drop_json(&row)))
 }
@@ -280,9 +331,54 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Removes the row first (so nothing is served any more), then the bytes.
 pub async fn delete_drop(app: &App, id: &str) -> ApiResult<()> {
-    app.repo.delete_drop(id).await?;
-    app.store.delete_prefix(&store::drop_prefix(id)).await?;
-    Ok(())
+    app.purge_drop(id)
+        .await
+        .map_err(|e| ApiError::internal("deleting a drop", e))
+}
+
+/// A ShareX custom uploader for this server: uploads go to the one-shot
+/// endpoint with a token of their own (named "ShareX", revocable on its
+/// own), and each upload's deletion URL carries that drop's delete token,
+/// never the account token.
+#[utoipa::path(get, path = "/api/v1/sharex.sxcu", security(("bearer" = [])),
+    responses((status = 200, description = "a .sxcu file"), (status = 401, body = api::ErrorBody)))]
+pub async fn sharex(
+    State(app): State<App>,
+    Auth(user): Auth,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (_, token) = app.repo.create_token(&user.id, "ShareX").await?;
+    let host = app
+        .public_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(&app.public_url)
+        .to_string();
+    let sxcu = serde_json::json!({
+        "Version": "15.0.0",
+        "Name": format!("Dropcast ({host})"),
+        "DestinationType": "ImageUploader, TextUploader, FileUploader",
+        "RequestMethod": "POST",
+        "RequestURL": format!("{}/api/v1/upload", app.public_url),
+        "Headers": { "Authorization": format!("Bearer {token}") },
+        "Body": "MultipartFormData",
+        "FileFormName": "file",
+        "URL": "{json:files[0].url}",
+        "ThumbnailURL": "{json:files[0].raw_url}",
+        "DeletionURL": "{json:files[0].delete_url}",
+        "ErrorMessage": "{json:error.message}",
+    });
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"dropcast.sxcu\"",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        serde_json::to_string_pretty(&sxcu).unwrap_or_default(),
+    )
+        .into_response())
 }

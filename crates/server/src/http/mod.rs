@@ -2,6 +2,7 @@
 
 mod drops;
 mod oneshot;
+mod pages;
 mod parts;
 mod raw;
 
@@ -24,6 +25,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/auth/login", post(drops::login))
         .route("/api/v1/me", get(drops::me))
+        .route("/api/v1/sharex.sxcu", get(drops::sharex))
         .route("/api/v1/drops", post(drops::create).get(drops::list))
         .route("/api/v1/drops/reserve", post(drops::reserve))
         .route(
@@ -42,8 +44,12 @@ pub fn router(app: App) -> Router {
             "/api/v1/upload",
             post(oneshot::upload).layer(DefaultBodyLimit::disable()),
         )
-        .route("/{id}", get(raw::share))
+        .route("/assets/{name}", get(pages::asset))
+        .route("/{id}", get(pages::share))
         .route("/{id}/raw", get(raw::raw))
+        .route("/{id}/status", get(pages::status))
+        .route("/{id}/thumb.png", get(pages::thumbnail))
+        .route("/{id}/unlock", post(pages::unlock))
         .route(
             "/{id}/delete",
             get(oneshot::delete_page).post(oneshot::delete_confirmed),
@@ -54,6 +60,10 @@ pub fn router(app: App) -> Router {
                 "no such endpoint; see /api/v1/openapi.json",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::abuse::guard,
+        ))
         .with_state(app)
 }
 
@@ -75,6 +85,7 @@ pub fn router(app: App) -> Router {
         parts::put_part,
         parts::complete,
         oneshot::upload,
+        drops::sharex,
         raw::raw,
     ),
     components(schemas(api::ErrorBody, api::ErrorCode)),
@@ -175,7 +186,7 @@ pub async fn owned_drop(app: &App, user: &UserRow, id: &str) -> ApiResult<DropRo
 }
 
 /// Where a drop's bytes are: its parts in order, each with its size.
-pub async fn pieces(app: &App, id: &str) -> ApiResult<Vec<(object_store::path::Path, u64)>> {
+pub(crate) async fn pieces(app: &App, id: &str) -> ApiResult<Vec<(object_store::path::Path, u64)>> {
     Ok(app
         .repo
         .parts(id)
@@ -229,6 +240,11 @@ impl App {
             completed_at: d.completed_at.map(time_of),
             expires_at: d.expires_at.map(time_of),
             upload: uploading.then(|| self.config.upload_limits()),
+            views: (d.views + self.views.pending(&d.id)).max(0) as u64,
+            max_views: d.max_views.map(|m| m as u64),
+            protected: d.password_hash.is_some(),
+            thumbnail_url: (d.thumbnail != 0)
+                .then(|| format!("{}/{}/thumb.png", self.public_url, d.id)),
         }
     }
 }

@@ -147,6 +147,7 @@ async fn store_file(
         sha256: &sha,
         content_type: &content_type,
         delete_token_hash: Some(&secrets::token_hash(&delete_token)),
+        dimensions: head.dimensions(),
     };
     if app.repo.complete(&id, &[1], &completion).await?.is_none() {
         return Err(ApiError::new(
@@ -154,6 +155,7 @@ async fn store_file(
             "the drop was deleted meanwhile",
         ));
     }
+    app.wake_events();
     Ok(api::UploadedFile {
         url: app.share_url(&id),
         raw_url: app.raw_url(&id),

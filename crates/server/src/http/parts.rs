@@ -350,7 +350,7 @@ pub async fn complete(
         return same_completion(&app, d, &req, &want_sha);
     }
     let checked = check_parts(&app, &id, d.declared_size, &req, &want_sha).await;
-    let (total, content_type) = match checked {
+    let (total, head) = match checked {
         Ok(v) => v,
         Err(e) => {
             app.repo.abandon_completing(&id).await?;
@@ -358,14 +358,17 @@ pub async fn complete(
         }
     };
     let keep: Vec<u32> = req.parts.iter().map(|p| p.number).collect();
+    let content_type = head.content_type();
     let completion = Completion {
         size: total as i64,
         sha256: &want_sha,
         content_type: &content_type,
         delete_token_hash: None,
+        dimensions: head.dimensions(),
     };
     match app.repo.complete(&id, &keep, &completion).await? {
         Some(unlisted) => {
+            app.wake_events();
             for p in unlisted {
                 app.store
                     .delete(&store::part_path(&id, p.number as u32, &p.nonce))
@@ -413,7 +416,7 @@ async fn check_parts(
     declared_size: Option<i64>,
     req: &api::CompleteRequest,
     want_sha: &str,
-) -> ApiResult<(u64, String)> {
+) -> ApiResult<(u64, sniff::Head)> {
     if req.parts.is_empty() && req.size != 0 {
         return Err(ApiError::new(ErrorCode::InvalidParts, "no parts listed"));
     }
@@ -513,5 +516,5 @@ async fn check_parts(
             ),
         ));
     }
-    Ok((total, head.content_type()))
+    Ok((total, head))
 }

@@ -2,75 +2,44 @@
 //! ranges, ETags, a server-decided content type and headers that keep
 //! uploaded content from running script on our origin.
 
-use super::user_from_headers;
 use crate::error::{ApiError, ApiResult};
-use crate::repo::{now_ms, DropRow, COMPLETE, RESERVED};
+use crate::repo::COMPLETE;
 use crate::{sniff, App};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use dropcast_api::{ErrorCode, Visibility};
 use std::ops::Range;
 
-/// `GET /{id}`: the share page (for now a redirect to the bytes), or with
-/// an extension, `/{id}.png`, the bytes themselves.
-pub async fn share(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    match id.split_once('.') {
-        Some((id, _ext)) => serve(&app, id, &headers).await,
-        None if super::valid_id(&id) => {
-            Ok(Redirect::temporary(&format!("/{id}/raw")).into_response())
-        }
-        None => Err(ApiError::not_found()),
-    }
+/// `GET /{id}.{ext}`: the bytes under a pretty name (the extension is
+/// decoration).
+pub async fn pretty(app: &App, id_ext: &str, headers: &HeaderMap) -> ApiResult<Response> {
+    let id = id_ext.split_once('.').map_or(id_ext, |(id, _)| id);
+    serve(app, id, headers, false).await
 }
 
 /// A drop's bytes. Public and unlisted drops need only the link; private
-/// ones the owner's token.
+/// ones the owner's token; protected ones (password, view limit) the grant
+/// their page gives. `?download` asks for an attachment.
 #[utoipa::path(get, path = "/{id}/raw", params(("id" = String, Path),
         ("range" = Option<String>, Header, description = "one `bytes=` range")),
     responses((status = 200, description = "the bytes"), (status = 206, description = "a range"),
-        (status = 304), (status = 404, body = dropcast_api::ErrorBody),
+        (status = 304), (status = 401, body = dropcast_api::ErrorBody),
+        (status = 404, body = dropcast_api::ErrorBody),
         (status = 409, body = dropcast_api::ErrorBody, description = "still uploading"),
         (status = 410, body = dropcast_api::ErrorBody), (status = 416)))]
 pub async fn raw(
     State(app): State<App>,
     Path(id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    serve(&app, &id, &headers).await
+    serve(&app, &id, &headers, query.contains_key("download")).await
 }
 
-/// The drop `id` if the request may read it, in any upload state.
-pub async fn readable_drop(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<DropRow> {
-    if !super::valid_id(id) {
-        return Err(ApiError::not_found());
-    }
-    let d = app
-        .repo
-        .drop_by_id(id)
-        .await?
-        .filter(|d| d.status != RESERVED)
-        .ok_or_else(ApiError::not_found)?;
-    if Visibility::parse(&d.visibility) == Some(Visibility::Private) {
-        // A bad token is a 401; no token or another user's is "not found".
-        let user = user_from_headers(app, headers).await?;
-        if user.is_none_or(|u| u.id != d.owner_id) {
-            return Err(ApiError::not_found());
-        }
-    }
-    if d.expires_at.is_some_and(|e| e <= now_ms()) {
-        return Err(ApiError::new(ErrorCode::Expired, "this drop has expired"));
-    }
-    Ok(d)
-}
-
-async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> {
-    let d = readable_drop(app, id, headers).await?;
+async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiResult<Response> {
+    let d = super::pages::readable(app, id, headers).await?;
     if d.status != COMPLETE {
         return Err(ApiError::new(
             ErrorCode::NotReady,
@@ -84,7 +53,7 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> 
         .content_type
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
-    let inline = sniff::inline(&content_type, &d.name);
+    let inline = !download && sniff::inline(&content_type, &d.name);
 
     let mut h = HeaderMap::new();
     let mut put = |name: header::HeaderName, value: &str| {
@@ -105,7 +74,10 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<Response> 
     );
     put(
         header::CACHE_CONTROL,
-        if d.visibility == Visibility::Private.as_str() {
+        if d.visibility == Visibility::Private.as_str()
+            || d.password_hash.is_some()
+            || d.max_views.is_some()
+        {
             "private, no-cache"
         } else {
             "public, max-age=60, must-revalidate"
