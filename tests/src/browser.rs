@@ -93,10 +93,11 @@ impl Browser {
 
     fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
-        let answer: Value = self
-            .http
-            .request(method, url)
-            .json(&body)
+        let mut request = self.http.request(method, url);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let answer: Value = request
             .send()
             .unwrap()
             .json()
