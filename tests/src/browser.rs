@@ -97,11 +97,7 @@ impl Browser {
         if !body.is_null() {
             request = request.json(&body);
         }
-        let answer: Value = request
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let answer: Value = request.send().unwrap().json().unwrap();
         if answer["value"]["error"].is_string() {
             panic!("webdriver {path}: {}", answer["value"]);
         }

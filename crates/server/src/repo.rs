@@ -562,13 +562,17 @@ impl Repo {
         Ok(Some(gone))
     }
 
-    /// Bytes of a drop received so far (its stored parts).
-    pub async fn received_bytes(&self, id: &str) -> DbResult<i64> {
-        sqlx::query("SELECT COALESCE(SUM(size), 0) AS n FROM parts WHERE drop_id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")
+    /// Bytes of a drop received so far (its stored parts), and when the
+    /// last part arrived (`None`: no part yet).
+    pub async fn received(&self, id: &str) -> DbResult<(i64, Option<i64>)> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(size), 0) AS n, MAX(created_at) AS t FROM parts \
+             WHERE drop_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("t")?))
     }
 
     /// Counts one view of a drop that has a view limit; false when the

@@ -423,3 +423,74 @@ async fn a_client_piling_up_failures_is_answered_429_for_the_cooldown() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(get(&d.raw_url, None).await.status(), 200);
 }
+
+fn test_video(dir: &std::path::Path) -> Vec<u8> {
+    let path = dir.join("clip.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=320x240:rate=25")
+        .args(["-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg is installed (cargo xtask test installs it)");
+    assert!(made.success());
+    std::fs::read(path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_video_gets_its_first_frame_or_the_poster_its_client_sent_as_thumbnail() {
+    let server = start();
+    let c = server.client();
+    let dir = tempfile::tempdir().unwrap();
+    let video = test_video(dir.path());
+    let d = share_bytes(&c, new_drop("clip.mp4", None), &video).await;
+    let d = wait_for_thumbnail(&c, &d.id).await;
+    let thumb = get(d.thumbnail_url.as_deref().unwrap(), None).await;
+    let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        (thumb.width(), thumb.height()),
+        (320, 240),
+        "ffmpeg's first frame"
+    );
+    let html = get(&d.url, None).await.text().await.unwrap();
+    assert_eq!(meta(&html, "og:type"), Some("video.other"));
+    assert_eq!(meta(&html, "og:video"), Some(d.raw_url.as_str()));
+    assert_eq!(meta(&html, "og:video:width"), Some("320"));
+    assert!(html.contains(&format!("poster=\"/{}/thumb.png\"", d.id)));
+
+    // A poster sent by the client (a screencast's) is kept.
+    let second = c
+        .create_drop(&new_drop("rec.mp4", Some(video.len() as u64)))
+        .await
+        .unwrap();
+    let poster = http()
+        .put(format!("{}/api/v1/drops/{}/poster", server.url, second.id))
+        .bearer_auth(&server.owner_token)
+        .body(png(160, 90, 1.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poster.status(), 200);
+    let file = temp_file(&video);
+    dropcast_client::upload_file(&c, &second, file.path(), Default::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = c.drop_info(&second.id).await.unwrap();
+    let thumb = get(second.thumbnail_url.as_deref().unwrap(), None).await;
+    let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        (thumb.width(), thumb.height()),
+        (160, 90),
+        "the poster stays"
+    );
+    // Not an image: refused with a reason.
+    let bad = http()
+        .put(format!("{}/api/v1/drops/{}/poster", server.url, second.id))
+        .bearer_auth(&server.owner_token)
+        .body("not an image")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

@@ -382,3 +382,40 @@ pub async fn sharex(
     )
         .into_response())
 }
+
+/// The most a poster image may weigh.
+const MAX_POSTER: usize = 16 << 20;
+
+/// Sets a drop's thumbnail from an image the client sends (a screencast's
+/// poster frame); it is shown until playback starts and used for unfurls.
+#[utoipa::path(put, path = "/api/v1/drops/{id}/poster", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body(content = Vec<u8>, content_type = "image/png"),
+    responses((status = 200, body = api::Drop), (status = 400, body = api::ErrorBody),
+        (status = 404, body = api::ErrorBody), (status = 413, body = api::ErrorBody)))]
+pub async fn poster(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<api::Drop>> {
+    owned_drop(&app, &user, &id).await?;
+    if body.len() > MAX_POSTER {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("a poster may be at most {MAX_POSTER} bytes"),
+        ));
+    }
+    let made = crate::thumbs::make(body.to_vec())
+        .await
+        .map_err(|e| ApiError::internal("making a poster", e))?;
+    let (thumb, width, height) = made.map_err(|e| {
+        ApiError::invalid(format!(
+            "the poster is not a PNG, JPEG, GIF or WebP image: {e}"
+        ))
+    })?;
+    crate::thumbs::save(&app, &id, &thumb, width, height)
+        .await
+        .map_err(|e| ApiError::internal("storing a poster", e))?;
+    let row = owned_drop(&app, &user, &id).await?;
+    Ok(Json(app.drop_json(&row)))
+}

@@ -41,6 +41,10 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/drops/{id}/parts/{number}", put(parts::put_part))
         .route("/api/v1/drops/{id}/complete", post(parts::complete))
         .route(
+            "/api/v1/drops/{id}/poster",
+            put(drops::poster).layer(DefaultBodyLimit::max(16 << 20)),
+        )
+        .route(
             "/api/v1/upload",
             post(oneshot::upload).layer(DefaultBodyLimit::disable()),
         )
@@ -86,6 +90,7 @@ pub fn router(app: App) -> Router {
         parts::complete,
         oneshot::upload,
         drops::sharex,
+        drops::poster,
         raw::raw,
     ),
     components(schemas(api::ErrorBody, api::ErrorCode)),

@@ -322,16 +322,16 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
         return Ok(password_page(app, id, false));
     }
     if d.status != COMPLETE {
-        let received = app.repo.received_bytes(id).await? as u64;
+        let (received, last) = app.repo.received(id).await?;
         let html = UploadingPage {
             title: title_of(&d),
             asset_version: asset_version(),
             name: d.name.clone(),
             id: d.id.clone(),
             status_url: format!("/{id}/status"),
-            received,
+            received: received as u64,
             size: d.declared_size.map(|s| s as u64),
-            failed: false,
+            failed: stalled(&d, last),
         }
         .render();
         return Ok(page(StatusCode::OK, html, "no-store"));
@@ -366,6 +366,14 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
         }
     }
     Ok(response)
+}
+
+/// An upload with nothing new for this long has stopped (its sender may
+/// still resume it; the page then says so again).
+const STALLED_AFTER_MS: i64 = 10 * 60 * 1000;
+
+fn stalled(d: &DropRow, last_part_at: Option<i64>) -> bool {
+    now_ms() - last_part_at.unwrap_or(d.created_at) > STALLED_AFTER_MS
 }
 
 fn title_of(d: &DropRow) -> String {
@@ -438,13 +446,20 @@ pub async fn status(
 ) -> ApiResult<Response> {
     let d = readable(&app, &id, &headers).await?;
     let complete = d.status == COMPLETE;
-    let received = if complete {
-        d.size.unwrap_or(0)
+    let (received, last) = if complete {
+        (d.size.unwrap_or(0), None)
     } else {
-        app.repo.received_bytes(&id).await?
+        app.repo.received(&id).await?
+    };
+    let status = if complete {
+        "complete"
+    } else if stalled(&d, last) {
+        "failed"
+    } else {
+        "uploading"
     };
     let body = serde_json::json!({
-        "status": if complete { "complete" } else { "uploading" },
+        "status": status,
         "received": received,
         "size": d.size.or(d.declared_size),
     });
