@@ -371,6 +371,10 @@ mod tests {
             completed_at: None,
             expires_at: None,
             upload: None,
+            views: 0,
+            max_views: None,
+            protected: false,
+            thumbnail_url: None,
         }
     }
 
