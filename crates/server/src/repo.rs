@@ -9,7 +9,7 @@ use crate::secrets;
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, FromRow, Row};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub type DbResult<T> = Result<T, sqlx::Error>;
 
@@ -24,6 +24,74 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Repo {
     pool: AnyPool,
+    rows: std::sync::Arc<RowCache>,
+}
+
+/// Drop rows read for serving, kept for [`ROW_TTL`]: a share page or a
+/// raw download is then mostly a hash lookup instead of a database round
+/// trip (which cost two thirds of the page's throughput). A change made
+/// through this `Repo` forgets the row once it is done, and a read that
+/// started before that is not cached; a change made by another process
+/// (another serverless instance, `dropcast-server cleanup`) shows within
+/// the TTL.
+#[derive(Default)]
+struct RowCache(std::sync::Mutex<Rows>);
+
+#[derive(Default)]
+struct Rows {
+    rows: std::collections::HashMap<String, (Instant, DropRow)>,
+    /// When each recently changed drop's change finished.
+    changed: std::collections::HashMap<String, Instant>,
+}
+
+const ROW_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+const ROW_CACHE_MAX: usize = 10_000;
+
+impl RowCache {
+    fn get(&self, id: &str) -> Option<DropRow> {
+        let cache = self.0.lock().expect("row cache");
+        cache
+            .rows
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < ROW_TTL)
+            .map(|(_, row)| row.clone())
+    }
+
+    /// Caches a row read by a query that started at `started`.
+    fn put(&self, row: DropRow, started: Instant) {
+        let mut cache = self.0.lock().expect("row cache");
+        if cache.changed.get(&row.id).is_some_and(|at| *at >= started) {
+            return; // read before a change finished: may be stale
+        }
+        if cache.rows.len() >= ROW_CACHE_MAX {
+            cache.rows.retain(|_, (at, _)| at.elapsed() < ROW_TTL);
+            if cache.rows.len() >= ROW_CACHE_MAX {
+                cache.rows.clear();
+            }
+        }
+        cache.rows.insert(row.id.clone(), (Instant::now(), row));
+    }
+
+    /// Forgets `id` when the returned guard drops, i.e. once the change
+    /// the caller is making has finished (or failed).
+    fn changing(&self, id: &str) -> Changing<'_> {
+        Changing(self, id.to_string())
+    }
+}
+
+struct Changing<'a>(&'a RowCache, String);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        let mut cache = self.0 .0.lock().expect("row cache");
+        cache.rows.remove(&self.1);
+        if cache.changed.len() >= ROW_CACHE_MAX {
+            cache.changed.retain(|_, at| at.elapsed() < ROW_TTL * 10);
+        }
+        cache
+            .changed
+            .insert(std::mem::take(&mut self.1), Instant::now());
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -167,7 +235,10 @@ impl Repo {
             .run(&pool)
             .await
             .context("migrating the database")?;
-        Ok(Repo { pool })
+        Ok(Repo {
+            pool,
+            rows: Default::default(),
+        })
     }
 
     // ----- settings -----
@@ -306,6 +377,19 @@ impl Repo {
 
     // ----- drops -----
 
+    /// [`Repo::drop_by_id`] through the row cache, for serving.
+    pub async fn drop_for_serving(&self, id: &str) -> DbResult<Option<DropRow>> {
+        if let Some(row) = self.rows.get(id) {
+            return Ok(Some(row));
+        }
+        let started = Instant::now();
+        let row = self.drop_by_id(id).await?;
+        if let Some(row) = &row {
+            self.rows.put(row.clone(), started);
+        }
+        Ok(row)
+    }
+
     pub async fn drop_by_id(&self, id: &str) -> DbResult<Option<DropRow>> {
         sqlx::query_as(&format!("SELECT {DROP_COLUMNS} FROM drops WHERE id = $1"))
             .bind(id)
@@ -365,6 +449,7 @@ impl Repo {
 
     /// Turns a reserved id into an uploading drop.
     pub async fn claim(&self, d: &NewDrop<'_>) -> DbResult<Claim> {
+        let _changed = self.rows.changing(d.id);
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE drops SET status = $1, name = $2, title = $3, declared_type = $4, \
@@ -428,6 +513,7 @@ impl Repo {
         expires_at: Option<Option<i64>>,
         visibility: Option<&str>,
     ) -> DbResult<()> {
+        let _changed = self.rows.changing(id);
         // Each field only when given; three tiny statements keep the SQL plain.
         if let Some(title) = title {
             sqlx::query("UPDATE drops SET title = $1 WHERE id = $2")
@@ -455,6 +541,7 @@ impl Repo {
 
     /// Deletes the drop row and its parts; true when it existed.
     pub async fn delete_drop(&self, id: &str) -> DbResult<bool> {
+        let _changed = self.rows.changing(id);
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM parts WHERE drop_id = $1")
             .bind(id)
@@ -471,6 +558,7 @@ impl Repo {
     /// Freezes an uploading drop's parts while `complete` checks them.
     /// True when the drop is now (or already was) completing.
     pub async fn begin_completing(&self, id: &str) -> DbResult<bool> {
+        let _changed = self.rows.changing(id);
         sqlx::query("UPDATE drops SET status = $1 WHERE id = $2 AND status = $3")
             .bind(COMPLETING)
             .bind(id)
@@ -488,6 +576,7 @@ impl Repo {
 
     /// Lets parts in again after a failed `complete`.
     pub async fn abandon_completing(&self, id: &str) -> DbResult<()> {
+        let _changed = self.rows.changing(id);
         sqlx::query("UPDATE drops SET status = $1 WHERE id = $2 AND status = $3")
             .bind(UPLOADING)
             .bind(id)
@@ -508,6 +597,7 @@ impl Repo {
         keep: &[u32],
         c: &Completion<'_>,
     ) -> DbResult<Option<Vec<PartRow>>> {
+        let _changed = self.rows.changing(id);
         let gone: Vec<PartRow> = self
             .parts(id)
             .await?
@@ -578,6 +668,7 @@ impl Repo {
     /// Counts one view of a drop that has a view limit; false when the
     /// limit was already reached (the drop is burnt).
     pub async fn take_limited_view(&self, id: &str) -> DbResult<bool> {
+        let _changed = self.rows.changing(id);
         let done =
             sqlx::query("UPDATE drops SET views = views + 1 WHERE id = $1 AND views < max_views")
                 .bind(id)
@@ -588,6 +679,10 @@ impl Repo {
 
     /// Adds views counted in memory (drops without a view limit).
     pub async fn add_views(&self, counts: &[(String, i64)]) -> DbResult<()> {
+        let _changed: Vec<_> = counts
+            .iter()
+            .map(|(id, _)| self.rows.changing(id))
+            .collect();
         let mut tx = self.pool.begin().await?;
         for (id, n) in counts {
             sqlx::query("UPDATE drops SET views = views + $1 WHERE id = $2")
@@ -605,6 +700,7 @@ impl Repo {
         password_hash: Option<Option<&str>>,
         max_views: Option<Option<i64>>,
     ) -> DbResult<()> {
+        let _changed = self.rows.changing(id);
         if let Some(hash) = password_hash {
             sqlx::query("UPDATE drops SET password_hash = $1 WHERE id = $2")
                 .bind(hash)
@@ -624,6 +720,7 @@ impl Repo {
 
     /// Records a drop's thumbnail and, when they were unknown, its pixel size.
     pub async fn set_thumbnail(&self, id: &str, width: i64, height: i64) -> DbResult<()> {
+        let _changed = self.rows.changing(id);
         sqlx::query(
             "UPDATE drops SET thumbnail = 1, width = COALESCE(width, $1), \
              height = COALESCE(height, $2) WHERE id = $3",

@@ -269,7 +269,7 @@ pub async fn access(app: &App, id: &str, headers: &HeaderMap) -> Result<(DropRow
     }
     let d = app
         .repo
-        .drop_by_id(id)
+        .drop_for_serving(id)
         .await?
         .filter(|d| d.status != RESERVED)
         .ok_or(Denied::NotFound)?;
