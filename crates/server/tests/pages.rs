@@ -498,3 +498,39 @@ async fn a_video_gets_its_first_frame_or_the_poster_its_client_sent_as_thumbnail
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_default_expiry_applies_to_drops_that_set_none() {
+    let server = start_with(&[("DROPCAST_DEFAULT_EXPIRY", "3600")]);
+    let c = server.client();
+    let before = time::OffsetDateTime::now_utc();
+    let d = c.create_drop(&new_drop("a.bin", Some(10))).await.unwrap();
+    let expires = d.expires_at.expect("a default expiry");
+    let hour = (expires - before).whole_seconds();
+    assert!((3590..=3610).contains(&hour), "{hour} s");
+    // One that says when it expires keeps its own.
+    let own = time::OffsetDateTime::now_utc() + Duration::from_secs(60);
+    let d = c
+        .create_drop(&api::CreateDrop {
+            name: "b.bin".into(),
+            expires_at: Some(own),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!((d.expires_at.unwrap() - own).whole_seconds().abs() <= 1);
+    // A view-limited drop's uploading page may poll its progress.
+    let limited = c
+        .create_drop(&api::CreateDrop {
+            name: "c.bin".into(),
+            size: Some(10),
+            max_views: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&format!("{}/status", limited.url), None).await.status(),
+        200
+    );
+}

@@ -444,7 +444,13 @@ pub async fn status(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let d = readable(&app, &id, &headers).await?;
+    // Progress is no secret of a view-limited drop (its page polls this
+    // before any view is counted), but it is of a password-protected one.
+    let d = match access(&app, &id, &headers).await {
+        Ok((d, grant_needed)) if !(grant_needed && d.password_hash.is_some()) => d,
+        Ok(_) => return Err(Denied::NeedsGrant.api()),
+        Err(denied) => return Err(denied.api()),
+    };
     let complete = d.status == COMPLETE;
     let (received, last) = if complete {
         (d.size.unwrap_or(0), None)
