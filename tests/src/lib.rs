@@ -335,16 +335,23 @@ impl Home {
         }
     }
 
-    /// `dropcast ARGS` with this home, `stdin` piped in, extra env set.
-    pub fn run(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(workspace_bin("dropcast"));
-        cmd.args(args)
-            .env("HOME", self.dir.path())
+    /// A command for `program` (a workspace binary) with this home: its
+    /// own config and data dirs, no display, no server from the caller.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(workspace_bin(program));
+        cmd.env("HOME", self.dir.path())
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env_remove("DROPCAST_SERVER")
             .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        cmd
+    }
+
+    /// `dropcast ARGS` with this home, `stdin` piped in, extra env set.
+    pub fn run(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command("dropcast");
+        cmd.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -481,5 +488,41 @@ impl Xvfb {
     /// What the clipboard holds, as `target` (e.g. UTF8_STRING, image/png).
     pub fn clipboard(&self, target: &str) -> Vec<u8> {
         self.output("xclip", &["-o", "-selection", "clipboard", "-t", target])
+    }
+}
+
+/// A private D-Bus session bus for a test (its address in `address`).
+pub struct SessionBus {
+    pub address: String,
+    _daemon: Running,
+}
+
+impl SessionBus {
+    pub fn start() -> SessionBus {
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon is installed (package dbus)");
+        let mut address = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        SessionBus {
+            address: address.trim().to_string(),
+            _daemon: Running(child),
+        }
+    }
+
+    /// `dbus-send --print-reply ARGS` on this bus; its output.
+    pub fn send(&self, args: &[&str]) -> String {
+        let out = Command::new("dbus-send")
+            .args(["--session", "--print-reply"])
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }

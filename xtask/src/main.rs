@@ -71,6 +71,9 @@ const TEST_PACKAGES: &[&str] = &[
     "chromium",
     "chromium-driver",
     "ffmpeg",
+    // A tray host (StatusNotifierItem) with its own watcher, for the tray
+    // app's tests.
+    "haskell-gtk-sni-tray-utils",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {

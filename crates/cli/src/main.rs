@@ -10,12 +10,10 @@
 //! such monitor or window, a region off screen).
 
 use clap::{Parser, Subcommand};
+use dropcast_actions::{self as actions, ClipboardRoute, Kind, Session, ShotOptions};
 use dropcast_api as api;
 use dropcast_capture::Target;
-use dropcast_client::credentials::Credentials;
 use dropcast_client::journal::Journal;
-use dropcast_client::settings::{Dirs, Settings};
-use dropcast_client::share::{Sharer, Source};
 use dropcast_client::{Client, Sensitive};
 use serde_json::json;
 use std::io::{IsTerminal, Read};
@@ -142,6 +140,17 @@ impl From<dropcast_client::settings::Copy> for Copy {
     }
 }
 
+impl From<Copy> for dropcast_client::settings::Copy {
+    fn from(c: Copy) -> Self {
+        use dropcast_client::settings::Copy as Setting;
+        match c {
+            Copy::Link => Setting::Link,
+            Copy::Image => Setting::Image,
+            Copy::None => Setting::None,
+        }
+    }
+}
+
 /// A failure with the exit code it maps to.
 struct Failure {
     code: u8,
@@ -157,64 +166,36 @@ impl Failure {
     }
 }
 
-impl From<dropcast_client::Error> for Failure {
-    fn from(e: dropcast_client::Error) -> Self {
-        use dropcast_client::Error;
-        let code = match &e {
-            Error::Api {
-                code: api::ErrorCode::Unauthorized | api::ErrorCode::InvalidCredentials,
-                ..
-            } => 3,
-            Error::Http(_) => 4,
-            Error::Io(_) | Error::Journal(_) => 5,
-            _ => 1,
+impl From<actions::Error> for Failure {
+    fn from(e: actions::Error) -> Self {
+        let code = match e.kind {
+            Kind::SignIn => 3,
+            Kind::Unreachable => 4,
+            Kind::LocalFile => 5,
+            Kind::Capture => 6,
+            Kind::Failed => 1,
         };
-        let hint = match code {
-            3 => "; sign in again with `dropcast login --server URL`",
-            4 => "; is the server running, and is the URL right?",
-            _ => "",
-        };
-        Failure::new(code, format!("{e}{hint}"))
+        Failure::new(code, e.message)
     }
 }
 
-macro_rules! fail_from {
+/// Every error the actions know converts through them.
+macro_rules! via_actions {
     ($($t:ty),*) => {$(
         impl From<$t> for Failure {
             fn from(e: $t) -> Self {
-                Failure::new(1, e.to_string())
+                Failure::from(actions::Error::from(e))
             }
         }
     )*};
 }
-impl From<dropcast_client::share::ShareError> for Failure {
-    fn from(e: dropcast_client::share::ShareError) -> Self {
-        let mut f = Failure::from(e.error);
-        if let Some(link) = e.link {
-            f.message.push_str(&format!(
-                "; the file is kept and the link {link} works once `dropcast resume` has sent it"
-            ));
-        }
-        f
-    }
-}
-
-impl From<dropcast_capture::CaptureError> for Failure {
-    fn from(e: dropcast_capture::CaptureError) -> Self {
-        Failure::new(6, e.to_string())
-    }
-}
-
-impl From<dropcast_client::journal::JournalError> for Failure {
-    fn from(e: dropcast_client::journal::JournalError) -> Self {
-        Failure::from(dropcast_client::Error::from(e))
-    }
-}
-
-fail_from!(
+via_actions!(
+    dropcast_client::Error,
+    dropcast_client::share::ShareError,
+    dropcast_client::journal::JournalError,
     dropcast_client::settings::SettingsError,
     dropcast_client::credentials::CredentialError,
-    dropcast_encode::EncodeError
+    dropcast_capture::CaptureError
 );
 
 #[tokio::main]
@@ -236,45 +217,8 @@ async fn main() -> ExitCode {
     }
 }
 
-struct Ctx {
-    dirs: Dirs,
-    settings: Settings,
-    credentials: Credentials,
-}
-
-impl Ctx {
-    fn load() -> Result<Ctx, Failure> {
-        let dirs = Dirs::for_user()?;
-        let settings = Settings::load(&dirs)?;
-        let credentials = Credentials::new(settings.credentials, &dirs);
-        Ok(Ctx {
-            dirs,
-            settings,
-            credentials,
-        })
-    }
-
-    /// The signed-in client, or exit code 3 with what to do.
-    fn client(&self) -> Result<Client, Failure> {
-        let not_signed_in =
-            || Failure::new(3, "not signed in: run `dropcast login --server URL` first");
-        let server = self.settings.server.clone().ok_or_else(not_signed_in)?;
-        let token = self.credentials.load(&server)?.ok_or_else(not_signed_in)?;
-        Ok(Client::new(&server, Some(token.expose().clone())))
-    }
-
-    async fn sharer(&self) -> Result<Sharer, Failure> {
-        Ok(Sharer {
-            client: self.client()?,
-            journal: Journal::open(&self.dirs).await?,
-            dirs: self.dirs.clone(),
-            parallel: self.settings.parallel,
-        })
-    }
-}
-
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let mut ctx = Ctx::load()?;
+    let mut ctx = Session::load()?;
     let json = cli.json;
     match cli.command {
         Command::Login {
@@ -359,11 +303,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let sharer = ctx.sharer().await?;
             let mut drops = Vec::new();
             for path in &files {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "file".into());
-                drops.push(share_file(&sharer, path, name, None, json).await?);
+                drops.push(actions::share_file(&sharer, path, &progress_bar(json)).await?);
             }
             let copy = copy.unwrap_or(if dropcast_client::clipboard::available() {
                 Copy::Link
@@ -371,7 +311,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Copy::None
             });
             let urls: Vec<&str> = drops.iter().map(|d| d.url.as_str()).collect();
-            let copied = copy != Copy::None && copy_links(&urls);
+            let copied = copy != Copy::None && holder().copy_links(&urls);
             if json {
                 let list: Vec<_> = drops.iter().map(drop_json).collect();
                 println!("{}", json!({ "drops": list, "copied": copied }));
@@ -410,13 +350,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(format) = format {
                 image.format = format;
             }
-            let shot = Shot {
-                target,
-                cursor: cursor || ctx.settings.cursor,
+            let options = ShotOptions {
                 image,
                 out,
-                copy: copy.unwrap_or(ctx.settings.copy.into()),
+                copy: copy.unwrap_or(ctx.settings.copy.into()).into(),
             };
+            if !no_upload {
+                ctx.server()?; // signed in? say so before capturing
+            }
+            let frame = actions::capture(target, cursor || ctx.settings.cursor).await?;
             if no_upload {
                 if copy == Some(Copy::Link) {
                     return Err(Failure::new(
@@ -425,9 +367,37 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                          --no-upload",
                     ));
                 }
-                capture_only(shot, json).await?;
+                let saved = actions::save_frame(frame, &options, &holder()).await?;
+                if json {
+                    println!(
+                        "{}",
+                        json!({
+                            "path": saved.path,
+                            "width": saved.width,
+                            "height": saved.height,
+                            "content_type": saved.content_type,
+                            "copied": saved.copied,
+                        })
+                    );
+                } else {
+                    println!("{}", saved.path.display());
+                }
             } else {
-                capture_and_share(&ctx, shot, json).await?;
+                let shared =
+                    actions::share_frame(&ctx, frame, &options, &holder(), &progress_bar(json))
+                        .await?;
+                if json {
+                    let mut out = drop_json(&shared.drop);
+                    out["width"] = json!(shared.width);
+                    out["height"] = json!(shared.height);
+                    out["copied"] = json!(shared.copied);
+                    if let Some(p) = &options.out {
+                        out["path"] = json!(p);
+                    }
+                    println!("{out}");
+                } else {
+                    println!("{}", shared.drop.url);
+                }
             }
         }
         Command::Monitors => {
@@ -469,16 +439,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Delete { id } => {
-            let c = ctx.client()?;
-            c.delete_drop(&id).await?;
-            let journal = Journal::open(&ctx.dirs).await?;
-            if let Some(e) = journal.get(&id).await? {
-                if let Some(path) = e.local_path {
-                    let _ = remove_if_capture(&ctx.dirs, std::path::Path::new(&path));
-                }
-            }
-            journal.forget(&id).await?;
-            let _ = std::fs::remove_file(ctx.dirs.thumbnail(&id));
+            actions::delete(&ctx, &id).await?;
             if json {
                 println!("{}", json!({"id": id, "status": "deleted"}));
             } else {
@@ -487,18 +448,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Resume => {
             let sharer = ctx.sharer().await?;
-            let mut done = Vec::new();
-            for e in sharer.journal.unfinished(sharer.client.base()).await? {
-                let (bar, progress) = progress_bar(&e.name, e.size.unwrap_or(0) as u64, json);
-                let resumed = sharer.resume(&e, progress).await;
-                if let Some(bar) = bar {
-                    bar.finish_and_clear();
-                }
-                done.push(resumed?);
-                if let Some(path) = &e.local_path {
-                    forget_capture(&sharer, &e.id, std::path::Path::new(path)).await?;
-                }
-            }
+            let done = actions::resume_all(&sharer, &progress_bar(json)).await?;
             if json {
                 let list: Vec<_> = done.iter().map(drop_json).collect();
                 println!("{}", json!({ "drops": list }));
@@ -558,15 +508,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A capture to take, and what to do with it.
-struct Shot {
-    target: Target,
-    cursor: bool,
-    image: dropcast_encode::Settings,
-    out: Option<PathBuf>,
-    copy: Copy,
-}
-
 /// Window ids as `dropcast windows` prints them (hex) or in decimal.
 fn parse_window_id(s: &str) -> Result<u32, Failure> {
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -581,204 +522,11 @@ fn parse_window_id(s: &str) -> Result<u32, Failure> {
     })
 }
 
-async fn capture(shot: &Shot) -> Result<dropcast_capture::Frame, Failure> {
-    let (target, options) = (
-        shot.target.clone(),
-        dropcast_capture::Options {
-            cursor: shot.cursor,
-        },
-    );
-    Ok(
-        tokio::task::spawn_blocking(move || dropcast_capture::capture(&target, options))
-            .await
-            .expect("capture does not panic")?,
-    )
-}
-
-async fn encode(
-    frame: std::sync::Arc<dropcast_capture::Frame>,
-    settings: dropcast_encode::Settings,
-) -> Result<dropcast_encode::Encoded, Failure> {
-    Ok(tokio::task::spawn_blocking(move || {
-        dropcast_encode::encode(&frame.image, frame.scale_factor, &settings)
-    })
-    .await
-    .expect("encoding does not panic")?)
-}
-
-/// `screenshot-20261126-093000.png`, from when the frame was taken (UTC).
-fn capture_name(frame: &dropcast_capture::Frame, format: dropcast_encode::Format) -> String {
-    let t = time::OffsetDateTime::from(frame.captured_at);
-    format!(
-        "screenshot-{:04}{:02}{:02}-{:02}{:02}{:02}.{}",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        format.extension()
-    )
-}
-
-/// Writes an encoded capture; a full disk says so (exit 5).
-fn save(path: &std::path::Path, bytes: &[u8]) -> Result<PathBuf, Failure> {
-    let written = if path.exists() && !path.is_file() {
-        // A device or a pipe (e.g. /dev/stdout): write into it as it is.
-        std::fs::write(path, bytes).map(|()| path.to_path_buf())
-    } else {
-        dropcast_client::share::write_file(path, bytes)
-    };
-    written.map_err(|e| {
-        Failure::new(
-            5,
-            format!(
-                "cannot save the capture to {}: {}",
-                path.display(),
-                dropcast_client::share::explain_io(&e)
-            ),
-        )
-    })
-}
-
-fn copy_image(frame: &dropcast_capture::Frame) -> bool {
-    let content = dropcast_client::clipboard::Content::Image {
-        width: frame.image.width(),
-        height: frame.image.height(),
-        rgba: frame.image.as_raw().clone(),
-    };
-    copy_content(content)
-}
-
-/// `shot --no-upload`: capture, encode, save, maybe copy the image.
-async fn capture_only(shot: Shot, json: bool) -> Result<(), Failure> {
-    let frame = std::sync::Arc::new(capture(&shot).await?);
-    let encoded = encode(frame.clone(), shot.image).await?;
-    let path = shot
-        .out
-        .unwrap_or_else(|| PathBuf::from(capture_name(&frame, encoded.format)));
-    let path = save(&path, &encoded.bytes)?;
-    let copied = shot.copy == Copy::Image && copy_image(&frame);
-    if json {
-        println!(
-            "{}",
-            json!({
-                "path": path,
-                "width": encoded.width,
-                "height": encoded.height,
-                "content_type": encoded.format.content_type(),
-                "copied": copied,
-            })
-        );
-    } else {
-        println!("{}", path.display());
-    }
-    Ok(())
-}
-
-/// `shot`: capture; the link from the pool on the clipboard at once; then
-/// encode, save (the capture is kept until the server has it) and upload.
-async fn capture_and_share(ctx: &Ctx, shot: Shot, json: bool) -> Result<(), Failure> {
-    let not_signed_in =
-        || Failure::new(3, "not signed in: run `dropcast login --server URL` first");
-    let server = ctx.settings.server.clone().ok_or_else(not_signed_in)?;
-    let frame = std::sync::Arc::new(capture(&shot).await?);
-    // The link first: from the pool, which needs neither the token nor
-    // the server.
-    let journal = Journal::open(&ctx.dirs).await?;
-    let pooled = Sharer::link_from_pool(&journal, &server).await?;
-    let mut copied = false;
-    if let (Some(link), Copy::Link) = (&pooled, shot.copy) {
-        copied = copy_links(&[link.url.as_str()]);
-    }
-    let sharer = Sharer {
-        client: ctx.client()?,
-        journal,
-        dirs: ctx.dirs.clone(),
-        parallel: ctx.settings.parallel,
-    };
-    let link = match pooled {
-        Some(link) => link,
-        None => sharer.link().await?.ok_or_else(|| {
-            Failure::new(
-                4,
-                "no link to give the capture: the server cannot be reached and no reserved \
-                 ids are left; is the server running? (retry when it is)",
-            )
-        })?,
-    };
-    if !copied && shot.copy == Copy::Link {
-        copied = copy_links(&[link.url.as_str()]);
-    }
-    let encoded = encode(frame.clone(), shot.image).await?;
-    let name = capture_name(&frame, encoded.format);
-    let path = match &shot.out {
-        Some(out) => save(out, &encoded.bytes)?,
-        None => save(
-            &sharer
-                .dirs
-                .captures()
-                .join(format!("{}.{}", link.id, encoded.format.extension())),
-            &encoded.bytes,
-        )?,
-    };
-    if let Ok(thumb) = dropcast_encode::thumbnail(&frame.image, dropcast_encode::THUMBNAIL_SIZE) {
-        let _ = dropcast_client::share::write_file(&sharer.dirs.thumbnail(&link.id), &thumb);
-    }
-    if shot.copy == Copy::Image {
-        copied = copy_image(&frame);
-    }
-    let id = link.id.clone();
-    let d = share_file(&sharer, &path, name, Some(link), json).await?;
-    forget_capture(&sharer, &id, &path).await?;
-    if json {
-        let mut out = drop_json(&d);
-        out["width"] = json!(encoded.width);
-        out["height"] = json!(encoded.height);
-        out["copied"] = json!(copied);
-        if let Some(p) = &shot.out {
-            out["path"] = json!(p);
-        }
-        println!("{out}");
-    } else {
-        println!("{}", d.url);
-    }
-    Ok(())
-}
-
-/// A capture kept in the data dir only until the server had it: delete it
-/// and say so in the journal. Files of the user's are left alone.
-async fn forget_capture(sharer: &Sharer, id: &str, path: &std::path::Path) -> Result<(), Failure> {
-    if remove_if_capture(&sharer.dirs, path) {
-        sharer.journal.forget_local(id).await?;
-    }
-    Ok(())
-}
-
-fn remove_if_capture(dirs: &dropcast_client::settings::Dirs, path: &std::path::Path) -> bool {
-    path.starts_with(dirs.captures()) && std::fs::remove_file(path).is_ok()
-}
-
-/// Puts the links on the clipboard, one per line; a failure is reported
-/// but does not fail the upload.
-fn copy_links(urls: &[&str]) -> bool {
-    copy_content(dropcast_client::clipboard::Content::Text(urls.join("\n")))
-}
-
-fn copy_content(content: dropcast_client::clipboard::Content) -> bool {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            eprintln!("dropcast: not copied: {e}");
-            return false;
-        }
-    };
-    match dropcast_client::clipboard::copy_detached(content, &exe, "__hold-clipboard") {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!("dropcast: not copied: {e}");
-            false
-        }
+/// The clipboard for a short-lived CLI: a detached holder process.
+fn holder() -> ClipboardRoute {
+    ClipboardRoute::Holder {
+        exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("dropcast")),
+        arg: "__hold-clipboard".into(),
     }
 }
 
@@ -812,56 +560,30 @@ fn drop_json(d: &api::Drop) -> serde_json::Value {
     })
 }
 
-/// A progress bar on a terminal (none with --json or when piped), and the
-/// callback that moves it.
-fn progress_bar(
-    name: &str,
-    size: u64,
-    json: bool,
-) -> (
-    Option<indicatif::ProgressBar>,
-    Option<dropcast_client::Progress>,
-) {
-    if json || !std::io::stderr().is_terminal() {
-        return (None, None);
+/// Progress bars on a terminal (none with --json or when piped): given a
+/// name and size, a callback that moves a fresh bar and clears it when done.
+fn progress_bar(json: bool) -> impl Fn(&str, u64) -> Option<dropcast_client::Progress> + Sync {
+    move |name: &str, size: u64| {
+        if json || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(name.to_string());
+        let progress: dropcast_client::Progress = std::sync::Arc::new(move |done: u64| {
+            bar.set_position(done);
+            if done >= size {
+                bar.finish_and_clear();
+            }
+        });
+        Some(progress)
     }
-    let bar = indicatif::ProgressBar::new(size);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(name.to_string());
-    let moved = bar.clone();
-    let progress: dropcast_client::Progress =
-        std::sync::Arc::new(move |done: u64| moved.set_position(done));
-    (Some(bar), Some(progress))
-}
-
-/// Shares one file, with a progress bar.
-async fn share_file(
-    sharer: &Sharer,
-    path: &std::path::Path,
-    name: String,
-    link: Option<api::Reservation>,
-    json: bool,
-) -> Result<api::Drop, Failure> {
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let (bar, progress) = progress_bar(&name, size, json);
-    let done = sharer
-        .share(Source {
-            path,
-            name,
-            link,
-            progress,
-        })
-        .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    Ok(done?)
 }
 
 fn read_stdin(what: &str) -> Result<String, Failure> {

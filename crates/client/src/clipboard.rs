@@ -161,6 +161,29 @@ pub fn copy_detached(content: Content, exe: &Path, hold_arg: &str) -> Result<(),
     Err(ClipboardError::Timeout)
 }
 
+/// Puts `content` on the clipboard from this process, which must live on
+/// to serve it (the tray app does).
+pub fn copy_here(content: Content) -> Result<(), ClipboardError> {
+    static HERE: std::sync::OnceLock<std::sync::Mutex<arboard::Clipboard>> =
+        std::sync::OnceLock::new();
+    if !available() {
+        return Err(ClipboardError::Unavailable("no display".into()));
+    }
+    let cb = match HERE.get() {
+        Some(cb) => cb,
+        None => {
+            let _ = HERE.set(std::sync::Mutex::new(open()?));
+            HERE.get().expect("just set")
+        }
+    };
+    let mut cb = cb.lock().expect("clipboard");
+    let unavailable = |e: arboard::Error| ClipboardError::Unavailable(e.to_string());
+    match content {
+        Content::Text(text) => cb.set_text(text).map_err(unavailable),
+        image => cb.set_image(image.image_data()).map_err(unavailable),
+    }
+}
+
 /// [`copy_detached`] for text.
 pub fn copy_text_detached(text: &str, exe: &Path, hold_arg: &str) -> Result<(), ClipboardError> {
     copy_detached(Content::Text(text.to_string()), exe, hold_arg)

@@ -84,7 +84,7 @@ const RESERVATION_MARGIN_MS: i64 = 3600 * 1000;
 const COLUMNS: &str = "id, server, url, raw_url, name, local_path, size, status, \
      on_server, error, created_at, completed_at";
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

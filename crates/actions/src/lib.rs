@@ -1,0 +1,471 @@
+//! What Dropcast does, for every front end: the `dropcast` CLI and the tray
+//! app call these functions and only decide how to show the outcome.
+//!
+//! A [`Session`] is one OS user's sign-in, settings and history. A shot is
+//! [`capture`] (pixels), then [`share_frame`] (the link from the reserved
+//! pool on the clipboard at once, then encode, keep, upload) or
+//! [`save_frame`] (a file only). Files go through [`share_file`]. Errors
+//! carry a [`Kind`] that the CLI maps to exit codes and the app to
+//! messages.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dropcast_api as api;
+use dropcast_capture::{Frame, Target};
+use dropcast_client::clipboard::{self, Content};
+use dropcast_client::credentials::Credentials;
+use dropcast_client::journal::Journal;
+use dropcast_client::settings::{Copy, Dirs, Settings};
+use dropcast_client::share::{Sharer, Source};
+use dropcast_client::{Client, Progress};
+
+/// What kind of failure, for a front end to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Not signed in, or the server refused the token: sign in again.
+    SignIn,
+    /// The server cannot be reached.
+    Unreachable,
+    /// A local file cannot be read or written (a full disk, say).
+    LocalFile,
+    /// Nothing to capture: no display, no such monitor or window, a region
+    /// off screen.
+    Capture,
+    /// Anything else; the message says what.
+    Failed,
+}
+
+/// A failure: its kind, a message that says what to do, and the drop's
+/// link when it has one (it works once the upload is resumed).
+#[derive(Debug)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub link: Option<String>,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            link: None,
+        }
+    }
+
+    fn not_signed_in() -> Self {
+        Error::new(
+            Kind::SignIn,
+            "not signed in: run `dropcast login --server URL` first",
+        )
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<dropcast_client::Error> for Error {
+    fn from(e: dropcast_client::Error) -> Self {
+        use dropcast_client::Error as E;
+        let kind = match &e {
+            E::Api {
+                code: api::ErrorCode::Unauthorized | api::ErrorCode::InvalidCredentials,
+                ..
+            } => Kind::SignIn,
+            E::Http(_) => Kind::Unreachable,
+            E::Io(_) | E::Journal(_) => Kind::LocalFile,
+            _ => Kind::Failed,
+        };
+        let hint = match kind {
+            Kind::SignIn => "; sign in again with `dropcast login --server URL`",
+            Kind::Unreachable => "; is the server running, and is the URL right?",
+            _ => "",
+        };
+        Error::new(kind, format!("{e}{hint}"))
+    }
+}
+
+impl From<dropcast_client::share::ShareError> for Error {
+    fn from(e: dropcast_client::share::ShareError) -> Self {
+        let mut err = Error::from(e.error);
+        if let Some(link) = &e.link {
+            err.message.push_str(&format!(
+                "; the file is kept and the link {link} works once `dropcast resume` has sent it"
+            ));
+        }
+        err.link = e.link;
+        err
+    }
+}
+
+impl From<dropcast_capture::CaptureError> for Error {
+    fn from(e: dropcast_capture::CaptureError) -> Self {
+        Error::new(Kind::Capture, e.to_string())
+    }
+}
+
+impl From<dropcast_client::journal::JournalError> for Error {
+    fn from(e: dropcast_client::journal::JournalError) -> Self {
+        dropcast_client::Error::from(e).into()
+    }
+}
+
+macro_rules! failed_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::new(Kind::Failed, e.to_string())
+            }
+        }
+    )*};
+}
+failed_from!(
+    dropcast_client::settings::SettingsError,
+    dropcast_client::credentials::CredentialError,
+    dropcast_encode::EncodeError
+);
+
+/// One OS user's sign-in, settings and history.
+pub struct Session {
+    pub dirs: Dirs,
+    pub settings: Settings,
+    pub credentials: Credentials,
+}
+
+impl Session {
+    pub fn load() -> Result<Session> {
+        let dirs = Dirs::for_user()?;
+        let settings = Settings::load(&dirs)?;
+        let credentials = Credentials::new(settings.credentials, &dirs);
+        Ok(Session {
+            dirs,
+            settings,
+            credentials,
+        })
+    }
+
+    /// The server signed in to.
+    pub fn server(&self) -> Result<String> {
+        self.settings
+            .server
+            .clone()
+            .ok_or_else(Error::not_signed_in)
+    }
+
+    /// The signed-in client (the token from the keyring).
+    pub fn client(&self) -> Result<Client> {
+        let server = self.server()?;
+        let token = self
+            .credentials
+            .load(&server)?
+            .ok_or_else(Error::not_signed_in)?;
+        Ok(Client::new(&server, Some(token.expose().clone())))
+    }
+
+    pub async fn sharer(&self) -> Result<Sharer> {
+        Ok(Sharer {
+            client: self.client()?,
+            journal: Journal::open(&self.dirs).await?,
+            dirs: self.dirs.clone(),
+            parallel: self.settings.parallel,
+        })
+    }
+}
+
+/// How content reaches the clipboard. A short-lived program hands it to a
+/// detached holder process (this executable run with `arg`); a long-lived
+/// one (the tray app) can keep it itself.
+#[derive(Debug, Clone)]
+pub enum ClipboardRoute {
+    Holder { exe: PathBuf, arg: String },
+    InProcess,
+}
+
+impl ClipboardRoute {
+    /// Copies `content`; a failure is reported on stderr and answered false
+    /// (it never fails the share).
+    pub fn copy(&self, content: Content) -> bool {
+        let done = match self {
+            ClipboardRoute::Holder { exe, arg } => clipboard::copy_detached(content, exe, arg),
+            ClipboardRoute::InProcess => clipboard::copy_here(content),
+        };
+        match done {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("dropcast: not copied: {e}");
+                false
+            }
+        }
+    }
+
+    pub fn copy_links(&self, urls: &[&str]) -> bool {
+        self.copy(Content::Text(urls.join("\n")))
+    }
+
+    pub fn copy_image(&self, frame: &Frame) -> bool {
+        self.copy(Content::Image {
+            width: frame.image.width(),
+            height: frame.image.height(),
+            rgba: frame.image.as_raw().clone(),
+        })
+    }
+}
+
+/// Takes the pixels (on the blocking pool).
+pub async fn capture(target: Target, cursor: bool) -> Result<Frame> {
+    let options = dropcast_capture::Options { cursor };
+    Ok(
+        tokio::task::spawn_blocking(move || dropcast_capture::capture(&target, options))
+            .await
+            .expect("capture does not panic")?,
+    )
+}
+
+async fn encode(
+    frame: Arc<Frame>,
+    settings: dropcast_encode::Settings,
+) -> Result<dropcast_encode::Encoded> {
+    Ok(tokio::task::spawn_blocking(move || {
+        dropcast_encode::encode(&frame.image, frame.scale_factor, &settings)
+    })
+    .await
+    .expect("encoding does not panic")?)
+}
+
+/// `screenshot-20261126-093000.png`, from when the frame was taken (UTC).
+pub fn capture_name(frame: &Frame, format: dropcast_encode::Format) -> String {
+    let t = time::OffsetDateTime::from(frame.captured_at);
+    format!(
+        "screenshot-{:04}{:02}{:02}-{:02}{:02}{:02}.{}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        format.extension()
+    )
+}
+
+/// Writes an encoded capture; a full disk says so.
+fn save(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let written = if path.exists() && !path.is_file() {
+        // A device or a pipe (e.g. /dev/stdout): write into it as it is.
+        std::fs::write(path, bytes).map(|()| path.to_path_buf())
+    } else {
+        dropcast_client::share::write_file(path, bytes)
+    };
+    written.map_err(|e| {
+        Error::new(
+            Kind::LocalFile,
+            format!(
+                "cannot save the capture to {}: {}",
+                path.display(),
+                dropcast_client::share::explain_io(&e)
+            ),
+        )
+    })
+}
+
+/// What goes with a frame: how to encode it, where to keep a copy, what
+/// to put on the clipboard.
+#[derive(Debug, Clone)]
+pub struct ShotOptions {
+    pub image: dropcast_encode::Settings,
+    /// Also keep the image here (the upload is then made from it).
+    pub out: Option<PathBuf>,
+    pub copy: Copy,
+}
+
+/// A frame saved to a file only.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: &'static str,
+    pub copied: bool,
+}
+
+/// Encodes a frame to `options.out` (or `./screenshot-<time>.<ext>`),
+/// copying the image when asked (a link cannot be copied: nothing is shared).
+pub async fn save_frame(
+    frame: Frame,
+    options: &ShotOptions,
+    route: &ClipboardRoute,
+) -> Result<Saved> {
+    let frame = Arc::new(frame);
+    let encoded = encode(frame.clone(), options.image).await?;
+    let path = options
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(capture_name(&frame, encoded.format)));
+    let path = save(&path, &encoded.bytes)?;
+    let copied = options.copy == Copy::Image && route.copy_image(&frame);
+    Ok(Saved {
+        path,
+        width: encoded.width,
+        height: encoded.height,
+        content_type: encoded.format.content_type(),
+        copied,
+    })
+}
+
+/// A shared frame.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub drop: api::Drop,
+    pub width: u32,
+    pub height: u32,
+    pub copied: bool,
+}
+
+/// Shares a frame: its link (from the pool, which needs neither the token
+/// nor the server) on the clipboard at once; then encode, keep the file
+/// (in the data dir until the server has it, or at `options.out`), write
+/// the history thumbnail and upload. `progress_for(name, size)` may give a
+/// progress callback for the upload.
+pub async fn share_frame(
+    session: &Session,
+    frame: Frame,
+    options: &ShotOptions,
+    route: &ClipboardRoute,
+    progress_for: &(dyn Fn(&str, u64) -> Option<Progress> + Sync),
+) -> Result<Shared> {
+    let server = session.server()?;
+    let frame = Arc::new(frame);
+    let journal = Journal::open(&session.dirs).await?;
+    let pooled = Sharer::link_from_pool(&journal, &server).await?;
+    let mut copied = false;
+    if let (Some(link), Copy::Link) = (&pooled, options.copy) {
+        copied = route.copy_links(&[link.url.as_str()]);
+    }
+    let sharer = Sharer {
+        client: session.client()?,
+        journal,
+        dirs: session.dirs.clone(),
+        parallel: session.settings.parallel,
+    };
+    let link = match pooled {
+        Some(link) => link,
+        None => sharer.link().await?.ok_or_else(|| {
+            Error::new(
+                Kind::Unreachable,
+                "no link to give the capture: the server cannot be reached and no reserved \
+                 ids are left; is the server running? (retry when it is)",
+            )
+        })?,
+    };
+    if !copied && options.copy == Copy::Link {
+        copied = route.copy_links(&[link.url.as_str()]);
+    }
+    let encoded = encode(frame.clone(), options.image).await?;
+    let name = capture_name(&frame, encoded.format);
+    let path = match &options.out {
+        Some(out) => save(out, &encoded.bytes)?,
+        None => save(
+            &session
+                .dirs
+                .captures()
+                .join(format!("{}.{}", link.id, encoded.format.extension())),
+            &encoded.bytes,
+        )?,
+    };
+    if let Ok(thumb) = dropcast_encode::thumbnail(&frame.image, dropcast_encode::THUMBNAIL_SIZE) {
+        let _ = dropcast_client::share::write_file(&session.dirs.thumbnail(&link.id), &thumb);
+    }
+    if options.copy == Copy::Image {
+        copied = route.copy_image(&frame);
+    }
+    let id = link.id.clone();
+    let progress = progress_for(&name, encoded.bytes.len() as u64);
+    let d = sharer
+        .share(Source {
+            path: &path,
+            name,
+            link: Some(link),
+            progress,
+        })
+        .await?;
+    forget_capture(&sharer, &id, &path).await?;
+    Ok(Shared {
+        drop: d,
+        width: encoded.width,
+        height: encoded.height,
+        copied,
+    })
+}
+
+/// Shares a file under its own name.
+pub async fn share_file(
+    sharer: &Sharer,
+    path: &Path,
+    progress_for: &(dyn Fn(&str, u64) -> Option<Progress> + Sync),
+) -> Result<api::Drop> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let progress = progress_for(&name, size);
+    Ok(sharer
+        .share(Source {
+            path,
+            name,
+            link: None,
+            progress,
+        })
+        .await?)
+}
+
+/// Finishes every interrupted upload of this session's server.
+pub async fn resume_all(
+    sharer: &Sharer,
+    progress_for: &(dyn Fn(&str, u64) -> Option<Progress> + Sync),
+) -> Result<Vec<api::Drop>> {
+    let mut done = Vec::new();
+    for e in sharer.journal.unfinished(sharer.client.base()).await? {
+        let progress = progress_for(&e.name, e.size.unwrap_or(0) as u64);
+        done.push(sharer.resume(&e, progress).await?);
+        if let Some(path) = &e.local_path {
+            forget_capture(sharer, &e.id, Path::new(path)).await?;
+        }
+    }
+    Ok(done)
+}
+
+/// Deletes a drop on the server, and its history entry, thumbnail and any
+/// capture kept for it.
+pub async fn delete(session: &Session, id: &str) -> Result<()> {
+    session.client()?.delete_drop(id).await?;
+    let journal = Journal::open(&session.dirs).await?;
+    if let Some(e) = journal.get(id).await? {
+        if let Some(path) = e.local_path {
+            remove_if_capture(&session.dirs, Path::new(&path));
+        }
+    }
+    journal.forget(id).await?;
+    let _ = std::fs::remove_file(session.dirs.thumbnail(id));
+    Ok(())
+}
+
+/// A capture kept in the data dir only until the server had it: delete it
+/// and say so in the journal. Files of the user's are left alone.
+async fn forget_capture(sharer: &Sharer, id: &str, path: &Path) -> Result<()> {
+    if remove_if_capture(&sharer.dirs, path) {
+        sharer.journal.forget_local(id).await?;
+    }
+    Ok(())
+}
+
+fn remove_if_capture(dirs: &Dirs, path: &Path) -> bool {
+    path.starts_with(dirs.captures()) && std::fs::remove_file(path).is_ok()
+}

@@ -1,0 +1,208 @@
+//! The tray icon and its menu: capture actions, the ten most recent drops
+//! (each to copy, open or delete), resume, quit. Menu choices become
+//! [`Request`]s, the same the hotkeys and other instances send. Without a
+//! tray host (no StatusNotifierWatcher on the session bus) the app runs on
+//! without an icon and says so.
+
+use dropcast_actions::Session;
+use dropcast_client::journal::Journal;
+use tokio::sync::mpsc;
+use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
+
+use crate::Request;
+
+pub struct Tray {
+    icon: Option<TrayIcon>,
+    busy: bool,
+    failed: bool,
+}
+
+/// A 32x32 drop on a rounded square, in `rgb`.
+fn icon(rgb: [u8; 3]) -> Icon {
+    let size = 32u32;
+    let mut rgba = Vec::with_capacity((size * size * 4) as usize);
+    for y in 0..size {
+        for x in 0..size {
+            let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+            // The drop: a circle at the bottom, narrowing to a point on top.
+            let (cx, cy, r) = (16.0, 20.0, 7.0);
+            let d = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
+            let tip = fy >= 6.0 && fy <= cy && (fx - cx).abs() <= (fy - 6.0) * r / (cy - 6.0);
+            let inside_drop = d <= r || tip;
+            let corner = 7.0f32;
+            let dx = (fx - fx.clamp(corner, size as f32 - corner)).abs();
+            let dy = (fy - fy.clamp(corner, size as f32 - corner)).abs();
+            let inside_square = dx * dx + dy * dy <= corner * corner;
+            let px = match (inside_square, inside_drop) {
+                (true, true) => [255, 255, 255, 255],
+                (true, false) => [rgb[0], rgb[1], rgb[2], 255],
+                _ => [0, 0, 0, 0],
+            };
+            rgba.extend_from_slice(&px);
+        }
+    }
+    Icon::from_rgba(rgba, size, size).expect("a valid icon")
+}
+
+const IDLE: [u8; 3] = [79, 70, 229];
+const BUSY: [u8; 3] = [217, 119, 6];
+const FAILED: [u8; 3] = [220, 38, 38];
+
+impl Tray {
+    pub fn new(tx: mpsc::UnboundedSender<Request>) -> Tray {
+        MenuEvent::set_event_handler(Some(move |e: MenuEvent| {
+            if let Some(r) = request_of(e.id.as_ref()) {
+                let _ = tx.send(r);
+            }
+        }));
+        let built = TrayIconBuilder::new()
+            .with_tooltip("Dropcast")
+            .with_title("Dropcast")
+            .with_icon(icon(IDLE))
+            .with_menu(Box::new(menu(&[])))
+            .build();
+        let icon = match built {
+            Ok(icon) => Some(icon),
+            Err(e) => {
+                eprintln!(
+                    "dropcast-app: no tray icon ({e}); is a tray (StatusNotifierItem host) \
+                     running? Hotkeys still work."
+                );
+                None
+            }
+        };
+        Tray {
+            icon,
+            busy: false,
+            failed: false,
+        }
+    }
+
+    fn repaint(&self) {
+        if let Some(t) = &self.icon {
+            let (rgb, tip) = match (self.busy, self.failed) {
+                (true, _) => (BUSY, "Dropcast: uploading"),
+                (false, true) => (FAILED, "Dropcast: the last upload failed"),
+                _ => (IDLE, "Dropcast"),
+            };
+            let _ = t.set_icon(Some(icon(rgb)));
+            let _ = t.set_tooltip(Some(tip));
+        }
+    }
+
+    pub fn busy(&mut self, busy: bool) {
+        self.busy = busy;
+        self.repaint();
+    }
+
+    pub fn failed(&mut self, failed: bool) {
+        self.failed = failed;
+        self.repaint();
+    }
+
+    /// Rebuilds the menu with the newest drops from the history.
+    pub async fn show_recent(&mut self, session: &Session) {
+        let recent = match Journal::open(&session.dirs).await {
+            Ok(j) => j.recent(10).await.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let now = dropcast_client::journal::now_ms();
+        let drops: Vec<Recent> = recent
+            .into_iter()
+            .map(|e| Recent {
+                label: format!("{} · {}", e.name, age(now - e.created_at)),
+                id: e.id,
+                url: e.url,
+            })
+            .collect();
+        if let Some(t) = &self.icon {
+            t.set_menu(Some(Box::new(menu(&drops))));
+        }
+    }
+}
+
+pub struct Recent {
+    pub id: String,
+    pub url: String,
+    pub label: String,
+}
+
+/// "just now", "5 min ago", "3 h ago", "2 d ago".
+fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+/// Menu ids carry what to do: `copy\t{url}`, `open\t{url}`, `delete\t{id}`.
+fn request_of(id: &str) -> Option<Request> {
+    match id.split_once('\t') {
+        Some(("copy", url)) => Some(Request::CopyLink(url.into())),
+        Some(("open", url)) => Some(Request::Open(url.into())),
+        Some(("delete", id)) => Some(Request::Delete(id.into())),
+        _ => match id {
+            "capture-screen" => Some(Request::CaptureScreen),
+            "capture-window" => Some(Request::CaptureWindow),
+            "resume" => Some(Request::Resume),
+            "quit" => Some(Request::Quit),
+            _ => None,
+        },
+    }
+}
+
+fn menu(recent: &[Recent]) -> Menu {
+    let menu = Menu::new();
+    let item = |id: &str, text: &str| MenuItem::with_id(id, text, true, None);
+    let recent_menu = Submenu::new("Recent drops", !recent.is_empty());
+    for r in recent {
+        let entry = Submenu::new(&r.label, true);
+        let _ = entry.append_items(&[
+            &item(&format!("copy\t{}", r.url), "Copy link"),
+            &item(&format!("open\t{}", r.url), "Open"),
+            &item(&format!("delete\t{}", r.id), "Delete"),
+        ]);
+        let _ = recent_menu.append(&entry);
+    }
+    let _ = menu.append_items(&[
+        &item("capture-screen", "Capture screen (Ctrl+Shift+3)"),
+        &item("capture-window", "Capture window (Ctrl+Shift+W)"),
+        &PredefinedMenuItem::separator(),
+        &recent_menu,
+        &item("resume", "Resume uploads"),
+        &PredefinedMenuItem::separator(),
+        &item("quit", "Quit Dropcast"),
+    ]);
+    menu
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn menu_ids_say_what_to_do() {
+        assert_eq!(
+            request_of("copy\thttp://h/abc"),
+            Some(Request::CopyLink("http://h/abc".into()))
+        );
+        assert_eq!(
+            request_of("delete\tabc"),
+            Some(Request::Delete("abc".into()))
+        );
+        assert_eq!(request_of("capture-screen"), Some(Request::CaptureScreen));
+        assert_eq!(request_of("nonsense"), None);
+    }
+
+    #[test]
+    fn ages_read_like_people_say_them() {
+        assert_eq!(age(5_000), "just now");
+        assert_eq!(age(5 * 60_000), "5 min ago");
+        assert_eq!(age(3 * 3_600_000), "3 h ago");
+        assert_eq!(age(2 * 86_400_000), "2 d ago");
+    }
+}

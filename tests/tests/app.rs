@@ -1,0 +1,182 @@
+//! The resident app, `dropcast-app`, for real: under Xvfb, with its own
+//! D-Bus session and a StatusNotifierWatcher (the tray host's registry),
+//! signed in to the real server through the CLI's sign-in.
+
+use dropcast_tests::*;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn pattern(width: u32, height: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 7) as u8, (x ^ y) as u8])
+    })
+}
+
+/// The clipboard's text once it starts with `prefix` and differs from
+/// `not`, polled for up to 5 s; and how long that took.
+fn wait_for_link(x: &Xvfb, prefix: &str, not: &str) -> (String, Duration) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        let out = std::process::Command::new("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .env("DISPLAY", &x.display)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.starts_with(prefix) && text != not {
+            return (text, start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no new link on the clipboard within 5 s");
+}
+
+#[test]
+fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
+    let x = Xvfb::start(640, 480);
+    let bus = SessionBus::start();
+    // A real tray host (a small GTK bar at the top) with its own
+    // StatusNotifierWatcher.
+    let _tray_host = {
+        let child = std::process::Command::new("gtk-sni-tray-standalone")
+            .args(["--watcher", "--top", "--end"])
+            .env("DISPLAY", &x.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
+        Running(child)
+    };
+    wait_until("the tray host", || {
+        bus.send(&[
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.kde.StatusNotifierWatcher",
+        ])
+        .contains("boolean true")
+    });
+    let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+    let home = Home::new();
+    let file_store = ("DROPCAST_CREDENTIALS", "file");
+    let login = home.run(
+        &["login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[file_store],
+    );
+    assert!(login.status.success());
+    let app_env = |cmd: &mut std::process::Command| {
+        cmd.env("DISPLAY", &x.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("XDG_RUNTIME_DIR", home.dir.path())
+            .env(file_store.0, file_store.1);
+    };
+    let mut cmd = home.command("dropcast-app");
+    app_env(&mut cmd);
+    let _app = Running(cmd.stderr(Stdio::null()).spawn().unwrap());
+
+    // The tray item registers with the watcher.
+    let items = || {
+        bus.send(&[
+            "--dest=org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.freedesktop.DBus.Properties.Get",
+            "string:org.kde.StatusNotifierWatcher",
+            "string:RegisteredStatusNotifierItems",
+        ])
+    };
+    wait_until("the tray item", || items().contains("string \""));
+    let listed = items();
+    let item = listed
+        .split("string \"")
+        .nth(1)
+        .and_then(|s| s.split(['"', '/']).next())
+        .unwrap()
+        .to_string();
+
+    // What a person sees: the icon in the tray bar.
+    let tray_png = dropcast_tests::browser::artifacts_dir().join("tray.png");
+    let shot = home.run(
+        &[
+            "shot",
+            "--no-upload",
+            "--copy",
+            "none",
+            "--region",
+            "0,0,640,40",
+            "--out",
+            tray_png.to_str().unwrap(),
+        ],
+        "",
+        &[("DISPLAY", x.display.as_str())],
+    );
+    assert!(shot.status.success());
+
+    let files = tempfile::tempdir().unwrap();
+    let shown = pattern(640, 480);
+    let path = files.path().join("screen.png");
+    shown.save(&path).unwrap();
+    let _feh = x.spawn(
+        "feh",
+        &[
+            "--fullscreen",
+            "--borderless",
+            "--hide-pointer",
+            path.to_str().unwrap(),
+        ],
+    );
+    x.wait_for_window("feh");
+
+    // Ctrl+Shift+3: the screen, shared; its link on the clipboard.
+    std::thread::sleep(Duration::from_millis(300));
+    x.output("xdotool", &["key", "ctrl+shift+3"]);
+    let (link, took) = wait_for_link(&x, &server.url, "");
+    eprintln!("hotkey -> link on the clipboard: {took:?}");
+    // The link comes before the bytes: wait for the upload to complete.
+    let raw_url = format!("{link}/raw");
+    wait_until("the upload", || {
+        reqwest::blocking::get(&raw_url).is_ok_and(|r| r.status() == 200)
+    });
+    let raw = reqwest::blocking::get(&raw_url).unwrap();
+    let got = image::load_from_memory(&raw.bytes().unwrap())
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(got, shown, "the shared bytes are the screen");
+
+    // The menu has the capture actions and the new drop under Recent drops.
+    let layout = || {
+        bus.send(&[
+            &format!("--dest={item}"),
+            "/MenuBar",
+            "com.canonical.dbusmenu.GetLayout",
+            "int32:0",
+            "int32:-1",
+            "array:string:",
+        ])
+    };
+    wait_until("the drop in the tray menu", || {
+        layout().contains("screenshot-")
+    });
+    let menu = layout();
+    for label in [
+        "Capture screen",
+        "Recent drops",
+        "Copy link",
+        "Quit Dropcast",
+    ] {
+        assert!(menu.contains(label), "{label} in {menu}");
+    }
+
+    // A second instance hands its request to the first.
+    let mut second = home.command("dropcast-app");
+    app_env(&mut second);
+    let forwarded = second
+        .args(["--capture", "screen"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(forwarded.success());
+    let (second_link, _) = wait_for_link(&x, &server.url, &link);
+    assert_ne!(second_link, link);
+}
