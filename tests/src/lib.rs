@@ -275,37 +275,35 @@ pub struct Xvfb {
 
 impl Xvfb {
     pub fn start(width: u32, height: u32) -> Xvfb {
-        // A display number no one else uses: the pid spreads parallel tests.
-        let base = 100 + (std::process::id() % 400) * 2;
-        for n in (base..base + 200).chain(100..base) {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-                continue;
-            }
-            let mut child = Command::new("Xvfb")
-                .arg(format!(":{n}"))
-                .args(["-noreset", "-nolisten", "tcp", "-screen", "0"])
-                .arg(format!("{width}x{height}x24"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb is installed (cargo xtask test installs it)");
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            for _ in 0..200 {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // lost the race for this number
-                }
-                if Path::new(&socket).exists() {
-                    return Xvfb {
-                        display: format!(":{n}"),
-                        child,
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        // Xvfb picks a free display number itself and tells it on stdout
+        // (-displayfd), so parallel tests never race for one.
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-noreset",
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+            ])
+            .arg(format!("{width}x{height}x24"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is installed (cargo xtask test installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let n: u32 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("Xvfb did not say its display: {line:?}"));
+        Xvfb {
+            display: format!(":{n}"),
+            child,
         }
-        panic!("could not start Xvfb on any display");
     }
 }
 
@@ -420,12 +418,35 @@ impl Xvfb {
         out.stdout
     }
 
-    /// Waits until a window of `class` is shown, then a little longer for
-    /// it to be painted.
+    /// Starts a window manager (openbox) and waits until it manages the
+    /// screen (it has set `_NET_SUPPORTING_WM_CHECK`), so windows opened
+    /// next are managed from the start.
+    pub fn start_window_manager(&self) -> Running {
+        let wm = self.spawn("openbox", &[]);
+        wait_until("the window manager", || {
+            Command::new("xprop")
+                .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
+                .env("DISPLAY", &self.display)
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("window id"))
+        });
+        wm
+    }
+
+    /// Waits (up to 20 s) until a window of `class` is shown, then a little
+    /// longer for it to be painted.
     pub fn wait_for_window(&self, class: &str) -> u32 {
         let out = self.output(
-            "xdotool",
-            &["search", "--sync", "--onlyvisible", "--class", class],
+            "timeout",
+            &[
+                "20",
+                "xdotool",
+                "search",
+                "--sync",
+                "--onlyvisible",
+                "--class",
+                class,
+            ],
         );
         std::thread::sleep(Duration::from_millis(500));
         String::from_utf8_lossy(&out)

@@ -142,7 +142,7 @@ fn a_shot_of_a_region_has_the_region_s_size_and_pixels() {
 #[test]
 fn a_shot_of_a_window_under_a_window_manager_is_the_window_s_content() {
     let desk = Desk::new(800, 600);
-    let _wm = desk.x.spawn("openbox", &[]);
+    let _wm = desk.x.start_window_manager();
     let picture = pattern(320, 240);
     let path = save(&picture, desk.files.path(), "window.png");
     let _feh = desk.x.spawn("feh", &["--geometry", "320x240+60+40", &path]);

@@ -68,6 +68,7 @@ const TEST_PACKAGES: &[&str] = &[
     "openbox",
     "feh",
     "xdotool",
+    "x11-utils",
     "chromium",
     "chromium-driver",
     "ffmpeg",
