@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dropcast_tests::{Running, Xvfb};
+use dropcast_tests::Xvfb;
 
 /// Text for the scene: this file, 20 lines a label (ImageMagick refuses
 /// longer labels).
@@ -175,7 +175,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for (width, height) in [(1920, 1080), (3840, 2160)] {
         let scene = scene(dir, width, height)?;
         let x = Xvfb::start(width, height);
-        let _feh = show(&x, &scene);
+        let _feh = x.show_full_screen(&scene);
         println!("\n{width}x{height}:");
         println!(
             "  {:<16} {:>9} {:>12} {:>8} {:>8}",
@@ -205,20 +205,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
     link_latency(&dropcast, &server_bin, dir, runs * 3)
 }
 
-fn show(x: &Xvfb, scene: &Path) -> Running {
-    let feh = x.spawn(
-        "feh",
-        &[
-            "--fullscreen",
-            "--borderless",
-            "--hide-pointer",
-            scene.to_str().unwrap(),
-        ],
-    );
-    x.wait_for_window("feh");
-    feh
-}
-
 /// Whether dropcast's last file holds exactly the scene's pixels.
 fn matches_scene(dir: &Path, scene: &Path) -> Option<bool> {
     let ours = image::open(dir.join("dropcast-shot.png")).ok()?.to_rgb8();
@@ -229,7 +215,7 @@ fn matches_scene(dir: &Path, scene: &Path) -> Option<bool> {
 /// From starting `dropcast shot` to its link on the clipboard.
 fn link_latency(dropcast: &str, server_bin: &str, dir: &Path, runs: usize) -> Result<(), String> {
     let x = Xvfb::start(1920, 1080);
-    let _feh = show(&x, &dir.join("scene-1920x1080.png"));
+    let _feh = x.show_full_screen(&dir.join("scene-1920x1080.png"));
     let (_server, url, token) = crate::server::start_server(server_bin, dir, false)?;
     let home = dir.join("home");
     let cli = |args: &[&str], stdin: &str| -> Result<(), String> {

@@ -433,6 +433,18 @@ impl Xvfb {
         wm
     }
 
+    /// Shows the image file at `path` full screen (feh, no pointer) and
+    /// waits until it is painted.
+    pub fn show_full_screen(&self, path: &Path) -> Running {
+        let path = path.to_str().expect("a UTF-8 path");
+        let feh = self.spawn(
+            "feh",
+            &["--fullscreen", "--borderless", "--hide-pointer", path],
+        );
+        self.wait_for_window("feh");
+        feh
+    }
+
     /// Waits (up to 20 s) until a window of `class` is shown, then a little
     /// longer for it to be painted.
     pub fn wait_for_window(&self, class: &str) -> u32 {

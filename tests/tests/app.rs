@@ -117,16 +117,7 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     let shown = pattern(640, 480);
     let path = files.path().join("screen.png");
     shown.save(&path).unwrap();
-    let _feh = x.spawn(
-        "feh",
-        &[
-            "--fullscreen",
-            "--borderless",
-            "--hide-pointer",
-            path.to_str().unwrap(),
-        ],
-    );
-    x.wait_for_window("feh");
+    let _feh = x.show_full_screen(&path);
 
     // Ctrl+Shift+3: the screen, shared; its link on the clipboard.
     std::thread::sleep(Duration::from_millis(300));

@@ -80,12 +80,7 @@ impl Desk {
     /// Shows `image` full screen and waits until it is painted.
     fn show_full_screen(&self, image: &RgbImage) -> Running {
         let path = save(image, self.files.path(), "screen.png");
-        let feh = self.x.spawn(
-            "feh",
-            &["--fullscreen", "--borderless", "--hide-pointer", &path],
-        );
-        self.x.wait_for_window("feh");
-        feh
+        self.x.show_full_screen(Path::new(&path))
     }
 
     /// The link on the clipboard, checked against the CLI's answer, and
