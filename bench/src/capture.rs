@@ -38,7 +38,7 @@ fn convert(args: &[String]) -> Result<(), String> {
 
 /// Draws the 1920x1080 scene and scales it to `width` x `height` (the text
 /// half as a HiDPI screen would show it, the photo redrawn at full size).
-fn scene(dir: &Path, width: u32, height: u32) -> Result<PathBuf, String> {
+pub fn scene(dir: &Path, width: u32, height: u32) -> Result<PathBuf, String> {
     let half = width / 2;
     let photo = dir.join(format!("photo-{width}.png"));
     convert(&[

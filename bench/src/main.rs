@@ -15,7 +15,11 @@
 //! screen (see capture.rs), and the time to the link on the clipboard.
 //!
 //! `pages`: the share page vs nginx serving the same HTML, under wrk.
+//!
+//! `app`: the tray app vs the Flameshot daemon: idle memory of the process
+//! tree, and hotkey to link on the clipboard (see app.rs).
 
+mod app;
 mod capture;
 mod pages;
 mod server;
@@ -29,12 +33,14 @@ async fn main() -> ExitCode {
         Some("server") => server::run(&args[1..]).await,
         Some("capture") => tokio::task::block_in_place(|| capture::run(&args[1..])),
         Some("pages") => pages::run(&args[1..]).await,
+        Some("app") => tokio::task::block_in_place(|| app::run(&args[1..])),
         // One upload against a running server, for profiling by hand.
         Some("upload-once") => server::upload_once_cli(&args[1..]).await,
         _ => Err(
             "usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]\n       \
                   dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
-                  dropcast-bench pages --server-bin PATH [--duration S]"
+                  dropcast-bench pages --server-bin PATH [--duration S]\n       \
+                  dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]"
                 .into(),
         ),
     };
@@ -65,7 +71,7 @@ pub fn peak_rss(pid: u32) -> u64 {
     proc_status_kib(pid, "VmHWM:") * 1024
 }
 
-fn proc_status_kib(pid: u32, key: &str) -> u64 {
+pub fn proc_status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()

@@ -1,6 +1,7 @@
-//! A real browser for tests: Debian's chromium, headless, driven through
-//! chromedriver's W3C WebDriver HTTP API (a handful of endpoints: new
-//! session, navigate, run a script, screenshot).
+//! A real browser for tests, driven through the W3C WebDriver HTTP API (a
+//! handful of endpoints: new session, navigate, run a script, screenshot):
+//! Debian's chromium, headless, through chromedriver; or the real Tauri
+//! windows process through WebKitWebDriver.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -28,27 +29,8 @@ pub fn artifacts_dir() -> PathBuf {
 }
 
 impl Browser {
+    /// Headless chromium through chromedriver.
     pub fn start() -> Browser {
-        let port = crate::free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "chromedriver is installed (package chromium-driver; cargo xtask test installs it)",
-            );
-        let driver = Running(driver);
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while http.get(format!("{base}/status")).send().is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
         let profile = tempfile::tempdir().unwrap();
         let args = [
             "--headless=new",
@@ -71,6 +53,62 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
         }}});
+        let mut driver = Command::new("chromedriver");
+        driver.stdout(Stdio::null()).stderr(Stdio::null());
+        Self::connect(
+            driver,
+            "chromedriver is installed (package chromium-driver; cargo xtask test installs it)",
+            caps,
+            profile,
+        )
+    }
+
+    /// A WebKitGTK app (our Tauri windows process) through WebKitWebDriver:
+    /// it starts `binary args` with `env` and drives its first window.
+    pub fn webkit_app(binary: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Browser {
+        let mut driver = Command::new("WebKitWebDriver");
+        driver
+            // Tauri turns WebKit's automation on only when asked.
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            driver.env(k, v);
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "webkitgtk:browserOptions": {"binary": binary, "args": args},
+        }}});
+        Self::connect(
+            driver,
+            "WebKitWebDriver is installed (package webkit2gtk-driver; cargo xtask test installs it)",
+            caps,
+            tempfile::tempdir().unwrap(),
+        )
+    }
+
+    fn connect(
+        mut driver: Command,
+        missing: &str,
+        caps: Value,
+        profile: tempfile::TempDir,
+    ) -> Browser {
+        let port = crate::free_port();
+        let driver = Running(
+            driver
+                .arg(format!("--port={port}"))
+                .spawn()
+                .unwrap_or_else(|e| panic!("{missing}: {e}")),
+        );
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().is_err() {
+            assert!(Instant::now() < deadline, "the WebDriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let answer: Value = http
             .post(format!("{base}/session"))
             .json(&caps)

@@ -448,6 +448,16 @@ impl Xvfb {
     /// Waits (up to 20 s) until a window of `class` is shown, then a little
     /// longer for it to be painted.
     pub fn wait_for_window(&self, class: &str) -> u32 {
+        self.wait_for_window_by("--class", class)
+    }
+
+    /// Waits (up to 20 s) until a window whose title matches `name` is
+    /// shown, then a little longer for it to be painted.
+    pub fn wait_for_window_named(&self, name: &str) -> u32 {
+        self.wait_for_window_by("--name", name)
+    }
+
+    fn wait_for_window_by(&self, by: &str, value: &str) -> u32 {
         let out = self.output(
             "timeout",
             &[
@@ -456,8 +466,8 @@ impl Xvfb {
                 "search",
                 "--sync",
                 "--onlyvisible",
-                "--class",
-                class,
+                by,
+                value,
             ],
         );
         std::thread::sleep(Duration::from_millis(500));

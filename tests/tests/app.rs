@@ -171,3 +171,111 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     let (second_link, _) = wait_for_link(&x, &server.url, &link);
     assert_ne!(second_link, link);
 }
+
+#[test]
+fn an_area_dragged_in_the_region_picker_is_shared_with_exactly_its_pixels() {
+    let x = Xvfb::start(800, 600);
+    let _wm = x.start_window_manager();
+    let bus = SessionBus::start();
+    let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+    let home = Home::new();
+    let file_store = ("DROPCAST_CREDENTIALS", "file");
+    let login = home.run(
+        &["login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &[file_store],
+    );
+    assert!(login.status.success());
+    let files = tempfile::tempdir().unwrap();
+    let shown = pattern(800, 600);
+    let path = files.path().join("screen.png");
+    shown.save(&path).unwrap();
+    let _feh = x.show_full_screen(&path);
+
+    let log = files.path().join("app.log");
+    let mut cmd = home.command("dropcast-app");
+    cmd.env("DISPLAY", &x.display)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("XDG_RUNTIME_DIR", home.dir.path())
+        // WebKitGTK paints nothing under Xvfb's software GL otherwise.
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .env(file_store.0, file_store.1);
+    let _app = Running(
+        cmd.stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the app", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("ready"))
+    });
+
+    // Ctrl+Shift+4: the screen freezes and the picker covers it.
+    x.output("xdotool", &["key", "ctrl+shift+4"]);
+    x.wait_for_window_named("pick a region");
+    std::thread::sleep(Duration::from_millis(1500));
+    x.output(
+        "xdotool",
+        &[
+            "mousemove",
+            "130",
+            "70",
+            "mousedown",
+            "1",
+            "mousemove",
+            "250",
+            "150",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    x.output("xdotool", &["mousemove", "431", "273"]);
+    std::thread::sleep(Duration::from_millis(300));
+    // What the user sees while dragging.
+    let picker_png = dropcast_tests::browser::artifacts_dir().join("region-picker.png");
+    let shot = home.run(
+        &[
+            "shot",
+            "--no-upload",
+            "--copy",
+            "none",
+            "--out",
+            picker_png.to_str().unwrap(),
+        ],
+        "",
+        &[("DISPLAY", x.display.as_str())],
+    );
+    assert!(shot.status.success());
+    // The picker shows the frozen screen (dimmed outside the selection,
+    // as is inside it): pixels well inside the selection are the screen's.
+    let seen = image::open(&picker_png).unwrap().to_rgb8();
+    assert_eq!(
+        seen.get_pixel(200, 120),
+        shown.get_pixel(200, 120),
+        "the picker shows the screen"
+    );
+    x.output("xdotool", &["mouseup", "1"]);
+
+    let (link, _) = wait_for_link(&x, &server.url, "");
+    let raw_url = format!("{link}/raw");
+    wait_until("the upload", || {
+        reqwest::blocking::get(&raw_url).is_ok_and(|r| r.status() == 200)
+    });
+    let raw = reqwest::blocking::get(&raw_url).unwrap();
+    let got = image::load_from_memory(&raw.bytes().unwrap())
+        .unwrap()
+        .to_rgb8();
+    let expected = image::imageops::crop_imm(&shown, 130, 70, 301, 203).to_image();
+    assert_eq!(
+        got.dimensions(),
+        (301, 203),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert_eq!(got, expected, "the shared pixels are the region's");
+    // The picker is gone.
+    let left = std::process::Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", "pick a region"])
+        .env("DISPLAY", &x.display)
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "the picker closed");
+}

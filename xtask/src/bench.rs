@@ -3,7 +3,7 @@
 
 use crate::sys;
 
-const BENCHES: &[&str] = &["server", "capture", "pages"];
+const BENCHES: &[&str] = &["server", "capture", "pages", "app"];
 
 pub fn main(args: &[String]) -> Result<(), String> {
     let which: Vec<&str> = match args.first().map(String::as_str) {
@@ -23,6 +23,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "server" => server(&extra)?,
             "capture" => capture(&extra)?,
             "pages" => pages(&extra)?,
+            "app" => app(&extra)?,
             _ => unreachable!(),
         }
     }
@@ -68,6 +69,41 @@ fn pages(extra: &[&str]) -> Result<(), String> {
     let release = sys::build_release(&["dropcast-server", "dropcast-bench"])?;
     let server = sys::bin_path(&release, "dropcast-server")?;
     let mut args = vec!["pages", "--server-bin", &server];
+    args.extend_from_slice(extra);
+    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
+}
+
+fn app(extra: &[&str]) -> Result<(), String> {
+    sys::ensure_packages(&[
+        "xvfb",
+        "feh",
+        "xdotool",
+        "imagemagick",
+        "fonts-dejavu-core",
+        "dbus",
+        "haskell-gtk-sni-tray-utils",
+        "flameshot",
+    ])?;
+    sys::build_ui()?;
+    let release = sys::build_release(&[
+        "dropcast-server",
+        "dropcast",
+        "dropcast-app",
+        "dropcast-ui",
+        "dropcast-bench",
+    ])?;
+    let server = sys::bin_path(&release, "dropcast-server")?;
+    let dropcast = sys::bin_path(&release, "dropcast")?;
+    let app = sys::bin_path(&release, "dropcast-app")?;
+    let mut args = vec![
+        "app",
+        "--app-bin",
+        &app,
+        "--dropcast-bin",
+        &dropcast,
+        "--server-bin",
+        &server,
+    ];
     args.extend_from_slice(extra);
     sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
 }

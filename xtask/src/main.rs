@@ -10,16 +10,18 @@ mod sys;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <command>
-  run            start the drop server on the embedded defaults, print its URL and a token
-                 (and sign the `dropcast` CLI in to it)
-  test           format check, clippy, and every test in the workspace
-  bench [NAME]   benchmarks against peer tools (NAME: server; default all)";
+  run            start the drop server on the embedded defaults and the tray app, signed in
+                 to it (the `dropcast` CLI too); prints the server's URL and a token
+  test           format check, clippy, every Rust test in the workspace, the UI's tests
+  ui             build the web UI (ui/dist) that dropcast-ui embeds
+  bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app; default all)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("ui") => sys::build_ui(),
         Some("bench") => bench::main(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
@@ -52,6 +54,8 @@ pub const BUILD_PACKAGES: &[&str] = &[
     "libgbm-dev",
     "libegl-dev",
     "libwayland-dev",
+    // The windows process (Tauri 2): WebKitGTK and GTK 3.
+    "libwebkit2gtk-4.1-dev",
 ];
 
 /// What the tests run against: a D-Bus session with a real Secret Service,
@@ -75,11 +79,18 @@ const TEST_PACKAGES: &[&str] = &[
     // A tray host (StatusNotifierItem) with its own watcher, for the tray
     // app's tests.
     "haskell-gtk-sni-tray-utils",
+    // WebDriver for the real windows process (WebKitWebDriver), and a
+    // GTK drag source (tests/helpers/drag-source.py) to drop files on it.
+    "webkit2gtk-driver",
+    "python3-gi",
+    "gir1.2-gtk-3.0",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;
-    let release = sys::build_release(&["dropcast-server", "dropcast"])?;
+    sys::build_ui()?;
+    let release =
+        sys::build_release(&["dropcast-server", "dropcast", "dropcast-app", "dropcast-ui"])?;
     let server = sys::bin_path(&release, "dropcast-server")?;
     let server = server.as_str();
     // A fresh sign-in token each run (the owner account is made on first use).
@@ -95,18 +106,49 @@ fn run(args: &[String]) -> Result<(), String> {
         .map_or("127.0.0.1:8080", String::as_str);
     let url = format!("http://{bind}");
     println!("Dropcast server: {url}\nSign-in token for the owner account: {token}");
-    // Sign the CLI in, so `dropcast upload FILE` works right away.
+    let mut serve = vec!["serve"];
+    serve.extend(args.iter().map(String::as_str));
+    let mut server_process = std::process::Command::new(server)
+        .args(&serve)
+        .spawn()
+        .map_err(|e| format!("{server}: {e}"))?;
+    sys::wait_for_http(&format!("{url}/healthz"))?;
+    // Sign the CLI in (the tray app shares its sign-in), so captures and
+    // `dropcast upload FILE` work right away.
     let login = sys::run_with_stdin(
         &sys::bin_path(&release, "dropcast")?,
         &["login", "--server", &url, "--token-stdin"],
         &token,
     );
     if let Err(e) = login {
-        eprintln!("xtask: the dropcast CLI is not signed in ({e}); see its message above");
+        eprintln!("xtask: not signed in ({e}); see the message above");
     }
-    let mut serve = vec!["serve"];
-    serve.extend(args.iter().map(String::as_str));
-    sys::run(server, &serve)
+    let mut app = None;
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        let program = sys::bin_path(&release, "dropcast-app")?;
+        match std::process::Command::new(&program).spawn() {
+            Ok(child) => {
+                println!(
+                    "Dropcast tray app running: Ctrl+Shift+3 shares the screen, Ctrl+Shift+4 an area; \
+                     the tray menu has the rest."
+                );
+                app = Some(child);
+            }
+            Err(e) => eprintln!("xtask: the tray app did not start: {program}: {e}"),
+        }
+    } else {
+        eprintln!("xtask: no desktop session (DISPLAY is not set): the tray app is not started");
+    }
+    let status = server_process.wait().map_err(|e| e.to_string())?;
+    if let Some(mut app) = app {
+        let _ = app.kill();
+        let _ = app.wait();
+    }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the server stopped: {status}"))
+    }
 }
 
 /// The string value of `"key":"..."` in a flat JSON object.
@@ -120,6 +162,8 @@ fn test(_args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;
     sys::ensure_packages(TEST_PACKAGES)?;
     sys::ensure_rust_components(&["rustfmt", "clippy"])?;
+    // dropcast-ui embeds ui/dist, so the UI is built before any cargo step.
+    sys::build_ui()?;
     sys::cargo(&["fmt", "--all", "--", "--check"])
         .map_err(|e| format!("{e}\nrun `cargo fmt --all` to fix the formatting"))?;
     sys::cargo(&[
@@ -132,5 +176,7 @@ fn test(_args: &[String]) -> Result<(), String> {
     ])?;
     // End-to-end tests run the workspace's binaries: build them first.
     sys::cargo(&["build", "--workspace", "--bins"])?;
-    sys::cargo(&["test", "--workspace"])
+    sys::cargo(&["test", "--workspace"])?;
+    // The windows in headless chromium with the Tauri IPC mocked.
+    sys::npm(&["test"])
 }

@@ -184,3 +184,77 @@ pub fn ensure_rust_components(components: &[&str]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Node.js 20.19 or newer (Vite 8 needs it) with npm; Debian's package
+/// when none is there.
+pub fn ensure_node() -> Result<(), String> {
+    if Command::new("node").arg("--version").output().is_err() {
+        ensure_packages(&["nodejs", "npm"])?;
+    }
+    let version = output("node", &["--version"])?;
+    let numbers: Vec<u32> = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    if numbers.as_slice() < [20, 19].as_slice() {
+        return Err(format!(
+            "node {} is too old for the UI build: install Node.js 20.19 or newer \
+             (e.g. from nodesource.com) and run again",
+            version.trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs npm in `ui/`.
+pub fn npm(args: &[&str]) -> Result<(), String> {
+    let status = Command::new("npm")
+        .args(args)
+        .current_dir(workspace_root().join("ui"))
+        // Playwright drives Debian's chromium: it downloads no browser.
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .status()
+        .map_err(|e| format!("npm: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("npm {} failed ({status})", args.join(" ")))
+    }
+}
+
+/// Installs the UI's packages (when the lock file changed) and builds
+/// `ui/dist`, which the dropcast-ui binary embeds.
+pub fn build_ui() -> Result<(), String> {
+    ensure_node()?;
+    let ui = workspace_root().join("ui");
+    let stamp = ui.join("node_modules/.package-lock.json");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&stamp) < modified(&ui.join("package-lock.json")) || !stamp.exists() {
+        npm(&["ci", "--no-audit", "--no-fund"])?;
+    }
+    npm(&["run", "build"])
+}
+
+/// Waits up to 20 s for `url` to answer 200 (plain HTTP on loopback, std
+/// only).
+pub fn wait_for_http(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url} is not http://"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        if let Ok(mut stream) = std::net::TcpStream::connect(host) {
+            let _ = write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+            let mut head = [0u8; 12];
+            if stream.read_exact(&mut head).is_ok() && head.ends_with(b"200") {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(format!("{url} did not answer within 20 s"))
+}

@@ -8,6 +8,9 @@
 //! carry a [`Kind`] that the CLI maps to exit codes and the app to
 //! messages.
 
+pub mod hotkeys;
+pub mod resident;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ use dropcast_client::credentials::Credentials;
 use dropcast_client::journal::Journal;
 use dropcast_client::settings::{Copy, Dirs, Settings};
 use dropcast_client::share::{Sharer, Source};
-use dropcast_client::{Client, Progress};
+use dropcast_client::{Client, Progress, Sensitive};
 
 /// What kind of failure, for a front end to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +181,89 @@ impl Session {
             parallel: self.settings.parallel,
         })
     }
+}
+
+/// How to sign in: a user's password (a new token is issued, named after
+/// the program and machine) or a token made elsewhere.
+pub enum SignIn<'a> {
+    Password {
+        user: &'a str,
+        password: &'a Sensitive<String>,
+        /// "dropcast cli", "dropcast app": the token's name says where.
+        program: &'a str,
+    },
+    Token(Sensitive<String>),
+}
+
+/// Signs in to `server`: the token goes to the keyring, the server into
+/// the settings, and the pool of reserved links is filled so the first
+/// drop's link is there at once. Answers the user's name.
+pub async fn sign_in(session: &mut Session, server: &str, how: SignIn<'_>) -> Result<String> {
+    let server = server.trim().trim_end_matches('/').to_string();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        return Err(Error::new(
+            Kind::Failed,
+            format!("{server:?} is not a server URL: write it as http://host:port or https://host"),
+        ));
+    }
+    let anon = Client::new(&server, None);
+    let token = match how {
+        SignIn::Token(token) => token,
+        SignIn::Password {
+            user,
+            password,
+            program,
+        } => {
+            let label = format!("{program} on {}", hostname());
+            Sensitive::new(anon.login(user, password.expose(), &label).await?.token)
+        }
+    };
+    let me = anon.with_token(Some(token.expose().clone())).me().await?;
+    session.credentials.save(&server, &token)?;
+    session.settings.server = Some(server);
+    session.settings.save(&session.dirs)?;
+    session.sharer().await?.top_up_pool().await?;
+    Ok(me.name)
+}
+
+/// Forgets the token of the server signed in to (the server stays in the
+/// settings for the next sign-in). Answers the server and whether a token
+/// was there.
+pub fn sign_out(session: &Session) -> Result<(String, bool)> {
+    let server = session
+        .settings
+        .server
+        .clone()
+        .ok_or_else(|| Error::new(Kind::SignIn, "not signed in"))?;
+    let had = session.credentials.delete(&server)?;
+    Ok((server, had))
+}
+
+/// This machine's name, for naming tokens.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "this machine".into())
+}
+
+/// Opens a link in the default browser.
+pub fn open_in_browser(url: &str) -> Result<()> {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    std::process::Command::new(program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| Error::new(Kind::Failed, format!("cannot open {url}: {program}: {e}")))
 }
 
 /// How content reaches the clipboard. A short-lived program hands it to a

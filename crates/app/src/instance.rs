@@ -1,38 +1,30 @@
-//! One `dropcast-app` per user: the first binds a Unix socket in the
-//! runtime dir; later ones send their request to it as one line and exit.
+//! One `dropcast-app` per user: the first binds the resident socket
+//! ([`resident::socket_path`]); later ones send their command to it as one
+//! line and exit. The windows process and tests use the same socket.
 
-use std::path::PathBuf;
-
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use dropcast_actions::resident::{self, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
 use crate::Request;
 
 pub enum Claim {
-    /// Another instance runs and has the request.
+    /// Another instance runs and has the command.
     Forwarded,
     /// This is the first instance.
     First(UnixListener),
 }
 
-fn socket_path() -> PathBuf {
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let user = std::env::var("USER").unwrap_or_default();
-    dir.join(format!("dropcast-app-{user}.sock"))
-}
-
-/// Becomes the instance, or hands `line` to the one that is.
-pub async fn claim(line: Option<&str>) -> Result<Claim, String> {
-    let path = socket_path();
-    if let Ok(mut stream) = UnixStream::connect(&path).await {
-        let line = line.unwrap_or("");
-        stream
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .map_err(|e| format!("talking to the running dropcast-app: {e}"))?;
+/// Becomes the instance, or hands `command` to the one that is.
+pub async fn claim(command: Option<&Command>) -> Result<Claim, String> {
+    let path = resident::socket_path();
+    if tokio::net::UnixStream::connect(&path).await.is_ok() {
+        if let Some(c) = command {
+            resident::send(c)
+                .await
+                .map_err(|e| format!("talking to the running dropcast-app: {e}"))?;
+        }
         eprintln!("dropcast-app: already running; passed the request on");
         return Ok(Claim::Forwarded);
     }
@@ -43,7 +35,7 @@ pub async fn claim(line: Option<&str>) -> Result<Claim, String> {
     Ok(Claim::First(listener))
 }
 
-/// Turns lines from later instances into requests.
+/// Turns lines from later instances and the windows process into requests.
 pub fn serve(listener: UnixListener, tx: mpsc::UnboundedSender<Request>) {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -51,8 +43,11 @@ pub fn serve(listener: UnixListener, tx: mpsc::UnboundedSender<Request>) {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(r) = Request::from_line(&line) {
-                        let _ = tx.send(r);
+                    match Command::from_line(&line) {
+                        Some(c) => {
+                            let _ = tx.send(Request::Do(c));
+                        }
+                        None => eprintln!("dropcast-app: ignored {line:?}"),
                     }
                 }
             });

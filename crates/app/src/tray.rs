@@ -1,11 +1,14 @@
-//! The tray icon and its menu: capture actions, the ten most recent drops
-//! (each to copy, open or delete), resume, quit. Menu choices become
+//! The tray icon and its menu: capture actions, upload, the ten most
+//! recent drops (each to copy, open or delete), history, resume,
+//! settings, sign in or out, quit. Menu choices become
 //! [`Request`]s, the same the hotkeys and other instances send. Without a
 //! tray host (no StatusNotifierWatcher on the session bus) the app runs on
 //! without an icon and says so.
 
+use dropcast_actions::resident::{Command, Shot, Window};
 use dropcast_actions::Session;
 use dropcast_client::journal::Journal;
+use dropcast_client::settings::Hotkeys;
 use tokio::sync::mpsc;
 use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
@@ -60,7 +63,7 @@ impl Tray {
             .with_tooltip("Dropcast")
             .with_title("Dropcast")
             .with_icon(icon(IDLE))
-            .with_menu(Box::new(menu(&[])))
+            .with_menu(Box::new(menu(&MenuState::default())))
             .build();
         let icon = match built {
             Ok(icon) => Some(icon),
@@ -101,25 +104,38 @@ impl Tray {
         self.repaint();
     }
 
-    /// Rebuilds the menu with the newest drops from the history.
-    pub async fn show_recent(&mut self, session: &Session) {
+    /// Rebuilds the menu: the newest drops from the history, the
+    /// hotkeys, signed in or not.
+    pub async fn refresh(&mut self, session: &Session) {
         let recent = match Journal::open(&session.dirs).await {
             Ok(j) => j.recent(10).await.unwrap_or_default(),
             Err(_) => Vec::new(),
         };
         let now = dropcast_client::journal::now_ms();
-        let drops: Vec<Recent> = recent
-            .into_iter()
-            .map(|e| Recent {
-                label: format!("{} · {}", e.name, age(now - e.created_at)),
-                id: e.id,
-                url: e.url,
-            })
-            .collect();
+        let state = MenuState {
+            recent: recent
+                .into_iter()
+                .map(|e| Recent {
+                    label: format!("{} · {}", e.name, age(now - e.created_at)),
+                    id: e.id,
+                    url: e.url,
+                })
+                .collect(),
+            hotkeys: session.settings.hotkeys.clone(),
+            signed_in: session.client().is_ok(),
+        };
         if let Some(t) = &self.icon {
-            t.set_menu(Some(Box::new(menu(&drops))));
+            t.set_menu(Some(Box::new(menu(&state))));
         }
     }
+}
+
+/// What the menu shows.
+#[derive(Default)]
+struct MenuState {
+    recent: Vec<Recent>,
+    hotkeys: Hotkeys,
+    signed_in: bool,
 }
 
 pub struct Recent {
@@ -139,27 +155,36 @@ fn age(ms: i64) -> String {
     }
 }
 
-/// Menu ids carry what to do: `copy\t{url}`, `open\t{url}`, `delete\t{id}`.
+/// Menu ids carry what to do: `copy\t{url}`, `open\t{url}`,
+/// `delete\t{id}`, or a resident command's line (`capture area`).
 fn request_of(id: &str) -> Option<Request> {
     match id.split_once('\t') {
-        Some(("copy", url)) => Some(Request::CopyLink(url.into())),
-        Some(("open", url)) => Some(Request::Open(url.into())),
+        Some(("copy", url)) => Some(Request::Do(Command::Copy(vec![url.into()]))),
+        Some(("open", url)) => Some(Request::OpenLink(url.into())),
         Some(("delete", id)) => Some(Request::Delete(id.into())),
         _ => match id {
-            "capture-screen" => Some(Request::CaptureScreen),
-            "capture-window" => Some(Request::CaptureWindow),
-            "resume" => Some(Request::Resume),
-            "quit" => Some(Request::Quit),
-            _ => None,
+            "sign-out" => Some(Request::SignOut),
+            _ => Command::from_line(id).map(Request::Do),
         },
     }
 }
 
-fn menu(recent: &[Recent]) -> Menu {
+/// "Capture area (Ctrl+Shift+4)", or without the keys when unbound.
+fn with_keys(text: &str, keys: &str) -> String {
+    if keys.trim().is_empty() {
+        text.to_string()
+    } else {
+        format!("{text} ({keys})")
+    }
+}
+
+fn menu(state: &MenuState) -> Menu {
     let menu = Menu::new();
     let item = |id: &str, text: &str| MenuItem::with_id(id, text, true, None);
-    let recent_menu = Submenu::new("Recent drops", !recent.is_empty());
-    for r in recent {
+    let line = |c: Command| c.to_line();
+    let keys = &state.hotkeys;
+    let recent_menu = Submenu::new("Recent drops", !state.recent.is_empty());
+    for r in &state.recent {
         let entry = Submenu::new(&r.label, true);
         let _ = entry.append_items(&[
             &item(&format!("copy\t{}", r.url), "Copy link"),
@@ -168,14 +193,38 @@ fn menu(recent: &[Recent]) -> Menu {
         ]);
         let _ = recent_menu.append(&entry);
     }
+    let sign = if state.signed_in {
+        item("sign-out", "Sign out")
+    } else {
+        item(&line(Command::Open(Window::Settings)), "Sign in...")
+    };
     let _ = menu.append_items(&[
-        &item("capture-screen", "Capture screen (Ctrl+Shift+3)"),
-        &item("capture-window", "Capture window (Ctrl+Shift+W)"),
+        &item(
+            &line(Command::Capture(Shot::Area)),
+            &with_keys("Capture area", &keys.area),
+        ),
+        &item(
+            &line(Command::Capture(Shot::Screen)),
+            &with_keys("Capture screen", &keys.screen),
+        ),
+        &item(
+            &line(Command::Capture(Shot::Window)),
+            &with_keys("Capture window", &keys.window),
+        ),
+        // Screen recording arrives with the screencast work.
+        &MenuItem::with_id("record", "Record screen (coming)", false, None),
+        &item(
+            &line(Command::Open(Window::Drop)),
+            &with_keys("Upload file...", &keys.upload),
+        ),
         &PredefinedMenuItem::separator(),
         &recent_menu,
-        &item("resume", "Resume uploads"),
+        &item(&line(Command::Open(Window::History)), "History..."),
+        &item(&line(Command::Resume), "Resume uploads"),
         &PredefinedMenuItem::separator(),
-        &item("quit", "Quit Dropcast"),
+        &item(&line(Command::Open(Window::Settings)), "Settings..."),
+        &sign,
+        &item(&line(Command::Quit), "Quit Dropcast"),
     ]);
     menu
 }
@@ -188,13 +237,17 @@ mod tests {
     fn menu_ids_say_what_to_do() {
         assert_eq!(
             request_of("copy\thttp://h/abc"),
-            Some(Request::CopyLink("http://h/abc".into()))
+            Some(Request::Do(Command::Copy(vec!["http://h/abc".into()])))
         );
         assert_eq!(
             request_of("delete\tabc"),
             Some(Request::Delete("abc".into()))
         );
-        assert_eq!(request_of("capture-screen"), Some(Request::CaptureScreen));
+        assert_eq!(
+            request_of("capture area"),
+            Some(Request::Do(Command::Capture(Shot::Area)))
+        );
+        assert_eq!(request_of("sign-out"), Some(Request::SignOut));
         assert_eq!(request_of("nonsense"), None);
     }
 

@@ -165,6 +165,44 @@ pub struct Frame {
     pub captured_at: SystemTime,
 }
 
+impl Frame {
+    /// The desktop rectangle this frame shows.
+    pub fn rect(&self) -> Rect {
+        Rect::new(
+            self.origin.0,
+            self.origin.1,
+            self.image.width(),
+            self.image.height(),
+        )
+    }
+
+    /// The part of this frame inside `region` (desktop coordinates), e.g.
+    /// what the region picker chose from the frozen screen; a region that
+    /// misses the frame is off screen.
+    pub fn crop(&self, region: Rect) -> Result<Frame> {
+        let inside = region
+            .intersect(&self.rect())
+            .ok_or(CaptureError::OffScreen {
+                region,
+                desktop: self.rect(),
+            })?;
+        let image = image::imageops::crop_imm(
+            &self.image,
+            (inside.x - self.origin.0) as u32,
+            (inside.y - self.origin.1) as u32,
+            inside.width,
+            inside.height,
+        )
+        .to_image();
+        Ok(Frame {
+            image,
+            origin: (inside.x, inside.y),
+            scale_factor: self.scale_factor,
+            captured_at: self.captured_at,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("no display to capture ({0}); run this in a desktop session")]
@@ -319,6 +357,29 @@ mod tests {
             primary: number == 1,
         };
         vec![m(1, 0, 1920), m(2, 1920, 1280)]
+    }
+
+    #[test]
+    fn a_crop_of_a_frozen_frame_is_those_pixels_in_desktop_coordinates() {
+        let image = RgbaImage::from_fn(40, 30, |x, y| image::Rgba([x as u8, y as u8, 7, 255]));
+        let frame = Frame {
+            image,
+            origin: (100, 50),
+            scale_factor: 2.0,
+            captured_at: SystemTime::UNIX_EPOCH,
+        };
+        let part = frame.crop(Rect::new(110, 55, 5, 4)).unwrap();
+        assert_eq!(part.origin, (110, 55));
+        assert_eq!(part.image.dimensions(), (5, 4));
+        assert_eq!(part.image.get_pixel(0, 0).0, [10, 5, 7, 255]);
+        assert_eq!(part.scale_factor, 2.0);
+        // Clipped to the frame; a region beside it is off screen.
+        let edge = frame.crop(Rect::new(130, 70, 50, 50)).unwrap();
+        assert_eq!(edge.image.dimensions(), (10, 10));
+        assert!(matches!(
+            frame.crop(Rect::new(0, 0, 10, 10)),
+            Err(CaptureError::OffScreen { .. })
+        ));
     }
 
     #[test]

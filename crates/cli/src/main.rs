@@ -14,7 +14,7 @@ use dropcast_actions::{self as actions, ClipboardRoute, Kind, Session, ShotOptio
 use dropcast_api as api;
 use dropcast_capture::Target;
 use dropcast_client::journal::Journal;
-use dropcast_client::{Client, Sensitive};
+use dropcast_client::Sensitive;
 use serde_json::json;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -227,16 +227,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             token_stdin,
             password_stdin,
         } => {
-            let server = server.trim_end_matches('/').to_string();
-            let anon = Client::new(&server, None);
-            let token = if token_stdin {
-                Sensitive::new(read_stdin("the token")?)
+            let how_token;
+            let password;
+            let user_name;
+            let how = if token_stdin {
+                how_token = Sensitive::new(read_stdin("the token")?);
+                actions::SignIn::Token(how_token)
             } else {
-                let user = match user {
+                user_name = match user {
                     Some(u) => u,
                     None => prompt("User: ")?,
                 };
-                let password = if password_stdin {
+                password = if password_stdin {
                     Sensitive::new(read_stdin("the password")?)
                 } else {
                     Sensitive::new(rpassword::prompt_password("Password: ").map_err(|e| {
@@ -246,38 +248,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         )
                     })?)
                 };
-                let issued = anon
-                    .login(
-                        &user,
-                        password.expose(),
-                        &format!("dropcast cli on {}", hostname()),
-                    )
-                    .await?;
-                Sensitive::new(issued.token)
+                actions::SignIn::Password {
+                    user: &user_name,
+                    password: &password,
+                    program: "dropcast cli",
+                }
             };
-            let me = anon.with_token(Some(token.expose().clone())).me().await?;
-            ctx.credentials.save(&server, &token)?;
-            ctx.settings.server = Some(server.clone());
-            ctx.settings.save(&ctx.dirs)?;
-            // Fill the pool of reserved ids now, so the first drop's link
-            // is there at once.
-            ctx.sharer().await?.top_up_pool().await?;
+            let name = actions::sign_in(&mut ctx, &server, how).await?;
+            let server = ctx.settings.server.clone().unwrap_or_default();
             if json {
                 println!(
                     "{}",
-                    json!({"server": server, "user": me.name, "status": "signed_in"})
+                    json!({"server": server, "user": name, "status": "signed_in"})
                 );
             } else {
-                println!("Signed in to {server} as {}.", me.name);
+                println!("Signed in to {server} as {name}.");
             }
         }
         Command::Logout => {
-            let server = ctx
-                .settings
-                .server
-                .clone()
-                .ok_or_else(|| Failure::new(3, "not signed in"))?;
-            let had = ctx.credentials.delete(&server)?;
+            let (server, had) = actions::sign_out(&ctx)?;
             if json {
                 println!(
                     "{}",
@@ -607,13 +596,4 @@ fn prompt(label: &str) -> Result<String, Failure> {
         .read_line(&mut s)
         .map_err(|e| Failure::new(2, format!("cannot ask: {e}; use --user")))?;
     Ok(s.trim().to_string())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "this machine".into())
 }

@@ -78,6 +78,75 @@ pub struct Settings {
     pub image: dropcast_encode::Settings,
     /// Draw the mouse pointer into captures.
     pub cursor: bool,
+    /// What else happens after a capture is shared.
+    pub after: After,
+    /// The tray app's global hotkeys.
+    pub hotkeys: Hotkeys,
+}
+
+/// What happens after a capture is shared, besides the clipboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct After {
+    /// Open the drop's page in the browser.
+    pub open: bool,
+    /// Keep a copy of every capture in this folder.
+    pub save_folder: Option<PathBuf>,
+    /// Show a notification with the link (or the failure).
+    pub notify: bool,
+    /// Play a short sound with it.
+    pub sound: bool,
+}
+
+impl Default for After {
+    fn default() -> Self {
+        After {
+            open: false,
+            save_folder: None,
+            notify: true,
+            sound: true,
+        }
+    }
+}
+
+/// The tray app's global hotkeys, as "Ctrl+Shift+3" (modifiers and one
+/// key); an empty string leaves that action without one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hotkeys {
+    pub screen: String,
+    pub area: String,
+    pub window: String,
+    pub record: String,
+    pub upload: String,
+}
+
+impl Default for Hotkeys {
+    fn default() -> Self {
+        Hotkeys {
+            screen: "Ctrl+Shift+3".into(),
+            area: "Ctrl+Shift+4".into(),
+            window: "Ctrl+Shift+W".into(),
+            record: "Ctrl+Shift+5".into(),
+            upload: "Ctrl+Shift+U".into(),
+        }
+    }
+}
+
+impl Hotkeys {
+    /// (action, keys) for each bound action.
+    pub fn bound(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("screen", self.screen.as_str()),
+            ("area", self.area.as_str()),
+            ("window", self.window.as_str()),
+            ("record", self.record.as_str()),
+            ("upload", self.upload.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, keys)| !keys.trim().is_empty())
+        .collect()
+    }
 }
 
 /// What goes on the clipboard when a drop is made.
@@ -101,6 +170,8 @@ impl Default for Settings {
             copy: Copy::Link,
             image: dropcast_encode::Settings::default(),
             cursor: false,
+            after: After::default(),
+            hotkeys: Hotkeys::default(),
         }
     }
 }

@@ -1,0 +1,117 @@
+//! The global hotkeys from the settings, registered with global-hotkey
+//! (X11 key grabs) and registered again when the settings change. Which
+//! ones could not be had, and why, is said on stderr and written for the
+//! settings window ([`resident::hotkey_status_path`]); the menu works
+//! either way.
+
+use std::sync::{Arc, Mutex};
+
+use dropcast_actions::resident::{self, Command, Shot, Window};
+use dropcast_client::settings;
+use global_hotkey::hotkey::HotKey;
+use global_hotkey::{GlobalHotKeyEvent, GlobalHotKeyManager, HotKeyState};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::Request;
+
+/// One action's hotkey and whether it is held.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Status {
+    pub action: String,
+    pub keys: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+pub struct Hotkeys {
+    manager: Result<GlobalHotKeyManager, String>,
+    held: Arc<Mutex<Vec<(HotKey, Command)>>>,
+}
+
+/// What a hotkey does, by the settings' action name.
+fn command_of(action: &str) -> Option<Command> {
+    Some(match action {
+        "screen" => Command::Capture(Shot::Screen),
+        "area" => Command::Capture(Shot::Area),
+        "window" => Command::Capture(Shot::Window),
+        "upload" => Command::Open(Window::Drop),
+        _ => return None,
+    })
+}
+
+impl Hotkeys {
+    pub fn new(tx: mpsc::UnboundedSender<Request>) -> Hotkeys {
+        let held: Arc<Mutex<Vec<(HotKey, Command)>>> = Arc::default();
+        let lookup = held.clone();
+        GlobalHotKeyEvent::set_event_handler(Some(move |e: GlobalHotKeyEvent| {
+            if e.state != HotKeyState::Pressed {
+                return;
+            }
+            let held = lookup.lock().expect("hotkey table");
+            if let Some((_, c)) = held.iter().find(|(k, _)| k.id() == e.id) {
+                let _ = tx.send(Request::Do(c.clone()));
+            }
+        }));
+        Hotkeys {
+            manager: GlobalHotKeyManager::new().map_err(|e| e.to_string()),
+            held,
+        }
+    }
+
+    /// Lets go of the held hotkeys and registers `wanted`.
+    pub fn apply(&mut self, wanted: &settings::Hotkeys) -> Vec<Status> {
+        let mut held = self.held.lock().expect("hotkey table");
+        if let Ok(manager) = &self.manager {
+            for (key, _) in held.drain(..) {
+                let _ = manager.unregister(key);
+            }
+        }
+        let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
+        let problems = dropcast_actions::hotkeys::problems(wanted);
+        let mut statuses = Vec::new();
+        for (action, keys) in wanted.bound() {
+            let outcome = (|| {
+                if let Some(p) = problems.iter().find(|p| p.action == action) {
+                    return Err(p.message.clone());
+                }
+                let command = command_of(action)
+                    .ok_or_else(|| "screen recording is not available yet".to_string())?;
+                let key = dropcast_actions::hotkeys::parse(keys)?;
+                if wayland {
+                    return Err("global hotkeys are not available on Wayland; bind \
+                         `dropcast-app --capture area` (or screen, window) in your desktop's \
+                         keyboard settings"
+                        .to_string());
+                }
+                let manager = self
+                    .manager
+                    .as_ref()
+                    .map_err(|e| format!("no hotkeys here: {e}"))?;
+                manager.register(key).map_err(|e| match e {
+                    global_hotkey::Error::AlreadyRegistered(_) => {
+                        format!("{keys} is taken by another program; choose other keys in Settings")
+                    }
+                    e => format!("{keys} cannot be registered: {e}"),
+                })?;
+                held.push((key, command));
+                Ok(())
+            })();
+            if let Err(e) = &outcome {
+                eprintln!("dropcast-app: hotkey for {action} not available: {e}");
+            }
+            statuses.push(Status {
+                action: action.to_string(),
+                keys: keys.to_string(),
+                ok: outcome.is_ok(),
+                error: outcome.err(),
+            });
+        }
+        let path = resident::hotkey_status_path();
+        let json = serde_json::to_vec_pretty(&statuses).expect("statuses serialize");
+        if let Err(e) = std::fs::write(&path, json) {
+            eprintln!("dropcast-app: cannot write {}: {e}", path.display());
+        }
+        statuses
+    }
+}

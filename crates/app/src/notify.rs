@@ -1,0 +1,39 @@
+//! Desktop notifications after a capture (the link, or what failed), with
+//! the freedesktop "screen-capture" sound unless turned off. Without a
+//! notification server the app says so on stderr and carries on.
+
+use dropcast_client::settings::After;
+use notify_rust::{Hint, Notification};
+
+fn show(after: &After, summary: &str, body: &str, sound: &str) {
+    let mut n = Notification::new();
+    n.appname("Dropcast").summary(summary).body(body);
+    if after.sound {
+        n.hint(Hint::SoundName(sound.into()));
+    } else {
+        n.hint(Hint::SuppressSound(true));
+    }
+    // Sent from a task: a slow or missing notification server never
+    // holds up the next capture.
+    tokio::spawn(async move {
+        if let Err(e) = n.show_async().await {
+            eprintln!("dropcast-app: no notification ({e})");
+        }
+    });
+}
+
+/// The capture is shared: its link, and whether it is on the clipboard.
+pub fn shared(after: &After, url: &str, copied: bool) {
+    let summary = if copied {
+        "Link copied"
+    } else {
+        "Capture shared"
+    };
+    show(after, summary, url, "screen-capture");
+}
+
+/// Something failed; the message says what to do. Failed uploads stay in
+/// History with Retry.
+pub fn failed(after: &After, message: &str) {
+    show(after, "Dropcast: not shared", message, "dialog-error");
+}

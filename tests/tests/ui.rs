@@ -1,0 +1,270 @@
+//! The real windows process, `dropcast-ui` (Tauri 2, WebKitGTK), driven
+//! through WebKitWebDriver under Xvfb with a window manager and its own
+//! D-Bus session, next to the real tray app and the real server.
+
+use dropcast_tests::browser::Browser;
+use dropcast_tests::*;
+
+/// A desktop with the server, a user with a password, and the tray app
+/// running (not signed in).
+struct Desktop {
+    x: Xvfb,
+    _wm: Running,
+    bus: SessionBus,
+    server: Server,
+    home: Home,
+    _app: Running,
+    log: std::path::PathBuf,
+}
+
+impl Desktop {
+    fn start() -> Desktop {
+        let x = Xvfb::start(1024, 768);
+        let wm = x.start_window_manager();
+        let bus = SessionBus::start();
+        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+        server.admin(
+            &["user", "add", "ada", "--password-stdin"],
+            Some("correct horse"),
+        );
+        let home = Home::new();
+        let log = home.dir.path().join("app.log");
+        let mut cmd = home.command("dropcast-app");
+        for (k, v) in env(&x, &bus, &home) {
+            cmd.env(k, v);
+        }
+        let app = Running(
+            cmd.stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the tray app", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("ready"))
+        });
+        Desktop {
+            x,
+            _wm: wm,
+            bus,
+            server,
+            home,
+            _app: app,
+            log,
+        }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        env(&self.x, &self.bus, &self.home)
+    }
+
+    /// The windows process showing `window`, under WebDriver.
+    fn open(&self, window: &str) -> Browser {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Browser::webkit_app(&workspace_bin("dropcast-ui"), &[window], &env)
+    }
+}
+
+/// What the app and the windows process run with: this display and bus,
+/// the home's dirs, tokens in a file (no keyring daemon here).
+fn env(x: &Xvfb, bus: &SessionBus, home: &Home) -> Vec<(String, String)> {
+    let h = home.dir.path();
+    [
+        ("DISPLAY", x.display.clone()),
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
+        ("XDG_RUNTIME_DIR", h.display().to_string()),
+        ("HOME", h.display().to_string()),
+        ("XDG_CONFIG_HOME", h.join("config").display().to_string()),
+        ("XDG_DATA_HOME", h.join("data").display().to_string()),
+        ("DROPCAST_CREDENTIALS", "file".into()),
+        // WebKitGTK paints nothing under Xvfb's software GL otherwise.
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// JS that sets an input the way typing does.
+fn type_into(name: &str, value: &str) -> String {
+    format!(
+        "const e = document.querySelector('input[name={name}]'); e.value = {value:?}; \
+         e.dispatchEvent(new Event('input', {{bubbles: true}})); return true;"
+    )
+}
+
+#[test]
+fn settings_sign_in_to_the_server_and_a_rebound_hotkey_works_at_once() {
+    let d = Desktop::start();
+    let ui = d.open("settings");
+    ui.wait_for(
+        "the sign-in form",
+        "return document.querySelector('input[name=server]') !== null",
+    );
+    ui.eval(&type_into("server", &d.server.url));
+    ui.eval(&type_into("user", "ada"));
+    ui.eval(&type_into("password", "wrong"));
+    ui.eval("document.querySelector('section button[type=submit]').click(); return true;");
+    let refused = ui.wait_for(
+        "the refusal",
+        "const a = document.querySelector('[role=alert]'); return a && a.textContent;",
+    );
+    assert!(
+        refused.as_str().unwrap().contains("Sign in again"),
+        "{refused}"
+    );
+    ui.eval(&type_into("password", "correct horse"));
+    ui.eval("document.querySelector('section button[type=submit]').click(); return true;");
+    let signed_in = ui.wait_for(
+        "signed in",
+        "const s = document.querySelector('[data-testid=signed-in]'); return s && s.textContent;",
+    );
+    assert!(
+        signed_in.as_str().unwrap().contains("as ada"),
+        "{signed_in}"
+    );
+    // The token is kept (in a file here; the keyring by default) and the
+    // CLI shares the sign-in.
+    let who = d.home.json(
+        &["whoami", "--json"],
+        "",
+        &[("DROPCAST_CREDENTIALS", "file")],
+    );
+    assert_eq!(who["user"], "ada");
+
+    // Rebind Capture area to Ctrl+Alt+R by pressing it in the field.
+    ui.eval(
+        "const f = document.querySelector('input[name=hotkey-area]'); \
+         f.dispatchEvent(new KeyboardEvent('keydown', {code: 'KeyR', key: 'r', ctrlKey: true, altKey: true, bubbles: true})); \
+         return true;",
+    );
+    ui.wait_for(
+        "the new keys",
+        "return document.querySelector('input[name=hotkey-area]').value === 'Ctrl+Alt+R'",
+    );
+    // Same keys as Capture screen: refused with the reason.
+    ui.eval(
+        "const f = document.querySelector('input[name=hotkey-upload]'); \
+         f.dispatchEvent(new KeyboardEvent('keydown', {code: 'Digit3', key: '#', ctrlKey: true, shiftKey: true, bubbles: true})); \
+         return true;",
+    );
+    let conflict = ui.wait_for(
+        "the conflict",
+        "const p = document.querySelector('[data-testid=problem-upload]'); return p && p.textContent;",
+    );
+    assert!(conflict
+        .as_str()
+        .unwrap()
+        .contains("already the hotkey for screen"));
+    ui.eval(
+        "const f = document.querySelector('input[name=hotkey-upload]'); \
+         f.dispatchEvent(new KeyboardEvent('keydown', {code: 'KeyU', key: 'U', ctrlKey: true, shiftKey: true, bubbles: true})); \
+         return true;",
+    );
+    ui.screenshot("window-settings");
+    ui.eval("document.querySelectorAll('form')[document.querySelectorAll('form').length - 1].requestSubmit(); return true;");
+    ui.wait_for(
+        "saved",
+        "const s = document.querySelector('[role=status]'); return s && s.textContent === 'Saved.'",
+    );
+    let config =
+        std::fs::read_to_string(d.home.dir.path().join("config/dropcast/client/config.toml"))
+            .unwrap();
+    assert!(config.contains("area = \"Ctrl+Alt+R\""), "{config}");
+    // The tray app took the new keys: Ctrl+Alt+R opens the region picker.
+    wait_until("the tray app to hold Ctrl+Alt+R", || {
+        std::fs::read_to_string(d.home.dir.path().join(format!(
+            "dropcast-app-{}.hotkeys.json",
+            std::env::var("USER").unwrap_or_default()
+        )))
+        .is_ok_and(|s| s.contains("Ctrl+Alt+R"))
+    });
+    d.x.output("xdotool", &["key", "ctrl+alt+r"]);
+    d.x.wait_for_window_named("pick a region");
+    d.x.output("xdotool", &["key", "Escape"]);
+    wait_until("the picker to close", || {
+        std::fs::read_to_string(&d.log).is_ok_and(|l| l.contains("region picker cancelled"))
+    });
+}
+
+#[test]
+fn files_dragged_onto_the_drop_window_become_drops_with_their_links_on_the_clipboard() {
+    let d = Desktop::start();
+    let login = d.home.run(
+        &["login", "--server", &d.server.url, "--token-stdin"],
+        &d.server.owner_token,
+        &[("DROPCAST_CREDENTIALS", "file")],
+    );
+    assert!(login.status.success());
+    let files = tempfile::tempdir().unwrap();
+    let a = files.path().join("notes.txt");
+    let b = files.path().join("data.bin");
+    std::fs::write(&a, b"dragged from a file manager\n").unwrap();
+    let b_bytes = bytes(300_000, 7);
+    std::fs::write(&b, &b_bytes).unwrap();
+
+    let ui = d.open("drop");
+    ui.wait_for(
+        "the drop zone",
+        "return document.querySelector('[data-testid=drop-zone]') !== null",
+    );
+    let drop_window = d.x.wait_for_window_named("Share files with Dropcast");
+    let helper = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/drag-source.py");
+    let _source = d.x.spawn(
+        helper.to_str().unwrap(),
+        &[a.to_str().unwrap(), b.to_str().unwrap()],
+    );
+    d.x.wait_for_window_named("drag source");
+    let source = d.x.wait_for_window_named("drag source");
+    // Press in the source, move in steps (GTK starts the drag after a few
+    // pixels), release over the drop window.
+    let (s, w) = (source.to_string(), drop_window.to_string());
+    d.x.output(
+        "xdotool",
+        &["mousemove", "--window", &s, "60", "60", "mousedown", "1"],
+    );
+    for step in [70, 80, 100, 130] {
+        let p = step.to_string();
+        d.x.output("xdotool", &["mousemove", "--window", &s, &p, &p]);
+        std::thread::sleep(std::time::Duration::from_millis(80));
+    }
+    for (px, py) in [("150", "120"), ("200", "150"), ("200", "160")] {
+        d.x.output("xdotool", &["mousemove", "--window", &w, px, py]);
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    d.x.output("xdotool", &["mouseup", "1"]);
+
+    let summary = ui.wait_for(
+        "the links",
+        "const s = document.querySelector('[role=status]'); return s && s.textContent;",
+    );
+    assert!(
+        summary.as_str().unwrap().contains("Copied 2 links"),
+        "{summary}"
+    );
+    ui.screenshot("window-drop");
+    let clip = String::from_utf8(d.x.clipboard("UTF8_STRING")).unwrap();
+    let links: Vec<&str> = clip.lines().collect();
+    assert_eq!(links.len(), 2, "one link per line: {clip:?}");
+    let got_a = reqwest::blocking::get(format!("{}/raw", links[0]))
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let got_b = reqwest::blocking::get(format!("{}/raw", links[1]))
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(&got_a[..], b"dragged from a file manager\n");
+    assert_eq!(&got_b[..], &b_bytes[..]);
+
+    // History lists them.
+    drop(ui);
+    let history = d.open("history");
+    let names = history.wait_for(
+        "the history",
+        "const n = [...document.querySelectorAll('[data-testid=drop] .name')].map(e => e.textContent); \
+         return n.length >= 2 && n.join(',');",
+    );
+    assert!(names.as_str().unwrap().contains("notes.txt"), "{names}");
+    assert!(names.as_str().unwrap().contains("data.bin"), "{names}");
+    history.screenshot("window-history");
+}
