@@ -8,6 +8,7 @@ import sys
 import gi
 
 gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
 from gi.repository import Gdk, Gio, Gtk  # noqa: E402
 
 uris = [Gio.File.new_for_path(p).get_uri() for p in sys.argv[1:]]

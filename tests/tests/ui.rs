@@ -56,6 +56,29 @@ impl Desktop {
         env(&self.x, &self.bus, &self.home)
     }
 
+    /// What a person sees: the X screen, saved as `artifacts/{name}.png`
+    /// (WebKitWebDriver's own screenshots can stall for a minute).
+    fn screenshot(&self, name: &str) {
+        let path = dropcast_tests::browser::artifacts_dir().join(format!("{name}.png"));
+        let shot = self.home.run(
+            &[
+                "shot",
+                "--no-upload",
+                "--copy",
+                "none",
+                "--out",
+                path.to_str().unwrap(),
+            ],
+            "",
+            &[("DISPLAY", self.x.display.as_str())],
+        );
+        assert!(
+            shot.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shot.stderr)
+        );
+    }
+
     /// The windows process showing `window`, under WebDriver.
     fn open(&self, window: &str) -> Browser {
         let env = self.env();
@@ -160,7 +183,7 @@ fn settings_sign_in_to_the_server_and_a_rebound_hotkey_works_at_once() {
          f.dispatchEvent(new KeyboardEvent('keydown', {code: 'KeyU', key: 'U', ctrlKey: true, shiftKey: true, bubbles: true})); \
          return true;",
     );
-    ui.screenshot("window-settings");
+    d.screenshot("window-settings");
     ui.eval("document.querySelectorAll('form')[document.querySelectorAll('form').length - 1].requestSubmit(); return true;");
     ui.wait_for(
         "saved",
@@ -241,8 +264,20 @@ fn files_dragged_onto_the_drop_window_become_drops_with_their_links_on_the_clipb
         summary.as_str().unwrap().contains("Copied 2 links"),
         "{summary}"
     );
-    ui.screenshot("window-drop");
-    let clip = String::from_utf8(d.x.clipboard("UTF8_STRING")).unwrap();
+    d.screenshot("window-drop");
+    // The tray app holds the clipboard; it takes the links a moment later.
+    let clipboard = || {
+        std::process::Command::new("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .env("DISPLAY", &d.x.display)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    wait_until("the links on the clipboard", || {
+        clipboard().lines().count() == 2
+    });
+    let clip = clipboard();
     let links: Vec<&str> = clip.lines().collect();
     assert_eq!(links.len(), 2, "one link per line: {clip:?}");
     let got_a = reqwest::blocking::get(format!("{}/raw", links[0]))
@@ -266,5 +301,5 @@ fn files_dragged_onto_the_drop_window_become_drops_with_their_links_on_the_clipb
     );
     assert!(names.as_str().unwrap().contains("notes.txt"), "{names}");
     assert!(names.as_str().unwrap().contains("data.bin"), "{names}");
-    history.screenshot("window-history");
+    d.screenshot("window-history");
 }

@@ -84,12 +84,11 @@ fn app(extra: &[&str]) -> Result<(), String> {
         "haskell-gtk-sni-tray-utils",
         "flameshot",
     ])?;
-    sys::build_ui()?;
+    // Idle means no window: the windows process is not started.
     let release = sys::build_release(&[
         "dropcast-server",
         "dropcast",
         "dropcast-app",
-        "dropcast-ui",
         "dropcast-bench",
     ])?;
     let server = sys::bin_path(&release, "dropcast-server")?;

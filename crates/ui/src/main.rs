@@ -62,7 +62,7 @@ fn open_window(app: &AppHandle, which: Which) -> Result<(), Box<dyn std::error::
     let (label, title, width, height) = match which {
         Which::Settings => ("settings", "Dropcast settings", 560.0, 700.0),
         Which::History => ("history", "Dropcast history", 820.0, 600.0),
-        Which::Drop => ("drop", "Share files with Dropcast", 400.0, 320.0),
+        Which::Drop => ("drop", "Share files with Dropcast", 420.0, 400.0),
         Which::Pick => unreachable!("the picker has its own windows"),
     };
     if let Some(window) = app.get_webview_window(label) {
