@@ -12,6 +12,22 @@ fn pattern(width: u32, height: u32) -> image::RgbImage {
     })
 }
 
+/// The dbusmenu id of the item labelled `label` in a GetLayout reply
+/// printed by dbus-send (each item's `int32 ID` comes before its
+/// properties).
+fn menu_id(layout: &str, label: &str) -> i32 {
+    let at = layout
+        .find(&format!("\"{label}\""))
+        .unwrap_or_else(|| panic!("{label} in {layout}"));
+    let before = &layout[..at];
+    let start = before.rfind("int32 ").expect("an item id") + "int32 ".len();
+    before[start..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
 /// The clipboard's text once it starts with `prefix` and differs from
 /// `not`, polled for up to 5 s; and how long that took.
 fn wait_for_link(x: &Xvfb, prefix: &str, not: &str) -> (String, Duration) {
@@ -151,13 +167,33 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     });
     let menu = layout();
     for label in [
-        "Capture screen",
+        "Capture area (Ctrl+Shift+4)",
+        "Capture screen (Ctrl+Shift+3)",
+        "Capture window (Ctrl+Shift+W)",
+        "Upload file... (Ctrl+Shift+U)",
         "Recent drops",
         "Copy link",
+        "History...",
+        "Settings...",
+        "Sign out",
         "Quit Dropcast",
     ] {
         assert!(menu.contains(label), "{label} in {menu}");
     }
+
+    // Choosing Capture screen in the menu (a dbusmenu click, as a tray
+    // host sends it) shares the screen again.
+    let id = menu_id(&menu, "Capture screen (Ctrl+Shift+3)");
+    bus.send(&[
+        &format!("--dest={item}"),
+        "/MenuBar",
+        "com.canonical.dbusmenu.Event",
+        &format!("int32:{id}"),
+        "string:clicked",
+        "variant:int32:0",
+        "uint32:0",
+    ]);
+    let (link, _) = wait_for_link(&x, &server.url, &link);
 
     // A second instance hands its request to the first.
     let mut second = home.command("dropcast-app");
@@ -192,6 +228,21 @@ fn an_area_dragged_in_the_region_picker_is_shared_with_exactly_its_pixels() {
     shown.save(&path).unwrap();
     let _feh = x.show_full_screen(&path);
 
+    // Watch the notifications the app sends (no notification server runs:
+    // the calls are seen on the bus all the same).
+    let notices = files.path().join("notices.txt");
+    let _monitor = Running(
+        std::process::Command::new("dbus-monitor")
+            .args([
+                "--address",
+                &bus.address,
+                "interface='org.freedesktop.Notifications'",
+            ])
+            .stdout(std::fs::File::create(&notices).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor is installed (package dbus)"),
+    );
     let log = files.path().join("app.log");
     let mut cmd = home.command("dropcast-app");
     cmd.env("DISPLAY", &x.display)
@@ -271,6 +322,14 @@ fn an_area_dragged_in_the_region_picker_is_shared_with_exactly_its_pixels() {
         std::fs::read_to_string(&log).unwrap()
     );
     assert_eq!(got, expected, "the shared pixels are the region's");
+    // A notification said so, with the link and the capture sound.
+    wait_until("the notification", || {
+        std::fs::read_to_string(&notices).is_ok_and(|n| n.contains(&link))
+    });
+    let sent = std::fs::read_to_string(&notices).unwrap();
+    assert!(sent.contains("member=Notify"), "{sent}");
+    assert!(sent.contains("Link copied"), "{sent}");
+    assert!(sent.contains("screen-capture"), "{sent}");
     // The picker is gone.
     let left = std::process::Command::new("xdotool")
         .args(["search", "--onlyvisible", "--name", "pick a region"])

@@ -183,6 +183,8 @@ fn settings_sign_in_to_the_server_and_a_rebound_hotkey_works_at_once() {
          f.dispatchEvent(new KeyboardEvent('keydown', {code: 'KeyU', key: 'U', ctrlKey: true, shiftKey: true, bubbles: true})); \
          return true;",
     );
+    // Start at login.
+    ui.eval("document.querySelector('input[name=autostart]').click(); return true;");
     d.screenshot("window-settings");
     ui.eval("document.querySelectorAll('form')[document.querySelectorAll('form').length - 1].requestSubmit(); return true;");
     ui.wait_for(
@@ -193,6 +195,9 @@ fn settings_sign_in_to_the_server_and_a_rebound_hotkey_works_at_once() {
         std::fs::read_to_string(d.home.dir.path().join("config/dropcast/client/config.toml"))
             .unwrap();
     assert!(config.contains("area = \"Ctrl+Alt+R\""), "{config}");
+    let autostart = d.home.dir.path().join(".config/autostart/Dropcast.desktop");
+    let entry = std::fs::read_to_string(&autostart).expect("an XDG autostart entry");
+    assert!(entry.contains("dropcast-app"), "{entry}");
     // The tray app took the new keys: Ctrl+Alt+R opens the region picker.
     wait_until("the tray app to hold Ctrl+Alt+R", || {
         std::fs::read_to_string(d.home.dir.path().join(format!(

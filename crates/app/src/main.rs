@@ -73,7 +73,21 @@ async fn run(first: Option<Command>) -> Result<(), String> {
 
     let session = Session::load().map_err(|e| e.message)?;
     let mut keys = hotkeys::Hotkeys::new(tx.clone());
-    keys.apply(&session.settings.hotkeys);
+    let missing: Vec<String> = keys
+        .apply(&session.settings.hotkeys)
+        .into_iter()
+        .filter(|s| !s.ok && s.action != "record")
+        .map(|s| s.error.unwrap_or_default())
+        .collect();
+    if !missing.is_empty() && session.settings.after.notify {
+        // Said once at start; Settings shows it too. The menu still works.
+        notify::show(
+            &session.settings.after,
+            "Dropcast: hotkeys not available",
+            &missing.join("; "),
+            "dialog-warning",
+        );
+    }
     let mut tray = tray::Tray::new(tx.clone());
     tray.refresh(&session).await;
     eprintln!("dropcast-app: ready");

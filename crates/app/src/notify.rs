@@ -5,7 +5,9 @@
 use dropcast_client::settings::After;
 use notify_rust::{Hint, Notification};
 
-fn show(after: &After, summary: &str, body: &str, sound: &str) {
+/// Shows a notification with the freedesktop sound `sound` (unless sounds
+/// are off).
+pub fn show(after: &After, summary: &str, body: &str, sound: &str) {
     let mut n = Notification::new();
     n.appname("Dropcast").summary(summary).body(body);
     if after.sound {
