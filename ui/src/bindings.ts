@@ -26,6 +26,11 @@ export const commands = {
 	/**  Resumes every unfinished upload; answers how many completed. */
 	retryUploads: () => typedError<number, UiError>(__TAURI_INVOKE("retry_uploads")),
 	/**
+	 *  Asks for files to share with the desktop's file chooser; none when
+	 *  cancelled.
+	 */
+	chooseFiles: () => __TAURI_INVOKE<string[]>("choose_files"),
+	/**
 	 *  Shares files one after another (progress as [`ShareProgress`]
 	 *  events); a failure does not stop the others. The links go to the
 	 *  clipboard, one per line.

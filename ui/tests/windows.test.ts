@@ -202,6 +202,20 @@ describe("drop window", () => {
     await until(() => text().includes("Copied 2 links to the clipboard"), "the summary");
     expect(document.querySelectorAll("[data-testid=link]").length).toBe(2);
   });
+
+  it("shares the files chosen in the file chooser", async () => {
+    const calls = open(Drop, "drop", (cmd, args) => {
+      if (cmd === "choose_files") return ["/home/ada/report.pdf"];
+      if (cmd === "share_files") return args.paths.map((p: string) => ({ path: p, url: "http://dc.test/r1", error: null }));
+    });
+    const choose = await until(
+      () => [...document.querySelectorAll("button")].find((b) => b.textContent === "Choose files..."),
+      "the Choose files button",
+    );
+    choose.click();
+    await until(() => text().includes("Copied 1 link to the clipboard"), "the summary");
+    expect(calls.find((c) => c.cmd === "share_files")!.args).toEqual({ paths: ["/home/ada/report.pdf"] });
+  });
 });
 
 describe("region picker", () => {

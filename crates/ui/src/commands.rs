@@ -444,6 +444,29 @@ pub async fn retry_uploads() -> Result<u32> {
     Ok(done.len() as u32)
 }
 
+/// Asks for files to share with the desktop's file chooser; none when
+/// cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn choose_files(app: AppHandle) -> Vec<String> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Choose files to share")
+        .pick_files(move |paths| {
+            let _ = tx.send(paths);
+        });
+    rx.await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// How one file's upload goes.
 #[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
 #[serde(rename_all = "camelCase")]
@@ -571,6 +594,7 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
             open_link,
             delete_drop,
             retry_uploads,
+            choose_files,
             share_files,
             pick_setup,
             pick_done,

@@ -146,6 +146,7 @@ fn main() -> std::process::ExitCode {
                 Err(e) => eprintln!("dropcast-ui: {e}"),
             },
         ))
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(specta.invoke_handler())
         .register_asynchronous_uri_scheme_protocol("dropcast", files::serve)
         .setup(move |app| {
