@@ -56,6 +56,12 @@ pub const BUILD_PACKAGES: &[&str] = &[
     "libwayland-dev",
     // The windows process (Tauri 2): WebKitGTK and GTK 3.
     "libwebkit2gtk-4.1-dev",
+    // Screen recordings: H.264 in MP4 through FFmpeg's libraries.
+    "libavcodec-dev",
+    "libavformat-dev",
+    "libavutil-dev",
+    "libswscale-dev",
+    "libswresample-dev",
 ];
 
 /// What the tests run against: a D-Bus session with a real Secret Service,

@@ -555,3 +555,124 @@ async fn forget_capture(sharer: &Sharer, id: &str, path: &Path) -> Result<()> {
 fn remove_if_capture(dirs: &Dirs, path: &Path) -> bool {
     path.starts_with(dirs.captures()) && std::fs::remove_file(path).is_ok()
 }
+
+/// What a recording made.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    /// Frames in the file.
+    pub frames: u64,
+    /// From the first frame to the stop.
+    pub duration: std::time::Duration,
+    pub counts: dropcast_capture::stream::Counts,
+}
+
+/// How to record.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    pub fps: u32,
+    pub cursor: bool,
+    /// Stop by itself after this long.
+    pub max: Option<std::time::Duration>,
+}
+
+/// Records `target` into `path` (H.264 in fragmented MP4, playable up to
+/// its last fragment at any moment) until `stop` is set or `options.max`
+/// has passed. Blocking: run it on a thread of its own.
+pub fn record(
+    target: Target,
+    path: &Path,
+    options: &RecordOptions,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Recorded> {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+    let frames = dropcast_capture::stream::stream(
+        target,
+        options.fps,
+        dropcast_capture::Options {
+            cursor: options.cursor,
+        },
+    )?;
+    let video_error =
+        |e: dropcast_encode::video::VideoError| Error::new(Kind::Failed, e.to_string());
+    let mut writer = None;
+    let mut size = (0, 0);
+    let mut last_at = Duration::ZERO;
+    let mut resized = 0u64;
+    loop {
+        if stop.load(Ordering::Relaxed) || options.max.is_some_and(|m| last_at >= m) {
+            break;
+        }
+        let Some((frame, at)) = frames.next(Duration::from_millis(200)) else {
+            continue;
+        };
+        if options.max.is_some_and(|m| at >= m) {
+            last_at = at;
+            break;
+        }
+        let w = match &mut writer {
+            Some(w) => w,
+            None => {
+                size = frame.image.dimensions();
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::new(
+                            Kind::LocalFile,
+                            format!("cannot make {}: {e}", dir.display()),
+                        )
+                    })?;
+                }
+                writer.insert(
+                    dropcast_encode::video::Mp4Writer::create(
+                        path,
+                        size.0,
+                        size.1,
+                        dropcast_encode::video::VideoSettings {
+                            fps: options.fps,
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(video_error)?,
+                )
+            }
+        };
+        if frame.image.dimensions() != size {
+            // A window changed size: the video keeps the first size.
+            resized += 1;
+            continue;
+        }
+        w.push(frame.image.as_raw(), at.as_millis() as i64)
+            .map_err(video_error)?;
+        last_at = at;
+    }
+    let mut counts = frames.stop()?;
+    counts.dropped += resized;
+    let writer = writer.ok_or_else(|| Error::new(Kind::Capture, "nothing was recorded"))?;
+    let (width, height) = writer.size();
+    let frames = writer.finish().map_err(video_error)?;
+    Ok(Recorded {
+        path: path.to_path_buf(),
+        width,
+        height,
+        frames,
+        duration: last_at,
+        counts,
+    })
+}
+
+/// `recording-20261126-093000.mp4`, from now (UTC).
+pub fn recording_name() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "recording-{:04}{:02}{:02}-{:02}{:02}{:02}.mp4",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

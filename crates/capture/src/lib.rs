@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use image::RgbaImage;
 use serde::Serialize;
 
+pub mod stream;
 #[cfg(target_os = "linux")]
 mod x11;
 
@@ -289,6 +290,23 @@ pub fn capture(target: &Target, options: Options) -> Result<Frame> {
             xcap_backend::capture_rect(rect, &monitors, scale_of(&monitors, rect))
         }
     }
+}
+
+/// Captures `target` again and again, reusing what can be reused (on X11
+/// one connection and the target's rectangle, found once), for streams.
+pub(crate) fn repeating(
+    target: Target,
+    options: Options,
+) -> Result<Box<dyn FnMut() -> Result<Frame> + Send>> {
+    #[cfg(target_os = "linux")]
+    if backend()? == Backend::X11 && !matches!(target, Target::Window(_)) {
+        let session = x11::Session::open()?;
+        let monitors = session.monitors()?;
+        let rect = target_rect(&target, &monitors, || session.pointer())?;
+        let scale = scale_of(&monitors, rect);
+        return Ok(Box::new(move || session.capture(rect, scale, options)));
+    }
+    Ok(Box::new(move || capture(&target, options)))
 }
 
 /// The desktop rectangle a (non-window) target covers, checked against the

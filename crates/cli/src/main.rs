@@ -34,6 +34,43 @@ struct Cli {
     command: Command,
 }
 
+/// What to capture: the same for `shot` and `record`.
+#[derive(clap::Args)]
+struct TargetArgs {
+    /// All monitors, as one image (the default).
+    #[arg(long, group = "target")]
+    screen: bool,
+    /// Monitor N (see `dropcast monitors`), or `cursor` for the one
+    /// under the mouse pointer.
+    #[arg(long, group = "target", value_name = "N|cursor")]
+    monitor: Option<String>,
+    /// A window by id (see `dropcast windows`).
+    #[arg(long, group = "target", value_name = "ID")]
+    window: Option<String>,
+    /// A rectangle in desktop coordinates; it may span monitors.
+    #[arg(long, group = "target", value_name = "X,Y,W,H")]
+    region: Option<dropcast_capture::Rect>,
+}
+
+impl TargetArgs {
+    fn target(&self) -> Result<Target, Failure> {
+        Ok(if let Some(m) = &self.monitor {
+            match m.as_str() {
+                "cursor" => Target::CursorMonitor,
+                n => Target::Monitor(n.parse().map_err(|_| {
+                    Failure::new(2, format!("--monitor {n:?}: use a number or `cursor`"))
+                })?),
+            }
+        } else if let Some(w) = &self.window {
+            Target::Window(parse_window_id(w)?)
+        } else if let Some(r) = self.region {
+            Target::Region(r)
+        } else {
+            Target::AllMonitors
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Sign in to a drop server; the token goes to the OS keyring.
@@ -69,19 +106,8 @@ enum Command {
     /// The link is on the clipboard as soon as the pixels are taken (from
     /// the pool of reserved ids); the upload follows.
     Shot {
-        /// All monitors, as one image (the default).
-        #[arg(long, group = "target")]
-        screen: bool,
-        /// Monitor N (see `dropcast monitors`), or `cursor` for the one
-        /// under the mouse pointer.
-        #[arg(long, group = "target", value_name = "N|cursor")]
-        monitor: Option<String>,
-        /// A window by id (see `dropcast windows`).
-        #[arg(long, group = "target", value_name = "ID")]
-        window: Option<String>,
-        /// A rectangle in desktop coordinates; it may span monitors.
-        #[arg(long, group = "target", value_name = "X,Y,W,H")]
-        region: Option<dropcast_capture::Rect>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Also keep the image in FILE (without --no-upload the upload is
         /// made from it).
         #[arg(long, value_name = "FILE")]
@@ -95,6 +121,28 @@ enum Command {
         /// png, jpeg or webp [default: the `image.format` setting, png]
         #[arg(long)]
         format: Option<dropcast_encode::Format>,
+        /// Draw the mouse pointer in.
+        #[arg(long)]
+        cursor: bool,
+    },
+    /// Record the screen (or a monitor, window, region) to an H.264 MP4
+    /// and share it; Ctrl+C stops.
+    Record {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Frames per second, 1 to 60.
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+        /// Keep the recording in FILE (else it waits in the data dir until
+        /// the server has it).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Only record (to --out, or ./recording-<time>.mp4).
+        #[arg(long)]
+        no_upload: bool,
         /// Draw the mouse pointer in.
         #[arg(long)]
         cursor: bool,
@@ -311,30 +359,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Shot {
-            screen: _,
-            monitor,
-            window,
-            region,
+            target,
             out,
             no_upload,
             copy,
             format,
             cursor,
         } => {
-            let target = if let Some(m) = monitor {
-                match m.as_str() {
-                    "cursor" => Target::CursorMonitor,
-                    n => Target::Monitor(n.parse().map_err(|_| {
-                        Failure::new(2, format!("--monitor {n:?}: use a number or `cursor`"))
-                    })?),
-                }
-            } else if let Some(w) = window {
-                Target::Window(parse_window_id(&w)?)
-            } else if let Some(r) = region {
-                Target::Region(r)
-            } else {
-                Target::AllMonitors
-            };
+            let target = target.target()?;
             let mut image = ctx.settings.image;
             if let Some(format) = format {
                 image.format = format;
@@ -386,6 +418,87 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     println!("{out}");
                 } else {
                     println!("{}", shared.drop.url);
+                }
+            }
+        }
+        Command::Record {
+            target,
+            fps,
+            duration,
+            out,
+            no_upload,
+            cursor,
+        } => {
+            if !(1..=60).contains(&fps) {
+                return Err(Failure::new(2, format!("--fps {fps}: use 1 to 60")));
+            }
+            let max = match duration {
+                Some(d) if d > 0.0 && d.is_finite() => Some(std::time::Duration::from_secs_f64(d)),
+                Some(d) => return Err(Failure::new(2, format!("--duration {d}: use seconds > 0"))),
+                None => None,
+            };
+            let target = target.target()?;
+            if !no_upload {
+                ctx.server()?; // signed in? say so before recording
+            }
+            let path = out.clone().unwrap_or_else(|| {
+                if no_upload {
+                    PathBuf::from(actions::recording_name())
+                } else {
+                    ctx.dirs.captures().join(actions::recording_name())
+                }
+            });
+            let options = actions::RecordOptions {
+                fps,
+                cursor: cursor || ctx.settings.cursor,
+                max,
+            };
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            }
+            if !json && max.is_none() {
+                eprintln!("Recording; Ctrl+C stops.");
+            }
+            let recorded = {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || actions::record(target, &path, &options, &stop))
+                    .await
+                    .expect("recording does not panic")?
+            };
+            let mut out_json = json!({
+                "path": recorded.path,
+                "width": recorded.width,
+                "height": recorded.height,
+                "frames": recorded.frames,
+                "duration_ms": recorded.duration.as_millis() as u64,
+                "dropped": recorded.counts.dropped,
+                "unchanged": recorded.counts.unchanged,
+            });
+            if no_upload {
+                if json {
+                    println!("{out_json}");
+                } else {
+                    println!("{}", recorded.path.display());
+                }
+            } else {
+                let sharer = ctx.sharer().await?;
+                let d = actions::share_file(&sharer, &recorded.path, &progress_bar(json)).await?;
+                if out.is_none() {
+                    let _ = std::fs::remove_file(&recorded.path);
+                }
+                holder().copy_links(&[d.url.as_str()]);
+                if json {
+                    out_json["url"] = json!(d.url);
+                    out_json["id"] = json!(d.id);
+                    println!("{out_json}");
+                } else {
+                    println!("{}", d.url);
                 }
             }
         }

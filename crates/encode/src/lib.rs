@@ -16,6 +16,8 @@
 use std::io::Cursor;
 
 mod png;
+#[cfg(feature = "video")]
+pub mod video;
 
 use image::{ImageEncoder, RgbaImage};
 use serde::{Deserialize, Serialize};
