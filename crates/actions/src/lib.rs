@@ -249,8 +249,15 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "this machine".into())
 }
 
-/// Opens a link in the default browser.
+/// Opens a link in the default browser (http and https only: a link from
+/// a server never opens a local file or another program).
 pub fn open_in_browser(url: &str) -> Result<()> {
+    if !resident::is_plain_link(url) {
+        return Err(Error::new(
+            Kind::Failed,
+            format!("{url:?} is not a web link: only http(s) links are opened"),
+        ));
+    }
     let program = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -606,8 +613,11 @@ pub fn record(
         if stop.load(Ordering::Relaxed) || options.max.is_some_and(|m| last_at >= m) {
             break;
         }
-        let Some((frame, at)) = frames.next(Duration::from_millis(200)) else {
-            continue;
+        let (frame, at) = match frames.next(Duration::from_millis(200)) {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            // The capture thread ended: `stop` below says why.
+            Err(_) => break,
         };
         if options.max.is_some_and(|m| at >= m) {
             last_at = at;
@@ -648,9 +658,23 @@ pub fn record(
             .map_err(video_error)?;
         last_at = at;
     }
-    let mut counts = frames.stop()?;
+    // A capture that failed (the window closed, say) fails the recording
+    // only when nothing was recorded; else what was recorded is kept.
+    let mut counts = match (frames.stop(), &writer) {
+        (Ok(c), _) => c,
+        (Err(e), None) => return Err(e.into()),
+        (Err(e), Some(_)) => {
+            eprintln!("dropcast: recording stopped early: {e}");
+            dropcast_capture::stream::Counts::default()
+        }
+    };
     counts.dropped += resized;
-    let writer = writer.ok_or_else(|| Error::new(Kind::Capture, "nothing was recorded"))?;
+    let writer = writer.ok_or_else(|| {
+        Error::new(
+            Kind::Capture,
+            "stopped before the first frame was recorded: record for longer",
+        )
+    })?;
     let (width, height) = writer.size();
     let frames = writer.finish().map_err(video_error)?;
     Ok(Recorded {

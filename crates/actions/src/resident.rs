@@ -110,7 +110,7 @@ impl Command {
                 Command::Region(rect)
             }
             ["pick", "cancel"] => Command::PickCancelled,
-            ["copy", links @ ..] if !links.is_empty() => {
+            ["copy", links @ ..] if !links.is_empty() && links.iter().all(|l| is_plain_link(l)) => {
                 Command::Copy(links.iter().map(|l| l.to_string()).collect())
             }
             ["open", w] => Command::Open(Window::from_name(w)?),
@@ -134,10 +134,20 @@ impl Command {
     }
 }
 
-/// Where the resident app listens: one socket per user in the runtime dir.
+/// Where the resident app listens: one socket per user in the runtime dir
+/// (private to the user), else in the user's own data dir, never in a
+/// shared one like /tmp.
 pub fn socket_path() -> PathBuf {
     let dir = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
+        .or_else(|| {
+            let dir = dropcast_client::settings::Dirs::for_user()
+                .ok()?
+                .data
+                .join("run");
+            std::fs::create_dir_all(&dir).ok()?;
+            Some(dir)
+        })
         .unwrap_or_else(std::env::temp_dir);
     let user = std::env::var("USER").unwrap_or_default();
     dir.join(format!("dropcast-app-{user}.sock"))
@@ -187,10 +197,26 @@ pub struct PickWindow {
     pub title: String,
 }
 
-/// Sends one command; an error means no resident app is running.
+/// A link that can travel in a `copy` line: http(s), no whitespace or
+/// control characters (a newline would start another command).
+pub fn is_plain_link(link: &str) -> bool {
+    (link.starts_with("http://") || link.starts_with("https://"))
+        && !link.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Sends one command; an error means no resident app is running, or a
+/// command that cannot be sent (a link that is not a plain http(s) URL).
 #[cfg(unix)]
 pub async fn send(command: &Command) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
+    if let Command::Copy(links) = command {
+        if let Some(bad) = links.iter().find(|l| !is_plain_link(l)) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{bad:?} is not a plain http(s) link"),
+            ));
+        }
+    }
     let mut stream = tokio::net::UnixStream::connect(socket_path()).await?;
     stream
         .write_all(format!("{}\n", command.to_line()).as_bytes())
@@ -224,9 +250,28 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_http_links_travel_so_a_link_cannot_smuggle_a_command() {
+        assert!(is_plain_link("https://dc.example/abc"));
+        assert!(!is_plain_link("http://x\ncapture screen"));
+        assert!(!is_plain_link("http://x y"));
+        assert!(!is_plain_link("file:///etc/passwd"));
+        let smuggled = Command::Copy(vec!["http://x\ncapture screen".into()]);
+        let refused = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(send(&smuggled));
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            std::io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
     fn malformed_lines_and_arguments_are_refused() {
         for line in [
             "",
+            "copy file:///etc/passwd",
             "capture",
             "capture everything",
             "region 1 2 0 5",

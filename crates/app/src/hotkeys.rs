@@ -60,13 +60,18 @@ impl Hotkeys {
     }
 
     /// Lets go of the held hotkeys and registers `wanted`.
+    ///
+    /// The table lock is never held while registering: the manager waits
+    /// for the X thread, which may be in the event handler waiting for the
+    /// table (a hotkey pressed during a reload would deadlock).
     pub fn apply(&mut self, wanted: &settings::Hotkeys) -> Vec<Status> {
-        let mut held = self.held.lock().expect("hotkey table");
+        let old = std::mem::take(&mut *self.held.lock().expect("hotkey table"));
         if let Ok(manager) = &self.manager {
-            for (key, _) in held.drain(..) {
+            for (key, _) in old {
                 let _ = manager.unregister(key);
             }
         }
+        let mut held = Vec::new();
         let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
         let problems = dropcast_actions::hotkeys::problems(wanted);
         let mut statuses = Vec::new();
@@ -107,6 +112,7 @@ impl Hotkeys {
                 error: outcome.err(),
             });
         }
+        *self.held.lock().expect("hotkey table") = held;
         let path = resident::hotkey_status_path();
         let json = serde_json::to_vec_pretty(&statuses).expect("statuses serialize");
         if let Err(e) = std::fs::write(&path, json) {

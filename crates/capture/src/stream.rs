@@ -26,6 +26,10 @@ pub struct Counts {
     pub dropped: u64,
 }
 
+/// Capturing has ended (see [`FrameStream::stop`] for why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended;
+
 pub struct FrameStream {
     frames: Receiver<(Frame, Duration)>,
     stop: Arc<AtomicBool>,
@@ -118,10 +122,15 @@ fn run(
 }
 
 impl FrameStream {
-    /// The next frame and when it was taken (since the start); `None` once
-    /// stopped and drained.
-    pub fn next(&self, timeout: Duration) -> Option<(Frame, Duration)> {
-        self.frames.recv_timeout(timeout).ok()
+    /// The next frame and when it was taken (since the start): `Ok(None)`
+    /// when none came within `timeout`, `Err` once capturing has ended
+    /// (stopped, or failed: [`FrameStream::stop`] says why).
+    pub fn next(&self, timeout: Duration) -> Result<Option<(Frame, Duration)>, Ended> {
+        match self.frames.recv_timeout(timeout) {
+            Ok(f) => Ok(Some(f)),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Ended),
+        }
     }
 
     /// Frames dropped so far because the consumer was behind.

@@ -88,8 +88,9 @@ impl Mp4Writer {
         if size.0 < 2 || size.1 < 2 {
             return Err(VideoError::TooSmall { width, height });
         }
-        let mut output = format::output_as(path, "mp4")?;
+        // The encoder first: no empty file is left when there is none.
         let codec = encoder::find_by_name("libx264").ok_or(VideoError::NoEncoder)?;
+        let mut output = format::output_as(path, "mp4")?;
         let mut video = codec::context::Context::new_with_codec(codec)
             .encoder()
             .video()?;

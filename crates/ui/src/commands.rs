@@ -262,9 +262,13 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
         .settings
         .save(&session.dirs)
         .map_err(actions::Error::from)?;
-    let launch = autostart()?;
-    let now = launch.is_enabled().unwrap_or(false);
+    // The settings are saved: the tray app takes them whatever follows.
+    tell_tray().await;
+    let now = autostart()
+        .and_then(|a| a.is_enabled().map_err(|e| UiError::invalid(e.to_string())))
+        .unwrap_or(false);
     if p.start_at_login != now {
+        let launch = autostart()?;
         let changed = if p.start_at_login {
             launch.enable()
         } else {
@@ -272,7 +276,6 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
         };
         changed.map_err(|e| UiError::invalid(format!("cannot change start at login: {e}")))?;
     }
-    tell_tray().await;
     Ok(())
 }
 
@@ -562,21 +565,24 @@ pub struct Region {
 #[tauri::command]
 #[specta::specta]
 pub async fn pick_done(app: AppHandle, region: Option<Region>) -> Result<()> {
-    for (label, window) in app.webview_windows() {
-        if label.starts_with("pick-") {
-            let _ = window.destroy();
-        }
-    }
     let command = match region {
         Some(r) if r.width > 0 && r.height > 0 => {
             Command::Region(dropcast_capture::Rect::new(r.x, r.y, r.width, r.height))
         }
         _ => Command::PickCancelled,
     };
+    // Sent before the windows close: closing the last one ends this
+    // process, and a failure is shown in the picker.
     resident::send(&command).await.map_err(|e| UiError {
         code: ErrorCode::Failed,
         message: format!("the tray app is not running ({e}): start dropcast-app and try again"),
-    })
+    })?;
+    for (label, window) in app.webview_windows() {
+        if label.starts_with("pick-") {
+            let _ = window.destroy();
+        }
+    }
+    Ok(())
 }
 
 pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
