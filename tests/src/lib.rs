@@ -371,6 +371,24 @@ impl Home {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// What a person sees on `x` (or a region `X,Y,W,H` of it), taken with
+    /// `dropcast shot` and saved as `artifacts/{name}.png`; its path.
+    pub fn screenshot(&self, x: &Xvfb, name: &str, region: Option<&str>) -> PathBuf {
+        let path = browser::artifacts_dir().join(format!("{name}.png"));
+        let mut args = vec!["shot", "--no-upload", "--copy", "none", "--out"];
+        args.push(path.to_str().expect("a UTF-8 path"));
+        if let Some(r) = region {
+            args.extend(["--region", r]);
+        }
+        let shot = self.run(&args, "", &[("DISPLAY", x.display.as_str())]);
+        assert!(
+            shot.status.success(),
+            "dropcast shot: {}",
+            String::from_utf8_lossy(&shot.stderr)
+        );
+        path
+    }
+
     pub fn credentials_file(&self) -> PathBuf {
         self.dir
             .path()

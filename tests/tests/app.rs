@@ -112,22 +112,7 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
         .to_string();
 
     // What a person sees: the icon in the tray bar.
-    let tray_png = dropcast_tests::browser::artifacts_dir().join("tray.png");
-    let shot = home.run(
-        &[
-            "shot",
-            "--no-upload",
-            "--copy",
-            "none",
-            "--region",
-            "0,0,640,40",
-            "--out",
-            tray_png.to_str().unwrap(),
-        ],
-        "",
-        &[("DISPLAY", x.display.as_str())],
-    );
-    assert!(shot.status.success());
+    home.screenshot(&x, "tray", Some("0,0,640,40"));
 
     let files = tempfile::tempdir().unwrap();
     let shown = pattern(640, 480);
@@ -281,20 +266,7 @@ fn an_area_dragged_in_the_region_picker_is_shared_with_exactly_its_pixels() {
     x.output("xdotool", &["mousemove", "431", "273"]);
     std::thread::sleep(Duration::from_millis(300));
     // What the user sees while dragging.
-    let picker_png = dropcast_tests::browser::artifacts_dir().join("region-picker.png");
-    let shot = home.run(
-        &[
-            "shot",
-            "--no-upload",
-            "--copy",
-            "none",
-            "--out",
-            picker_png.to_str().unwrap(),
-        ],
-        "",
-        &[("DISPLAY", x.display.as_str())],
-    );
-    assert!(shot.status.success());
+    let picker_png = home.screenshot(&x, "region-picker", None);
     // The picker shows the frozen screen (dimmed outside the selection,
     // as is inside it): pixels well inside the selection are the screen's.
     let seen = image::open(&picker_png).unwrap().to_rgb8();

@@ -59,24 +59,7 @@ impl Desktop {
     /// What a person sees: the X screen, saved as `artifacts/{name}.png`
     /// (WebKitWebDriver's own screenshots can stall for a minute).
     fn screenshot(&self, name: &str) {
-        let path = dropcast_tests::browser::artifacts_dir().join(format!("{name}.png"));
-        let shot = self.home.run(
-            &[
-                "shot",
-                "--no-upload",
-                "--copy",
-                "none",
-                "--out",
-                path.to_str().unwrap(),
-            ],
-            "",
-            &[("DISPLAY", self.x.display.as_str())],
-        );
-        assert!(
-            shot.status.success(),
-            "{}",
-            String::from_utf8_lossy(&shot.stderr)
-        );
+        self.home.screenshot(&self.x, name, None);
     }
 
     /// The windows process showing `window`, under WebDriver.

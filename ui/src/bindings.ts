@@ -11,6 +11,7 @@ export const commands = {
 	/**  Keys that do not parse, and two actions on the same keys. */
 	checkHotkeys: (hotkeys: HotkeySet) => __TAURI_INVOKE<HotkeyProblem[]>("check_hotkeys", { hotkeys }),
 	savePreferences: (preferences: Preferences_Deserialize) => typedError<null, UiError>(__TAURI_INVOKE("save_preferences", { preferences })),
+	/**  Which hotkeys the tray app holds, as it last said. */
 	hotkeyStatus: () => __TAURI_INVOKE<HotkeyStatus_Serialize[]>("hotkey_status"),
 	account: () => typedError<Account_Serialize, UiError>(__TAURI_INVOKE("account")),
 	signIn: (server: string, user: string, password: string) => typedError<string, UiError>(__TAURI_INVOKE("sign_in", { server, user, password })),
@@ -131,10 +132,16 @@ export type HotkeySet = {
 	upload: string,
 };
 
-/**  Which hotkeys the tray app holds, as it last said. */
+/**
+ *  One action's hotkey and whether the resident app holds it (else why
+ *  not).
+ */
 export type HotkeyStatus = HotkeyStatus_Serialize | HotkeyStatus_Deserialize;
 
-/**  Which hotkeys the tray app holds, as it last said. */
+/**
+ *  One action's hotkey and whether the resident app holds it (else why
+ *  not).
+ */
 export type HotkeyStatus_Deserialize = {
 	action: string,
 	keys: string,
@@ -142,7 +149,10 @@ export type HotkeyStatus_Deserialize = {
 	error?: string | null,
 };
 
-/**  Which hotkeys the tray app holds, as it last said. */
+/**
+ *  One action's hotkey and whether the resident app holds it (else why
+ *  not).
+ */
 export type HotkeyStatus_Serialize = {
 	action: string,
 	keys: string,

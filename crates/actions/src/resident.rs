@@ -153,10 +153,22 @@ pub fn socket_path() -> PathBuf {
     dir.join(format!("dropcast-app-{user}.sock"))
 }
 
-/// Where the resident app says which hotkeys it holds (JSON, rewritten
-/// whenever it registers them), for the settings window to show.
+/// Where the resident app says which hotkeys it holds (JSON, a list of
+/// [`HotkeyStatus`], rewritten whenever it registers them), for the
+/// settings window to show.
 pub fn hotkey_status_path() -> PathBuf {
     socket_path().with_extension("hotkeys.json")
+}
+
+/// One action's hotkey and whether the resident app holds it (else why
+/// not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct HotkeyStatus {
+    pub action: String,
+    pub keys: String,
+    pub ok: bool,
+    pub error: Option<String>,
 }
 
 /// Where the region picker's frozen screen is put: `pick.json` (a

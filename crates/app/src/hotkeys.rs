@@ -6,23 +6,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use dropcast_actions::resident::{self, Command, Shot, Window};
+use dropcast_actions::resident::{self, Command, HotkeyStatus, Shot, Window};
 use dropcast_client::settings;
 use global_hotkey::hotkey::HotKey;
 use global_hotkey::{GlobalHotKeyEvent, GlobalHotKeyManager, HotKeyState};
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::Request;
-
-/// One action's hotkey and whether it is held.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Status {
-    pub action: String,
-    pub keys: String,
-    pub ok: bool,
-    pub error: Option<String>,
-}
 
 pub struct Hotkeys {
     manager: Result<GlobalHotKeyManager, String>,
@@ -64,7 +54,7 @@ impl Hotkeys {
     /// The table lock is never held while registering: the manager waits
     /// for the X thread, which may be in the event handler waiting for the
     /// table (a hotkey pressed during a reload would deadlock).
-    pub fn apply(&mut self, wanted: &settings::Hotkeys) -> Vec<Status> {
+    pub fn apply(&mut self, wanted: &settings::Hotkeys) -> Vec<HotkeyStatus> {
         let old = std::mem::take(&mut *self.held.lock().expect("hotkey table"));
         if let Ok(manager) = &self.manager {
             for (key, _) in old {
@@ -105,7 +95,7 @@ impl Hotkeys {
             if let Err(e) = &outcome {
                 eprintln!("dropcast-app: hotkey for {action} not available: {e}");
             }
-            statuses.push(Status {
+            statuses.push(HotkeyStatus {
                 action: action.to_string(),
                 keys: keys.to_string(),
                 ok: outcome.is_ok(),

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dropcast_actions::resident::{self, Command, PickSetup};
+use dropcast_actions::resident::{self, Command, HotkeyStatus, PickSetup};
 use dropcast_actions::{self as actions, ClipboardRoute, Session};
 use dropcast_client::settings::{After, Copy, Hotkeys};
 use dropcast_client::Sensitive;
@@ -280,14 +280,6 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
 }
 
 /// Which hotkeys the tray app holds, as it last said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-pub struct HotkeyStatus {
-    pub action: String,
-    pub keys: String,
-    pub ok: bool,
-    pub error: Option<String>,
-}
-
 #[tauri::command]
 #[specta::specta]
 pub async fn hotkey_status() -> Vec<HotkeyStatus> {
