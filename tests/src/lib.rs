@@ -9,7 +9,7 @@ use dropcast_client::Client;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Server {
     pub bin: PathBuf,
@@ -463,37 +463,57 @@ impl Xvfb {
         feh
     }
 
-    /// Waits (up to 20 s) until a window of `class` is shown, then a little
+    /// Waits (up to 30 s) until a window of `class` is shown, then a little
     /// longer for it to be painted.
     pub fn wait_for_window(&self, class: &str) -> u32 {
         self.wait_for_window_by("--class", class)
     }
 
-    /// Waits (up to 20 s) until a window whose title matches `name` is
+    /// Waits (up to 30 s) until a window whose title matches `name` is
     /// shown, then a little longer for it to be painted.
     pub fn wait_for_window_named(&self, name: &str) -> u32 {
         self.wait_for_window_by("--name", name)
     }
 
     fn wait_for_window_by(&self, by: &str, value: &str) -> u32 {
-        let out = self.output(
-            "timeout",
-            &[
-                "20",
-                "xdotool",
-                "search",
-                "--sync",
-                "--onlyvisible",
-                by,
-                value,
-            ],
-        );
-        std::thread::sleep(Duration::from_millis(500));
-        String::from_utf8_lossy(&out)
-            .lines()
-            .next()
-            .and_then(|l| l.trim().parse().ok())
-            .expect("xdotool prints the window id")
+        // Fresh short searches in a loop rather than one `--sync` search:
+        // one xdotool stuck on a busy server (a window manager holding a
+        // grab while it starts) must not spend the whole wait.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = Command::new("timeout")
+                .args(["3", "xdotool", "search", "--onlyvisible", by, value])
+                .env("DISPLAY", &self.display)
+                .output()
+                .ok()
+                .and_then(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .and_then(|l| l.trim().parse::<u32>().ok())
+                });
+            if let Some(id) = found {
+                std::thread::sleep(Duration::from_millis(500));
+                return id;
+            }
+            if Instant::now() > deadline {
+                let any = Command::new("xdotool")
+                    .args(["search", by, value])
+                    .env("DISPLAY", &self.display)
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+                let tree = Command::new("xwininfo")
+                    .args(["-root", "-tree"])
+                    .env("DISPLAY", &self.display)
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+                panic!(
+                    "no visible window {by} {value} after 30 s; \
+                     windows {by} {value} mapped or not: {any:?}; tree: {tree:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Splits the screen into side-by-side monitors of the given widths, as
