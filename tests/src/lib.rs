@@ -151,7 +151,14 @@ impl Server {
             "dropcast-server {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap()
+        // One JSON document, or JSON lines (e.g. `record` says its link
+        // first): the last line is the outcome.
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let last = text.lines().rev().find(|l| !l.trim().is_empty());
+            serde_json::from_str(last.unwrap_or_default())
+                .unwrap_or_else(|e| panic!("dropcast {args:?} printed no JSON ({e}): {text}"))
+        })
     }
 
     /// Adds a user and returns a client signed in as them.

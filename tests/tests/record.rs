@@ -2,6 +2,7 @@
 //! playing FFmpeg's testsrc2 at 60 fps, faster than we capture, so every
 //! captured frame is new), checked with ffprobe.
 
+use dropcast_tests::browser::Browser;
 use dropcast_tests::*;
 use serde_json::Value;
 use std::path::Path;
@@ -75,8 +76,205 @@ fn count(haystack: &[u8], needle: &[u8]) -> usize {
         .count()
 }
 
+fn frames_of(info: &Value) -> i64 {
+    info["streams"][0]["nb_read_frames"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A server and a home signed in to it (the token in a file: no keyring
+/// in tests). Live parts of 256 KiB, so a few go while a short test
+/// recording runs.
+fn signed_in() -> (Server, Home) {
+    let server = Server::start(
+        &workspace_bin("dropcast-server"),
+        &[("DROPCAST_MIN_PART_SIZE", "262144")],
+    );
+    let home = Home::new();
+    assert!(home
+        .run(
+            &["login", "--server", &server.url, "--token-stdin"],
+            &server.owner_token,
+            &[FILE_STORE]
+        )
+        .status
+        .success());
+    (server, home)
+}
+
+const FILE_STORE: (&str, &str) = ("DROPCAST_CREDENTIALS", "file");
+
+/// `dropcast record ARGS --json` started (sharing), and the link it says
+/// when recording starts.
+fn start_recording(home: &Home, x: &Xvfb, args: &[&str]) -> (std::process::Child, String) {
+    let mut cmd = home.command("dropcast");
+    cmd.arg("record")
+        .args(args)
+        .arg("--json")
+        .env("DISPLAY", &x.display)
+        .env(FILE_STORE.0, FILE_STORE.1)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let line: Value = serde_json::from_str(&first)
+        .unwrap_or_else(|e| panic!("the first line says the link ({e}): {first:?}"));
+    let url = line["recording"].as_str().expect("a link").to_string();
+    (child, url)
+}
+
 #[test]
-fn a_recording_is_h264_in_fragmented_mp4_with_the_frames_and_duration_asked_for() {
+fn a_recording_is_shared_while_it_records_and_plays_when_it_stops() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Xvfb::start(640, 480);
+    let _content = moving_content(&x);
+    let (server, home) = signed_in();
+    let browser = Browser::start();
+    let (mut child, url) = start_recording(&home, &x, &["--duration", "10", "--fps", "30"]);
+
+    // At once: the link is on the clipboard and its page says what is coming.
+    wait_until("the link on the clipboard", || {
+        x.clipboard("UTF8_STRING") == url.as_bytes()
+    });
+    browser.goto(&url);
+    browser.wait_for(
+        "the recording-in-progress page",
+        "return document.body.innerText.includes('Recording in progress')",
+    );
+    browser.screenshot("page-recording-in-progress");
+    // Parts arrive while it records.
+    let id = url.rsplit('/').next().unwrap().to_string();
+    let client = server.client();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut stored_while_recording = 0;
+    while child.try_wait().unwrap().is_none() {
+        stored_while_recording = rt.block_on(client.stored_parts(&id)).unwrap().len();
+        if stored_while_recording > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        stored_while_recording > 0,
+        "a part was stored before the recording stopped"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["url"], url.as_str(), "the link given at the start");
+    assert!(
+        done["parts_while_recording"].as_u64().unwrap() >= 2,
+        "{done}"
+    );
+    assert_eq!(done["dropped"], 0, "{done}");
+
+    // What the link serves: H.264, 300 +- 3 frames, 10 s +- 0.2, BT.709,
+    // fragmented.
+    let raw = reqwest::blocking::get(format!("{url}/raw")).unwrap();
+    assert_eq!(raw.headers()["content-type"], "video/mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared.mp4");
+    let bytes = raw.bytes().unwrap();
+    std::fs::write(&shared, &bytes).unwrap();
+    let info = probe(&shared);
+    let stream = &info["streams"][0];
+    assert_eq!(stream["codec_name"], "h264", "{info}");
+    assert_eq!(
+        (stream["width"].as_u64(), stream["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert_eq!(stream["pix_fmt"], "yuv420p");
+    assert_eq!(stream["color_primaries"], "bt709", "{info}");
+    assert_eq!(stream["color_space"], "bt709", "{info}");
+    let frames = frames_of(&info);
+    assert!(
+        (297..=303).contains(&frames),
+        "300 +- 3 frames: {frames} ({done})"
+    );
+    let seconds: f64 = info["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((seconds - 10.0).abs() <= 0.2, "10 s +- 0.2: {seconds}");
+    assert_eq!(count(&bytes, b"mvex"), 1, "movie extends box");
+    assert!(
+        count(&bytes, b"moof") >= 9,
+        "{} fragments",
+        count(&bytes, b"moof")
+    );
+
+    // The page that said "in progress" turned into the player by itself.
+    browser.wait_for(
+        "the video element",
+        "return !!document.querySelector('video')",
+    );
+    browser
+        .eval("const v = document.querySelector('video'); v.muted = true; v.play(); return true");
+    browser.wait_for(
+        "the video playing",
+        "return document.querySelector('video').currentTime > 0.5",
+    );
+    // The local copy went once the server had it.
+    let captures = home.dir.path().join("data/dropcast/client/captures");
+    assert!(
+        files_under(&captures)
+            .iter()
+            .all(|f| !f.to_string_lossy().ends_with(".mp4")),
+        "{:?}",
+        files_under(&captures)
+    );
+}
+
+#[test]
+fn a_killed_recording_plays_up_to_its_last_fragment_and_resume_completes_its_drop() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Xvfb::start(640, 480);
+    let _content = moving_content(&x);
+    let (_server, home) = signed_in();
+    let (mut child, url) = start_recording(&home, &x, &["--fps", "30"]);
+    std::thread::sleep(Duration::from_millis(4300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The local file plays up to its last fragment.
+    let captures = home.dir.path().join("data/dropcast/client/captures");
+    let local = files_under(&captures)
+        .into_iter()
+        .find(|f| f.to_string_lossy().ends_with(".mp4"))
+        .expect("the recording is kept locally");
+    let frames = frames_of(&probe(&local));
+    assert!(frames >= 60, "the first seconds play: {frames} frames");
+    // Until resumed, the link says it is not there yet.
+    let page = reqwest::blocking::get(&url).unwrap().text().unwrap();
+    assert!(page.contains("Recording in progress"), "{page}");
+
+    let resumed = home.json(&["resume", "--json"], "", &[FILE_STORE]);
+    assert!(resumed.to_string().contains(&url), "{resumed}");
+    let raw = reqwest::blocking::get(format!("{url}/raw")).unwrap();
+    assert_eq!(raw.headers()["content-type"], "video/mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("resumed.mp4");
+    std::fs::write(&shared, raw.bytes().unwrap()).unwrap();
+    let info = probe(&shared);
+    assert_eq!(info["streams"][0]["codec_name"], "h264");
+    assert!(
+        frames_of(&info) >= frames,
+        "everything that played locally is in the drop"
+    );
+    let page = reqwest::blocking::get(&url).unwrap().text().unwrap();
+    assert!(page.contains("<video"), "the share page plays it");
+}
+
+#[test]
+fn recording_without_sharing_writes_only_the_file() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let x = Xvfb::start(640, 480);
     let _content = moving_content(&x);
@@ -87,9 +285,7 @@ fn a_recording_is_h264_in_fragmented_mp4_with_the_frames_and_duration_asked_for(
         &[
             "record",
             "--duration",
-            "3",
-            "--fps",
-            "30",
+            "2",
             "--no-upload",
             "--out",
             out.to_str().unwrap(),
@@ -98,98 +294,8 @@ fn a_recording_is_h264_in_fragmented_mp4_with_the_frames_and_duration_asked_for(
         "",
         &[("DISPLAY", x.display.as_str())],
     );
-    let info = probe(&out);
-    let stream = &info["streams"][0];
-    assert_eq!(stream["codec_name"], "h264", "{info}");
-    assert_eq!(
-        (stream["width"].as_u64(), stream["height"].as_u64()),
-        (Some(640), Some(480))
-    );
-    assert_eq!(stream["pix_fmt"], "yuv420p");
-    assert_eq!(stream["color_primaries"], "bt709", "{info}");
-    assert_eq!(stream["color_space"], "bt709", "{info}");
-    let frames: i64 = stream["nb_read_frames"].as_str().unwrap().parse().unwrap();
-    assert!(
-        (87..=93).contains(&frames),
-        "90 +- 3 frames: {frames} ({done})"
-    );
-    let seconds: f64 = info["format"]["duration"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((seconds - 3.0).abs() <= 0.2, "3 s +- 0.2: {seconds}");
-    assert_eq!(done["dropped"], 0, "{done}");
-    // Fragmented: an empty moov up front, then one fragment per second.
-    let bytes = std::fs::read(&out).unwrap();
-    assert!(count(&bytes, b"mvex") == 1, "movie extends box");
-    assert!(
-        count(&bytes, b"moof") >= 3,
-        "{} fragments",
-        count(&bytes, b"moof")
-    );
-}
-
-#[test]
-fn a_killed_recording_plays_up_to_its_last_fragment_and_a_finished_one_is_shared() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let x = Xvfb::start(640, 480);
-    let _content = moving_content(&x);
-    let server = Server::start(&workspace_bin("dropcast-server"), &[]);
-    let home = Home::new();
-    let file_store = ("DROPCAST_CREDENTIALS", "file");
-    assert!(home
-        .run(
-            &["login", "--server", &server.url, "--token-stdin"],
-            &server.owner_token,
-            &[file_store]
-        )
-        .status
-        .success());
-    let dir = tempfile::tempdir().unwrap();
-
-    // kill -9 after about 3 s: what was recorded so far plays.
-    let killed = dir.path().join("killed.mp4");
-    let mut cmd = home.command("dropcast");
-    cmd.args([
-        "record",
-        "--no-upload",
-        "--fps",
-        "30",
-        "--out",
-        killed.to_str().unwrap(),
-    ])
-    .env("DISPLAY", &x.display)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(3300));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let info = probe(&killed);
-    let frames: i64 = info["streams"][0]["nb_read_frames"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        frames >= 30,
-        "at least the first second's fragment plays: {frames} frames"
-    );
-
-    // A finished recording is shared: its link serves the video.
-    let done = home.json(
-        &["record", "--duration", "2", "--json"],
-        "",
-        &[("DISPLAY", x.display.as_str()), file_store],
-    );
-    let url = done["url"].as_str().unwrap();
-    let raw = reqwest::blocking::get(format!("{url}/raw")).unwrap();
-    assert_eq!(raw.headers()["content-type"], "video/mp4");
-    let shared = dir.path().join("shared.mp4");
-    std::fs::write(&shared, raw.bytes().unwrap()).unwrap();
-    let info = probe(&shared);
-    assert_eq!(info["streams"][0]["codec_name"], "h264");
-    let page = reqwest::blocking::get(url).unwrap().text().unwrap();
-    assert!(page.contains("<video"), "the share page plays it");
+    assert_eq!(done["path"], out.to_str().unwrap());
+    assert!(done.get("url").is_none(), "{done}");
+    let frames = frames_of(&probe(&out));
+    assert!((57..=63).contains(&frames), "60 +- 3 frames: {frames}");
 }

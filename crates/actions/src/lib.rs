@@ -526,6 +526,9 @@ pub async fn resume_all(
 ) -> Result<Vec<api::Drop>> {
     let mut done = Vec::new();
     for e in sharer.journal.unfinished(sharer.client.base()).await? {
+        if sharer.is_recording(&e) {
+            continue; // its recorder finishes it
+        }
         let progress = progress_for(&e.name, e.size.unwrap_or(0) as u64);
         done.push(sharer.resume(&e, progress).await?);
         if let Some(path) = &e.local_path {
@@ -684,6 +687,127 @@ pub fn record(
         frames,
         duration: last_at,
         counts,
+    })
+}
+
+/// A recording shared while it was made.
+#[derive(Debug, Clone)]
+pub struct SharedRecording {
+    pub drop: api::Drop,
+    pub recorded: Recorded,
+    /// Its link went to the clipboard.
+    pub copied: bool,
+    /// Parts sent while recording (the rest went at the stop).
+    pub parts_while_recording: u32,
+}
+
+/// Records `target` and shares it at the same time: the drop and its link
+/// exist when recording starts (`on_link` is told it, and it goes to the
+/// clipboard then or at the stop, as the settings say), whole parts are
+/// sent while recording goes on, and at the stop only the tail is left.
+/// The file is `out`, or kept in the data dir until the server has it. A
+/// server that cannot be reached does not stop the recording: what was
+/// recorded stays in the history for `dropcast resume`.
+pub async fn share_recording(
+    session: &Session,
+    target: Target,
+    options: &RecordOptions,
+    out: Option<PathBuf>,
+    route: &ClipboardRoute,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    on_link: &(dyn Fn(&str) + Sync),
+    progress_for: &(dyn Fn(&str, u64) -> Option<Progress> + Sync),
+) -> Result<SharedRecording> {
+    use dropcast_client::live;
+    let sharer = session.sharer().await?;
+    let link = match Sharer::link_from_pool(&sharer.journal, sharer.client.base()).await? {
+        Some(link) => link,
+        None => sharer.link().await?.ok_or_else(|| {
+            Error::new(
+                Kind::Unreachable,
+                "no link to give the recording: the server cannot be reached and no reserved \
+                 ids are left; is the server running? (retry when it is)",
+            )
+        })?,
+    };
+    let path = out.unwrap_or_else(|| session.dirs.captures().join(format!("{}.mp4", link.id)));
+    let name = recording_name();
+    let _lock = live::RecordingLock::take(&session.dirs, &link.id)
+        .map_err(|e| Error::new(Kind::LocalFile, format!("cannot start recording: {e}")))?;
+    let link_at_start = session.settings.record.link_at_start;
+    let mut copied = link_at_start && route.copy_links(&[link.url.as_str()]);
+    on_link(&link.url);
+
+    // The drop on the server, and its parts sent as the file grows.
+    let started = match sharer.start_live(&link, &name, &path).await {
+        Ok(d) => Some(d),
+        Err(e) if e.error.code() == Some(api::ErrorCode::Unauthorized) => {
+            sharer.journal.forget(&link.id).await?;
+            return Err(e.error.into());
+        }
+        Err(e) => {
+            eprintln!("dropcast: recording without sending it yet: {e}");
+            None
+        }
+    };
+    let (finished, finished_rx) = tokio::sync::watch::channel(false);
+    let uploader = started.as_ref().map(|d| {
+        let part_size = d.upload.as_ref().map(live::part_size).unwrap_or(1 << 20);
+        let (client, id, path) = (sharer.client.clone(), d.id.clone(), path.clone());
+        let task = tokio::spawn(async move {
+            live::send_growing(&client, &id, &path, part_size, 8, finished_rx).await
+        });
+        (task, part_size)
+    });
+
+    let recorded = {
+        let (options, path) = (options.clone(), path.clone());
+        tokio::task::spawn_blocking(move || record(target, &path, &options, &stop))
+            .await
+            .expect("recording does not panic")
+    };
+    let _ = finished.send(true);
+    let mut parts_while_recording = 0;
+    let mut part_size = None;
+    if let Some((task, size)) = uploader {
+        part_size = Some(size);
+        match task.await.expect("the part sender does not panic") {
+            Ok(n) => parts_while_recording = n,
+            Err(e) => eprintln!("dropcast: parts not sent while recording: {e}"),
+        }
+    }
+    let recorded = match recorded {
+        Ok(r) => r,
+        Err(e) => {
+            // Nothing worth keeping was recorded: no drop either.
+            if started.is_some() {
+                let _ = sharer.client.delete_drop(&link.id).await;
+            }
+            sharer.journal.forget(&link.id).await?;
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let progress = progress_for(&name, size);
+    let d = match (&started, part_size) {
+        (Some(d), Some(part_size)) => sharer.finish_live(d, &path, part_size, progress).await?,
+        _ => {
+            let entry = sharer.journal.get(&link.id).await?.ok_or_else(|| {
+                Error::new(Kind::Failed, "the recording's history entry went away")
+            })?;
+            sharer.resume(&entry, progress).await?
+        }
+    };
+    if !link_at_start {
+        copied = route.copy_links(&[d.url.as_str()]);
+    }
+    forget_capture(&sharer, &d.id, &path).await?;
+    Ok(SharedRecording {
+        drop: d,
+        recorded,
+        copied,
+        parts_while_recording,
     })
 }
 

@@ -125,15 +125,17 @@ enum Command {
         #[arg(long)]
         cursor: bool,
     },
-    /// Record the screen (or a monitor, window, region) to an H.264 MP4
-    /// and share it; Ctrl+C stops.
+    /// Record the screen (or a monitor, window, region) to an H.264 MP4,
+    /// shared while it records: the link is there at once, the video plays
+    /// once it stops; Ctrl+C stops.
     Record {
         #[command(flatten)]
         target: TargetArgs,
-        /// Frames per second, 1 to 60.
-        #[arg(long, default_value_t = 30)]
-        fps: u32,
-        /// Stop after this many seconds.
+        /// Frames per second, 1 to 60 [default: the `record.fps` setting, 30].
+        #[arg(long)]
+        fps: Option<u32>,
+        /// Stop after this many seconds [default: the `record.max_minutes`
+        /// setting, 60 minutes].
         #[arg(long, value_name = "SECONDS")]
         duration: Option<f64>,
         /// Keep the recording in FILE (else it waits in the data dir until
@@ -143,7 +145,7 @@ enum Command {
         /// Only record (to --out, or ./recording-<time>.mp4).
         #[arg(long)]
         no_upload: bool,
-        /// Draw the mouse pointer in.
+        /// Draw the mouse pointer in [default: the `record.cursor` setting, on].
         #[arg(long)]
         cursor: bool,
     },
@@ -429,28 +431,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             no_upload,
             cursor,
         } => {
+            let fps = fps.unwrap_or(ctx.settings.record.fps);
             if !(1..=60).contains(&fps) {
                 return Err(Failure::new(2, format!("--fps {fps}: use 1 to 60")));
             }
             let max = match duration {
                 Some(d) if d > 0.0 && d.is_finite() => Some(std::time::Duration::from_secs_f64(d)),
                 Some(d) => return Err(Failure::new(2, format!("--duration {d}: use seconds > 0"))),
-                None => None,
+                None => Some(ctx.settings.record.max_minutes)
+                    .filter(|m| *m > 0)
+                    .map(|m| std::time::Duration::from_secs(u64::from(m) * 60)),
             };
             let target = target.target()?;
             if !no_upload {
-                ctx.server()?; // signed in? say so before recording
+                ctx.client()?; // signed in? say so before recording
             }
-            let path = out.clone().unwrap_or_else(|| {
-                if no_upload {
-                    PathBuf::from(actions::recording_name())
-                } else {
-                    ctx.dirs.captures().join(actions::recording_name())
-                }
-            });
             let options = actions::RecordOptions {
                 fps,
-                cursor: cursor || ctx.settings.cursor,
+                cursor: cursor || ctx.settings.record.cursor,
                 max,
             };
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -462,43 +460,65 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     }
                 });
             }
-            if !json && max.is_none() {
-                eprintln!("Recording; Ctrl+C stops.");
-            }
-            let recorded = {
-                let path = path.clone();
-                tokio::task::spawn_blocking(move || actions::record(target, &path, &options, &stop))
-                    .await
-                    .expect("recording does not panic")?
+            let stops = if duration.is_some() {
+                ""
+            } else {
+                "; Ctrl+C stops"
             };
-            let mut out_json = json!({
-                "path": recorded.path,
-                "width": recorded.width,
-                "height": recorded.height,
-                "frames": recorded.frames,
-                "duration_ms": recorded.duration.as_millis() as u64,
-                "dropped": recorded.counts.dropped,
-                "unchanged": recorded.counts.unchanged,
-            });
+            let recorded_json = |r: &actions::Recorded| {
+                json!({
+                    "path": r.path,
+                    "width": r.width,
+                    "height": r.height,
+                    "frames": r.frames,
+                    "duration_ms": r.duration.as_millis() as u64,
+                    "dropped": r.counts.dropped,
+                    "unchanged": r.counts.unchanged,
+                })
+            };
             if no_upload {
+                let path = out.unwrap_or_else(|| PathBuf::from(actions::recording_name()));
+                if !json {
+                    eprintln!("Recording to {}{stops}.", path.display());
+                }
+                let recorded = tokio::task::spawn_blocking(move || {
+                    actions::record(target, &path, &options, &stop)
+                })
+                .await
+                .expect("recording does not panic")?;
                 if json {
-                    println!("{out_json}");
+                    println!("{}", recorded_json(&recorded));
                 } else {
                     println!("{}", recorded.path.display());
                 }
             } else {
-                let sharer = ctx.sharer().await?;
-                let d = actions::share_file(&sharer, &recorded.path, &progress_bar(json)).await?;
-                if out.is_none() {
-                    let _ = std::fs::remove_file(&recorded.path);
-                }
-                holder().copy_links(&[d.url.as_str()]);
+                let on_link = |url: &str| {
+                    if json {
+                        println!("{}", json!({ "recording": url }));
+                    } else {
+                        eprintln!("Recording: {url}{stops}.");
+                    }
+                };
+                let shared = actions::share_recording(
+                    &ctx,
+                    target,
+                    &options,
+                    out,
+                    &holder(),
+                    stop,
+                    &on_link,
+                    &progress_bar(json),
+                )
+                .await?;
                 if json {
-                    out_json["url"] = json!(d.url);
-                    out_json["id"] = json!(d.id);
+                    let mut out_json = recorded_json(&shared.recorded);
+                    out_json["url"] = json!(shared.drop.url);
+                    out_json["id"] = json!(shared.drop.id);
+                    out_json["copied"] = json!(shared.copied);
+                    out_json["parts_while_recording"] = json!(shared.parts_while_recording);
                     println!("{out_json}");
                 } else {
-                    println!("{}", d.url);
+                    println!("{}", shared.drop.url);
                 }
             }
         }

@@ -143,17 +143,18 @@ impl Journal {
     }
 
     /// Records a drop that has only a reserved id so far: its link is
-    /// known, the server has not created it yet.
+    /// known, the server has not created it yet. No size: a recording,
+    /// still growing.
     pub async fn start_reserved(
         &self,
         server: &str,
         r: &api::Reservation,
         name: &str,
         local_path: &Path,
-        size: u64,
+        size: Option<u64>,
     ) -> Result<(), JournalError> {
         let link = (r.id.as_str(), r.url.as_str(), r.raw_url.as_str());
-        self.insert(server, link, name, Some(local_path), Some(size), false)
+        self.insert(server, link, name, Some(local_path), size, false)
             .await
     }
 

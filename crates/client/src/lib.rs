@@ -10,6 +10,7 @@
 pub mod clipboard;
 pub mod credentials;
 pub mod journal;
+pub mod live;
 mod sensitive;
 pub mod settings;
 pub mod share;
@@ -289,7 +290,9 @@ impl Default for UploadOptions {
 }
 
 /// Sends the file at `path` as drop `drop` (created by the caller), sending
-/// only the parts the server does not already have, and completes it.
+/// only the parts the server does not already have, and completes it. The
+/// part size is `opts.part_size`, else that of a part 1 sent earlier, else
+/// the server's suggestion.
 pub async fn upload_file(
     client: &Client,
     drop: &api::Drop,
@@ -301,14 +304,20 @@ pub async fn upload_file(
         status: 200,
         body: format!("drop {} is not uploading", drop.id),
     })?;
-    let part_size = opts.part_size.unwrap_or(limits.part_size).max(1);
-    let count = size.div_ceil(part_size).max(1) as u32;
     let have: HashMap<u32, api::StoredPart> = client
         .stored_parts(&drop.id)
         .await?
         .into_iter()
         .map(|p| (p.number, p))
         .collect();
+    // An earlier attempt's part size (a live recording's is not the
+    // server's suggestion), so what it sent is not sent again.
+    let part_size = opts
+        .part_size
+        .or_else(|| have.get(&1).map(|p| p.size))
+        .unwrap_or(limits.part_size)
+        .max(1);
+    let count = size.div_ceil(part_size).max(1) as u32;
     let span = |n: u32| {
         let start = (n as u64 - 1) * part_size;
         (start, part_size.min(size - start))

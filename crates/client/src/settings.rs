@@ -82,6 +82,34 @@ pub struct Settings {
     pub after: After,
     /// The tray app's global hotkeys.
     pub hotkeys: Hotkeys,
+    /// How screencasts are recorded.
+    pub record: Record,
+}
+
+/// How screencasts are recorded and shared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Record {
+    /// Frames per second, 1 to 60.
+    pub fps: u32,
+    /// A recording stops by itself after this many minutes; 0: never.
+    pub max_minutes: u32,
+    /// The link goes to the clipboard when recording starts (else when it
+    /// stops).
+    pub link_at_start: bool,
+    /// Draw the mouse pointer in.
+    pub cursor: bool,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            fps: 30,
+            max_minutes: 60,
+            link_at_start: true,
+            cursor: true,
+        }
+    }
 }
 
 /// What happens after a capture is shared, besides the clipboard.
@@ -172,6 +200,7 @@ impl Default for Settings {
             cursor: false,
             after: After::default(),
             hotkeys: Hotkeys::default(),
+            record: Record::default(),
         }
     }
 }

@@ -124,10 +124,10 @@ impl Sharer {
         let d = match link {
             Some(r) => {
                 self.journal
-                    .start_reserved(self.client.base(), &r, &source.name, &abs, meta.len())
+                    .start_reserved(self.client.base(), &r, &source.name, &abs, Some(meta.len()))
                     .await?;
                 self.write_thumbnail(&r.id, &abs, meta.len()).await;
-                self.create_reserved(&r.id, &r.url, &source.name, meta.len())
+                self.create_reserved(&r.id, &r.url, &source.name, Some(meta.len()))
                     .await?
             }
             None => {
@@ -146,7 +146,7 @@ impl Sharer {
                 d
             }
         };
-        let done = self.send(&d, &abs, source.progress).await;
+        let done = self.send(&d, &abs, None, source.progress).await;
         let _ = self.top_up_pool().await;
         done
     }
@@ -170,8 +170,8 @@ impl Sharer {
                 }
             }
         } else {
-            let size = e.size.unwrap_or(0) as u64;
-            self.create_reserved(&e.id, &e.url, &e.name, size).await?
+            self.create_reserved(&e.id, &e.url, &e.name, e.size.map(|s| s as u64))
+                .await?
         };
         if d.status == api::DropStatus::Complete {
             self.journal.complete(&d).await?;
@@ -183,7 +183,48 @@ impl Sharer {
                 e.id
             ))))
         })?;
-        self.send(&d, Path::new(path), progress).await
+        if is_live(e) {
+            // A recording cut short: send what plays (its whole fragments).
+            dropcast_encode::mp4::trim_incomplete(Path::new(path))
+                .map_err(|err| with_link(Error::Io(err)))?;
+        }
+        self.send(&d, Path::new(path), None, progress).await
+    }
+
+    /// Starts sharing a recording that is still being written to `path`:
+    /// recorded in the journal (no size yet) and made on the server (its
+    /// page says it is in progress). The caller holds a
+    /// [`RecordingLock`](crate::live::RecordingLock) for it meanwhile,
+    /// sends its parts with [`send_growing`](crate::live::send_growing)
+    /// and ends with [`Sharer::finish_live`].
+    pub async fn start_live(
+        &self,
+        link: &api::Reservation,
+        name: &str,
+        path: &Path,
+    ) -> Result<api::Drop, ShareError> {
+        self.journal
+            .start_reserved(self.client.base(), link, name, path, None)
+            .await?;
+        self.create_reserved(&link.id, &link.url, name, None).await
+    }
+
+    /// Sends what is left of a finished recording (parts of `part_size`)
+    /// and completes the drop.
+    pub async fn finish_live(
+        &self,
+        d: &api::Drop,
+        path: &Path,
+        part_size: u64,
+        progress: Option<Progress>,
+    ) -> Result<api::Drop, ShareError> {
+        self.send(d, path, Some(part_size), progress).await
+    }
+
+    /// Whether a drop of the journal is being recorded right now (then
+    /// `resume` leaves it alone).
+    pub fn is_recording(&self, e: &Entry) -> bool {
+        is_live(e) && crate::live::is_recording(&self.dirs, &e.id)
     }
 
     /// Creates a drop whose id was reserved earlier; an earlier attempt may
@@ -193,12 +234,13 @@ impl Sharer {
         id: &str,
         url: &str,
         name: &str,
-        size: u64,
+        size: Option<u64>,
     ) -> Result<api::Drop, ShareError> {
         let req = api::CreateDrop {
             id: Some(id.to_string()),
             name: name.to_string(),
-            size: Some(size),
+            content_type: content_type_of(name).map(str::to_string),
+            size,
             ..Default::default()
         };
         let created = match self.client.create_drop(&req).await {
@@ -226,9 +268,11 @@ impl Sharer {
         &self,
         d: &api::Drop,
         path: &Path,
+        part_size: Option<u64>,
         progress: Option<Progress>,
     ) -> Result<api::Drop, ShareError> {
         let opts = UploadOptions {
+            part_size,
             parallel: self.parallel,
             progress,
             ..Default::default()
@@ -270,6 +314,26 @@ impl Sharer {
         })
         .await;
     }
+}
+
+/// A drop journaled without a size is a recording that was shared while
+/// it was being made.
+fn is_live(e: &Entry) -> bool {
+    e.size.is_none() && e.local_path.is_some()
+}
+
+/// What the uploader says a drop is, from its name (the server decides
+/// from the bytes; this only tells its page what is coming).
+fn content_type_of(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "mp4" => "video/mp4",
+        "gif" => "image/gif",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        _ => return None,
+    })
 }
 
 /// A local file that cannot be read, with what to do about it.

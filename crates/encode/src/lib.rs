@@ -15,6 +15,7 @@
 
 use std::io::Cursor;
 
+pub mod mp4;
 mod png;
 #[cfg(feature = "video")]
 pub mod video;

@@ -268,3 +268,58 @@ impl Mp4Writer {
         Ok(self.frames)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(w: u32, h: u32, n: u32) -> Vec<u8> {
+        (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [
+                    (x * 4 + n * 7) as u8,
+                    (y * 5 + n * 3) as u8,
+                    (x ^ y ^ n) as u8,
+                    255,
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bytes_once_on_disk_never_change_so_they_can_be_uploaded_while_recording() {
+        let dir = std::env::temp_dir().join(format!("dropcast-video-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("append.mp4");
+        let (w, h) = (97, 65);
+        let mut writer = Mp4Writer::create(&path, w, h, VideoSettings::default()).unwrap();
+        assert_eq!(writer.size(), (96, 64), "odd sizes are cut to even");
+        let mut seen = Vec::new();
+        for n in 0..90u32 {
+            writer.push(&frame(w, h, n), i64::from(n) * 33).unwrap();
+            if n % 30 == 29 {
+                seen.push(std::fs::read(&path).unwrap());
+            }
+        }
+        assert_eq!(writer.finish().unwrap(), 90);
+        let done = std::fs::read(&path).unwrap();
+        assert!(
+            seen.windows(2).all(|w| w[0].len() < w[1].len()),
+            "fragments reach the disk while recording"
+        );
+        for prefix in &seen {
+            assert!(
+                done.starts_with(prefix),
+                "the finished file starts with what was on disk earlier"
+            );
+            let mut cursor = std::io::Cursor::new(prefix);
+            assert_eq!(
+                crate::mp4::complete_length(&mut cursor, prefix.len() as u64).unwrap(),
+                prefix.len() as u64,
+                "what is on disk is whole fragments"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

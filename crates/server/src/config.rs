@@ -29,7 +29,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Part size suggested to clients.
     pub part_size: u64,
-    /// Every part but the last must be at least this big (S3: 5 MiB).
+    /// Every part but the last must be at least this big. Small parts keep
+    /// the tail a screencast sends when it stops small (its parts go while
+    /// it records); an S3 store needs 5 MiB.
     pub min_part_size: u64,
     /// No part may be bigger (S3: 5 GiB).
     pub max_part_size: u64,
@@ -77,7 +79,7 @@ impl Default for Config {
             public_url: None,
             database_url: None,
             part_size: 8 * MIB,
-            min_part_size: 5 * MIB,
+            min_part_size: MIB,
             max_part_size: 5 * GIB,
             max_parts: 10_000,
             max_drop_size: 50 * GIB,
@@ -247,7 +249,7 @@ mod tests {
         assert_eq!(c.part_size, 6_000_000, "file beats default");
         assert_eq!(c.max_parts, 9, "env beats file");
         assert_eq!(c.owner_name, "flag", "flag beats env");
-        assert_eq!(c.min_part_size, 5 * MIB, "default stays");
+        assert_eq!(c.min_part_size, MIB, "default stays");
     }
 
     #[test]

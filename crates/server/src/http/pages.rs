@@ -104,6 +104,8 @@ struct UploadingPage<'a> {
     received: u64,
     size: Option<u64>,
     failed: bool,
+    /// A screencast still being recorded (and sent as it records).
+    recording: bool,
 }
 
 #[derive(Template)]
@@ -332,6 +334,7 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
             received: received as u64,
             size: d.declared_size.map(|s| s as u64),
             failed: stalled(&d, last),
+            recording: is_recording(&d),
         }
         .render();
         return Ok(page(StatusCode::OK, html, "no-store"));
@@ -374,6 +377,14 @@ const STALLED_AFTER_MS: i64 = 10 * 60 * 1000;
 
 fn stalled(d: &DropRow, last_part_at: Option<i64>) -> bool {
     now_ms() - last_part_at.unwrap_or(d.created_at) > STALLED_AFTER_MS
+}
+
+/// A video made with no size: a screencast shared while it records.
+fn is_recording(d: &DropRow) -> bool {
+    d.declared_size.is_none()
+        && d.declared_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("video/"))
 }
 
 fn title_of(d: &DropRow) -> String {
