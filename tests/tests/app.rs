@@ -47,69 +47,130 @@ fn wait_for_link(x: &Xvfb, prefix: &str, not: &str) -> (String, Duration) {
     panic!("no new link on the clipboard within 5 s");
 }
 
+/// A desktop with a tray: Xvfb, a private session bus, a real tray host
+/// (a small GTK bar at the top with its own StatusNotifierWatcher), the
+/// server, a home signed in to it, and `dropcast-app` running there with
+/// its tray item registered.
+struct TrayDesk {
+    // Dropped in this order: the app before what it talks to.
+    _app: Running,
+    home: Home,
+    server: Server,
+    /// The app's bus name, for dbusmenu calls.
+    item: String,
+    _tray_host: Running,
+    bus: SessionBus,
+    x: Xvfb,
+}
+
+const FILE_STORE: (&str, &str) = ("DROPCAST_CREDENTIALS", "file");
+
+impl TrayDesk {
+    fn start() -> TrayDesk {
+        let x = Xvfb::start(640, 480);
+        let bus = SessionBus::start();
+        let tray_host = {
+            let child = std::process::Command::new("gtk-sni-tray-standalone")
+                .args(["--watcher", "--top", "--end"])
+                .env("DISPLAY", &x.display)
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
+            Running(child)
+        };
+        wait_until("the tray host", || {
+            bus.send(&[
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.kde.StatusNotifierWatcher",
+            ])
+            .contains("boolean true")
+        });
+        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+        let home = Home::new();
+        let login = home.run(
+            &["login", "--server", &server.url, "--token-stdin"],
+            &server.owner_token,
+            &[FILE_STORE],
+        );
+        assert!(login.status.success());
+        let mut desk = TrayDesk {
+            _app: Running(std::process::Command::new("true").spawn().unwrap()),
+            home,
+            server,
+            item: String::new(),
+            _tray_host: tray_host,
+            bus,
+            x,
+        };
+        let mut cmd = desk.app_command();
+        desk._app = Running(cmd.stderr(Stdio::null()).spawn().unwrap());
+
+        // The tray item registers with the watcher.
+        let items = || {
+            desk.bus.send(&[
+                "--dest=org.kde.StatusNotifierWatcher",
+                "/StatusNotifierWatcher",
+                "org.freedesktop.DBus.Properties.Get",
+                "string:org.kde.StatusNotifierWatcher",
+                "string:RegisteredStatusNotifierItems",
+            ])
+        };
+        wait_until("the tray item", || items().contains("string \""));
+        let listed = items();
+        desk.item = listed
+            .split("string \"")
+            .nth(1)
+            .and_then(|s| s.split(['"', '/']).next())
+            .unwrap()
+            .to_string();
+        desk
+    }
+
+    /// `dropcast-app` in this desktop (a second start forwards to the first).
+    fn app_command(&self) -> std::process::Command {
+        let mut cmd = self.home.command("dropcast-app");
+        cmd.env("DISPLAY", &self.x.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
+            .env("XDG_RUNTIME_DIR", self.home.dir.path())
+            .env(FILE_STORE.0, FILE_STORE.1);
+        cmd
+    }
+
+    /// The tray menu as dbus-send prints its layout.
+    fn menu(&self) -> String {
+        self.bus.send(&[
+            &format!("--dest={}", self.item),
+            "/MenuBar",
+            "com.canonical.dbusmenu.GetLayout",
+            "int32:0",
+            "int32:-1",
+            "array:string:",
+        ])
+    }
+
+    /// Chooses the menu item labelled `label`, as a tray host does.
+    fn click(&self, label: &str) {
+        let id = menu_id(&self.menu(), label);
+        self.bus.send(&[
+            &format!("--dest={}", self.item),
+            "/MenuBar",
+            "com.canonical.dbusmenu.Event",
+            &format!("int32:{id}"),
+            "string:clicked",
+            "variant:int32:0",
+            "uint32:0",
+        ]);
+    }
+}
+
 #[test]
 fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
-    let x = Xvfb::start(640, 480);
-    let bus = SessionBus::start();
-    // A real tray host (a small GTK bar at the top) with its own
-    // StatusNotifierWatcher.
-    let _tray_host = {
-        let child = std::process::Command::new("gtk-sni-tray-standalone")
-            .args(["--watcher", "--top", "--end"])
-            .env("DISPLAY", &x.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
-        Running(child)
-    };
-    wait_until("the tray host", || {
-        bus.send(&[
-            "--dest=org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.NameHasOwner",
-            "string:org.kde.StatusNotifierWatcher",
-        ])
-        .contains("boolean true")
-    });
-    let server = Server::start(&workspace_bin("dropcast-server"), &[]);
-    let home = Home::new();
-    let file_store = ("DROPCAST_CREDENTIALS", "file");
-    let login = home.run(
-        &["login", "--server", &server.url, "--token-stdin"],
-        &server.owner_token,
-        &[file_store],
-    );
-    assert!(login.status.success());
-    let app_env = |cmd: &mut std::process::Command| {
-        cmd.env("DISPLAY", &x.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .env("XDG_RUNTIME_DIR", home.dir.path())
-            .env(file_store.0, file_store.1);
-    };
-    let mut cmd = home.command("dropcast-app");
-    app_env(&mut cmd);
-    let _app = Running(cmd.stderr(Stdio::null()).spawn().unwrap());
-
-    // The tray item registers with the watcher.
-    let items = || {
-        bus.send(&[
-            "--dest=org.kde.StatusNotifierWatcher",
-            "/StatusNotifierWatcher",
-            "org.freedesktop.DBus.Properties.Get",
-            "string:org.kde.StatusNotifierWatcher",
-            "string:RegisteredStatusNotifierItems",
-        ])
-    };
-    wait_until("the tray item", || items().contains("string \""));
-    let listed = items();
-    let item = listed
-        .split("string \"")
-        .nth(1)
-        .and_then(|s| s.split(['"', '/']).next())
-        .unwrap()
-        .to_string();
+    let desk = TrayDesk::start();
+    let (x, home, server) = (&desk.x, &desk.home, &desk.server);
 
     // What a person sees: the icon in the tray bar.
     home.screenshot(&x, "tray", Some("0,0,640,40"));
@@ -137,24 +198,16 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     assert_eq!(got, shown, "the shared bytes are the screen");
 
     // The menu has the capture actions and the new drop under Recent drops.
-    let layout = || {
-        bus.send(&[
-            &format!("--dest={item}"),
-            "/MenuBar",
-            "com.canonical.dbusmenu.GetLayout",
-            "int32:0",
-            "int32:-1",
-            "array:string:",
-        ])
-    };
     wait_until("the drop in the tray menu", || {
-        layout().contains("screenshot-")
+        desk.menu().contains("screenshot-")
     });
-    let menu = layout();
+    let menu = desk.menu();
     for label in [
         "Capture area (Ctrl+Shift+4)",
         "Capture screen (Ctrl+Shift+3)",
         "Capture window (Ctrl+Shift+W)",
+        "Record screen (Ctrl+Shift+5)",
+        "Record area...",
         "Upload file... (Ctrl+Shift+U)",
         "Recent drops",
         "Copy link",
@@ -168,22 +221,12 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
 
     // Choosing Capture screen in the menu (a dbusmenu click, as a tray
     // host sends it) shares the screen again.
-    let id = menu_id(&menu, "Capture screen (Ctrl+Shift+3)");
-    bus.send(&[
-        &format!("--dest={item}"),
-        "/MenuBar",
-        "com.canonical.dbusmenu.Event",
-        &format!("int32:{id}"),
-        "string:clicked",
-        "variant:int32:0",
-        "uint32:0",
-    ]);
-    let (link, _) = wait_for_link(&x, &server.url, &link);
+    desk.click("Capture screen (Ctrl+Shift+3)");
+    let (link, _) = wait_for_link(x, &server.url, &link);
 
     // A second instance hands its request to the first.
-    let mut second = home.command("dropcast-app");
-    app_env(&mut second);
-    let forwarded = second
+    let forwarded = desk
+        .app_command()
         .args(["--capture", "screen"])
         .stderr(Stdio::null())
         .status()
@@ -191,6 +234,64 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     assert!(forwarded.success());
     let (second_link, _) = wait_for_link(&x, &server.url, &link);
     assert_ne!(second_link, link);
+}
+
+#[test]
+fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_stops_it() {
+    let desk = TrayDesk::start();
+    let x = &desk.x;
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("screen.png");
+    pattern(640, 480).save(&path).unwrap();
+    let _feh = x.show_full_screen(&path);
+
+    // Ctrl+Shift+5: the link is on the clipboard at once, its page says
+    // the recording is in progress, the tray counts the time.
+    std::thread::sleep(Duration::from_millis(300));
+    x.output("xdotool", &["key", "ctrl+shift+5"]);
+    let (link, _) = wait_for_link(x, &desk.server.url, "");
+    let page = reqwest::blocking::get(&link).unwrap().text().unwrap();
+    assert!(page.contains("Recording in progress"), "{page}");
+    wait_until("the recording's time in the tray menu", || {
+        desk.menu().contains("Stop recording (0:02)")
+    });
+    let menu = desk.menu();
+    assert!(!menu.contains("\"Record screen"), "{menu}");
+
+    // Stop recording, chosen in the menu: the link plays the video.
+    let label = menu
+        .split('"')
+        .find(|l| l.starts_with("Stop recording ("))
+        .unwrap()
+        .to_string();
+    desk.click(&label);
+    let raw_url = format!("{link}/raw");
+    wait_until("the recording to complete", || {
+        reqwest::blocking::get(&raw_url).is_ok_and(|r| r.status() == 200)
+    });
+    let raw = reqwest::blocking::get(&raw_url).unwrap();
+    assert_eq!(raw.headers()["content-type"], "video/mp4");
+    let video = files.path().join("shared.mp4");
+    std::fs::write(&video, raw.bytes().unwrap()).unwrap();
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&video)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&probe.stdout).trim(),
+        "h264,640,480"
+    );
+    wait_until("the menu to offer recording again", || {
+        desk.menu().contains("Record screen (Ctrl+Shift+5)")
+    });
 }
 
 #[test]

@@ -28,7 +28,35 @@ pub enum Command {
     Reload,
     /// Resume unfinished uploads.
     Resume,
+    /// Start or stop a screencast (`record screen|area|stop`).
+    Record(Rec),
     Quit,
+}
+
+/// What a `record` command asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rec {
+    /// Record the screen, or stop the recording running (the hotkey).
+    Screen,
+    /// Pick a region with the region picker, then record it.
+    Area,
+    Stop,
+}
+
+impl Rec {
+    fn name(self) -> &'static str {
+        match self {
+            Rec::Screen => "screen",
+            Rec::Area => "area",
+            Rec::Stop => "stop",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Rec> {
+        [Rec::Screen, Rec::Area, Rec::Stop]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +117,7 @@ impl Command {
             Command::Open(w) => format!("open {}", w.name()),
             Command::Reload => "reload".into(),
             Command::Resume => "resume".into(),
+            Command::Record(r) => format!("record {}", r.name()),
             Command::Quit => "quit".into(),
         }
     }
@@ -116,6 +145,7 @@ impl Command {
             ["open", w] => Command::Open(Window::from_name(w)?),
             ["reload"] => Command::Reload,
             ["resume"] => Command::Resume,
+            ["record", what] => Command::Record(Rec::from_name(what)?),
             ["quit"] => Command::Quit,
             _ => return None,
         })
@@ -128,6 +158,7 @@ impl Command {
             ["--capture", what] => Command::Capture(Shot::from_name(what)?),
             ["--open", w] => Command::Open(Window::from_name(w)?),
             ["--resume"] => Command::Resume,
+            ["--record", what] => Command::Record(Rec::from_name(what)?),
             ["--quit"] => Command::Quit,
             _ => return None,
         })
@@ -254,6 +285,9 @@ mod tests {
             Command::Open(Window::Drop),
             Command::Reload,
             Command::Resume,
+            Command::Record(Rec::Screen),
+            Command::Record(Rec::Area),
+            Command::Record(Rec::Stop),
             Command::Quit,
         ];
         for c in all {
@@ -290,6 +324,7 @@ mod tests {
             "region a b c d",
             "copy",
             "open nothing",
+            "record everything",
         ] {
             assert_eq!(Command::from_line(line), None, "{line:?}");
         }
@@ -298,5 +333,9 @@ mod tests {
             Some(Command::Capture(Shot::Area))
         );
         assert_eq!(Command::from_args(&["--capture"]), None);
+        assert_eq!(
+            Command::from_args(&["--record", "stop"]),
+            Some(Command::Record(Rec::Stop))
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use dropcast_actions::resident::{self, Command, HotkeyStatus, Shot, Window};
+use dropcast_actions::resident::{self, Command, HotkeyStatus, Rec, Shot, Window};
 use dropcast_client::settings;
 use global_hotkey::hotkey::HotKey;
 use global_hotkey::{GlobalHotKeyEvent, GlobalHotKeyManager, HotKeyState};
@@ -26,6 +26,7 @@ fn command_of(action: &str) -> Option<Command> {
         "area" => Command::Capture(Shot::Area),
         "window" => Command::Capture(Shot::Window),
         "upload" => Command::Open(Window::Drop),
+        "record" => Command::Record(Rec::Screen),
         _ => return None,
     })
 }
@@ -70,8 +71,8 @@ impl Hotkeys {
                 if let Some(p) = problems.iter().find(|p| p.action == action) {
                     return Err(p.message.clone());
                 }
-                let command = command_of(action)
-                    .ok_or_else(|| "screen recording is not available yet".to_string())?;
+                let command =
+                    command_of(action).ok_or_else(|| format!("no such action: {action}"))?;
                 let key = dropcast_actions::hotkeys::parse(keys)?;
                 if wayland {
                     return Err("global hotkeys are not available on Wayland; bind \

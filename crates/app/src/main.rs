@@ -13,9 +13,11 @@ mod notify;
 mod picker;
 mod tray;
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use dropcast_actions::resident::{Command, Shot};
+use dropcast_actions::resident::{Command, Rec, Shot};
 use dropcast_actions::{self as actions, ClipboardRoute, Session, ShotOptions};
 use dropcast_capture::{Frame, Target};
 use tokio::sync::mpsc;
@@ -30,6 +32,10 @@ pub enum Request {
     OpenLink(String),
     Delete(String),
     SignOut,
+    /// A second of the recording has passed (the tray shows the time).
+    Tick,
+    /// The recording ended: its link, or what went wrong.
+    RecordingEnded(Result<String, String>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,7 +49,7 @@ fn main() -> std::process::ExitCode {
             None => {
                 eprintln!(
                     "dropcast-app: unknown arguments {args:?}; use --capture screen|window|area, \
-                     --open settings|history|drop, --resume or --quit"
+                     --record screen|area|stop, --open settings|history|drop, --resume or --quit"
                 );
                 return std::process::ExitCode::from(2);
             }
@@ -76,7 +82,7 @@ async fn run(first: Option<Command>) -> Result<(), String> {
     let missing: Vec<String> = keys
         .apply(&session.settings.hotkeys)
         .into_iter()
-        .filter(|s| !s.ok && s.action != "record")
+        .filter(|s| !s.ok)
         .map(|s| s.error.unwrap_or_default())
         .collect();
     if !missing.is_empty() && session.settings.after.notify {
@@ -94,10 +100,29 @@ async fn run(first: Option<Command>) -> Result<(), String> {
     if let Some(c) = first {
         let _ = tx.send(Request::Do(c));
     }
-    let mut app = App { frozen: None };
+    let mut app = App {
+        frozen: None,
+        pick_for_recording: false,
+        recording: None,
+        tx: tx.clone(),
+    };
     while let Some(request) = rx.recv().await {
         if request == Request::Do(Command::Quit) {
+            if let Some(r) = &app.recording {
+                // Stop it and let it finish sharing before going.
+                r.stop.store(true, Ordering::Relaxed);
+                while let Some(request) = rx.recv().await {
+                    if let Request::RecordingEnded(outcome) = request {
+                        eprintln!("dropcast-app: recording: {outcome:?}");
+                        break;
+                    }
+                }
+            }
             break;
+        }
+        if request == Request::Tick {
+            tray.recording(app.recording.as_ref().map(|r| r.started.elapsed()));
+            continue;
         }
         // Settings and sign-in may have changed (the CLI and the windows
         // process share them).
@@ -114,10 +139,37 @@ async fn run(first: Option<Command>) -> Result<(), String> {
             tray.refresh(&session).await;
             continue;
         }
+        if let Request::RecordingEnded(outcome) = &request {
+            app.recording = None;
+            tray.recording(None);
+            let after = &session.settings.after;
+            match outcome {
+                Ok(url) => {
+                    tray.failed(false);
+                    eprintln!("dropcast-app: recording shared {url}");
+                    if after.open {
+                        let _ = actions::open_in_browser(url);
+                    }
+                    if after.notify {
+                        notify::show(after, "Recording shared", url, "screen-capture");
+                    }
+                }
+                Err(message) => {
+                    tray.failed(true);
+                    eprintln!("dropcast-app: recording: {message}");
+                    if after.notify {
+                        notify::failed(after, message);
+                    }
+                }
+            }
+            tray.refresh(&session).await;
+            continue;
+        }
         let shares = matches!(
             request,
-            Request::Do(Command::Capture(Shot::Screen | Shot::Window) | Command::Region(_))
-        );
+            Request::Do(Command::Capture(Shot::Screen | Shot::Window))
+        ) || (matches!(request, Request::Do(Command::Region(_)))
+            && !app.pick_for_recording);
         tray.busy(shares);
         let outcome = app.handle(&session, request).await;
         tray.busy(false);
@@ -145,6 +197,17 @@ struct App {
     /// The screen as it was when the region picker opened; the region is
     /// cut from it.
     frozen: Option<Frame>,
+    /// The region picker is open to choose what to record.
+    pick_for_recording: bool,
+    recording: Option<Recording>,
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+/// A screencast being recorded (and shared as it records) by a task of
+/// its own, so the menu and hotkeys stay live to stop it.
+struct Recording {
+    stop: Arc<AtomicBool>,
+    started: Instant,
 }
 
 impl App {
@@ -160,7 +223,33 @@ impl App {
                 let frame = actions::capture(Target::AllMonitors, false).await?;
                 picker::open(&frame).await?;
                 self.frozen = Some(frame);
+                self.pick_for_recording = false;
                 Ok("region picker open".into())
+            }
+            Request::Do(Command::Record(_)) if self.recording.is_some() => {
+                // The record hotkey and menu item stop a running recording.
+                let r = self.recording.as_ref().expect("checked");
+                r.stop.store(true, Ordering::Relaxed);
+                Ok(format!(
+                    "stopping the recording after {} s",
+                    r.started.elapsed().as_secs()
+                ))
+            }
+            Request::Do(Command::Record(Rec::Stop)) => Ok("nothing is being recorded".into()),
+            Request::Do(Command::Record(Rec::Screen)) => {
+                self.start_recording(session, Target::AllMonitors)
+            }
+            Request::Do(Command::Record(Rec::Area)) => {
+                let frame = actions::capture(Target::AllMonitors, false).await?;
+                picker::open(&frame).await?;
+                self.frozen = Some(frame);
+                self.pick_for_recording = true;
+                Ok("region picker open (to record)".into())
+            }
+            Request::Do(Command::Region(rect)) if self.pick_for_recording => {
+                self.frozen = None;
+                self.pick_for_recording = false;
+                self.start_recording(session, Target::Region(rect))
             }
             Request::Do(Command::Capture(shot)) => {
                 let target = if shot == Shot::Window {
@@ -182,6 +271,7 @@ impl App {
             }
             Request::Do(Command::PickCancelled) => {
                 self.frozen = None;
+                self.pick_for_recording = false;
                 Ok("region picker cancelled".into())
             }
             Request::Do(Command::Copy(links)) => {
@@ -210,8 +300,103 @@ impl App {
                 let done = actions::resume_all(&sharer, &|_: &str, _: u64| None).await?;
                 Ok(format!("resumed {} uploads", done.len()))
             }
-            Request::Do(Command::Reload | Command::Quit) => Ok(String::new()),
+            Request::Do(Command::Reload | Command::Quit) | Request::Tick => Ok(String::new()),
+            Request::RecordingEnded(_) => Ok(String::new()),
         }
+    }
+
+    /// Starts recording `target` in a task of its own: the link goes to
+    /// the clipboard (and a notification) at once, the tray counts the
+    /// time, and the end comes back as [`Request::RecordingEnded`].
+    fn start_recording(
+        &mut self,
+        session: &Session,
+        target: Target,
+    ) -> Result<String, actions::Error> {
+        session.client()?; // signed in? say so before recording
+        let settings = &session.settings.record;
+        let options = actions::RecordOptions {
+            fps: settings.fps.clamp(1, 60),
+            cursor: settings.cursor,
+            max: Some(settings.max_minutes)
+                .filter(|m| *m > 0)
+                .map(|m| Duration::from_secs(u64::from(m) * 60)),
+        };
+        let out = session
+            .settings
+            .after
+            .save_folder
+            .as_ref()
+            .map(|dir| dir.join(actions::recording_name()));
+        let stop = Arc::new(AtomicBool::new(false));
+        self.recording = Some(Recording {
+            stop: stop.clone(),
+            started: Instant::now(),
+        });
+        let tx = self.tx.clone();
+        let stop_keys = session.settings.hotkeys.record.clone();
+        tokio::spawn(async move {
+            let ticker = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut every = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        every.tick().await;
+                        if tx.send(Request::Tick).is_err() {
+                            break;
+                        }
+                    }
+                })
+            };
+            let outcome = match Session::load() {
+                Ok(session) => {
+                    let after = session.settings.after.clone();
+                    let copied = session.settings.record.link_at_start;
+                    let on_link = move |url: &str| {
+                        eprintln!("dropcast-app: recording {url}");
+                        if after.notify {
+                            let stops = if stop_keys.is_empty() {
+                                "Stop it from the tray menu.".to_string()
+                            } else {
+                                format!("{stop_keys} stops it.")
+                            };
+                            let copied = if copied { "Link copied. " } else { "" };
+                            notify::show(
+                                &after,
+                                "Recording",
+                                &format!("{copied}{url}\n{stops}"),
+                                "camera-shutter",
+                            );
+                        }
+                    };
+                    let no_progress = |_: &str, _: u64| None;
+                    actions::share_recording(
+                        &session,
+                        target,
+                        &options,
+                        out,
+                        &ClipboardRoute::InProcess,
+                        stop,
+                        &on_link,
+                        &no_progress,
+                    )
+                    .await
+                    .map(|r| {
+                        format!(
+                            "{} ({} frames, {:.1} s)",
+                            r.drop.url,
+                            r.recorded.frames,
+                            r.recorded.duration.as_secs_f64()
+                        )
+                    })
+                    .map_err(|e| e.message)
+                }
+                Err(e) => Err(e.message),
+            };
+            ticker.abort();
+            let _ = tx.send(Request::RecordingEnded(outcome));
+        });
+        Ok("recording".into())
     }
 }
 

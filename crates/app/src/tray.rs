@@ -1,11 +1,14 @@
-//! The tray icon and its menu: capture actions, upload, the ten most
+//! The tray icon and its menu: capture and record actions (with the
+//! recording's time while one runs), upload, the ten most
 //! recent drops (each to copy, open or delete), history, resume,
 //! settings, sign in or out, quit. Menu choices become
 //! [`Request`]s, the same the hotkeys and other instances send. Without a
 //! tray host (no StatusNotifierWatcher on the session bus) the app runs on
 //! without an icon and says so.
 
-use dropcast_actions::resident::{Command, Shot, Window};
+use std::time::Duration;
+
+use dropcast_actions::resident::{Command, Rec, Shot, Window};
 use dropcast_actions::Session;
 use dropcast_client::journal::Journal;
 use dropcast_client::settings::Hotkeys;
@@ -19,6 +22,8 @@ pub struct Tray {
     icon: Option<TrayIcon>,
     busy: bool,
     failed: bool,
+    /// What the menu shows now (kept to redraw the recording's time).
+    state: MenuState,
 }
 
 /// A 32x32 drop on a rounded square, in `rgb`.
@@ -51,6 +56,7 @@ fn icon(rgb: [u8; 3]) -> Icon {
 const IDLE: [u8; 3] = [79, 70, 229];
 const BUSY: [u8; 3] = [217, 119, 6];
 const FAILED: [u8; 3] = [220, 38, 38];
+const RECORDING: [u8; 3] = [190, 18, 60];
 
 impl Tray {
     pub fn new(tx: mpsc::UnboundedSender<Request>) -> Tray {
@@ -79,15 +85,17 @@ impl Tray {
             icon,
             busy: false,
             failed: false,
+            state: MenuState::default(),
         }
     }
 
     fn repaint(&self) {
         if let Some(t) = &self.icon {
-            let (rgb, tip) = match (self.busy, self.failed) {
-                (true, _) => (BUSY, "Dropcast: uploading"),
-                (false, true) => (FAILED, "Dropcast: the last upload failed"),
-                _ => (IDLE, "Dropcast"),
+            let (rgb, tip) = match (self.state.recording, self.busy, self.failed) {
+                (Some(time), _, _) => (RECORDING, format!("Dropcast: recording {}", clock(time))),
+                (None, true, _) => (BUSY, "Dropcast: uploading".into()),
+                (None, false, true) => (FAILED, "Dropcast: the last upload failed".into()),
+                _ => (IDLE, "Dropcast".into()),
             };
             let _ = t.set_icon(Some(icon(rgb)));
             let _ = t.set_tooltip(Some(tip));
@@ -104,6 +112,16 @@ impl Tray {
         self.repaint();
     }
 
+    /// Shows a recording running for `time` (its menu item stops it), or
+    /// none.
+    pub fn recording(&mut self, time: Option<Duration>) {
+        self.state.recording = time;
+        self.repaint();
+        if let Some(t) = &self.icon {
+            t.set_menu(Some(Box::new(menu(&self.state))));
+        }
+    }
+
     /// Rebuilds the menu: the newest drops from the history, the
     /// hotkeys, signed in or not.
     pub async fn refresh(&mut self, session: &Session) {
@@ -112,7 +130,8 @@ impl Tray {
             Err(_) => Vec::new(),
         };
         let now = dropcast_client::journal::now_ms();
-        let state = MenuState {
+        self.state = MenuState {
+            recording: self.state.recording,
             recent: recent
                 .into_iter()
                 .map(|e| Recent {
@@ -125,7 +144,7 @@ impl Tray {
             signed_in: session.client().is_ok(),
         };
         if let Some(t) = &self.icon {
-            t.set_menu(Some(Box::new(menu(&state))));
+            t.set_menu(Some(Box::new(menu(&self.state))));
         }
     }
 }
@@ -133,6 +152,8 @@ impl Tray {
 /// What the menu shows.
 #[derive(Default)]
 struct MenuState {
+    /// How long the recording running has been going.
+    recording: Option<Duration>,
     recent: Vec<Recent>,
     hotkeys: Hotkeys,
     signed_in: bool,
@@ -152,6 +173,16 @@ fn age(ms: i64) -> String {
         60..=3599 => format!("{} min ago", s / 60),
         3600..=86_399 => format!("{} h ago", s / 3600),
         _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+/// "0:07", "12:30", "1:02:03".
+fn clock(time: Duration) -> String {
+    let s = time.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
     }
 }
 
@@ -198,6 +229,27 @@ fn menu(state: &MenuState) -> Menu {
     } else {
         item(&line(Command::Open(Window::Settings)), "Sign in...")
     };
+    let (recording, record_area) = match state.recording {
+        Some(time) => (
+            item(
+                &line(Command::Record(Rec::Stop)),
+                &with_keys(&format!("Stop recording ({})", clock(time)), &keys.record),
+            ),
+            MenuItem::with_id(
+                line(Command::Record(Rec::Area)),
+                "Record area...",
+                false,
+                None,
+            ),
+        ),
+        None => (
+            item(
+                &line(Command::Record(Rec::Screen)),
+                &with_keys("Record screen", &keys.record),
+            ),
+            item(&line(Command::Record(Rec::Area)), "Record area..."),
+        ),
+    };
     let _ = menu.append_items(&[
         &item(
             &line(Command::Capture(Shot::Area)),
@@ -211,8 +263,8 @@ fn menu(state: &MenuState) -> Menu {
             &line(Command::Capture(Shot::Window)),
             &with_keys("Capture window", &keys.window),
         ),
-        // Screen recording arrives with the screencast work.
-        &MenuItem::with_id("record", "Record screen (coming)", false, None),
+        &recording,
+        &record_area,
         &item(
             &line(Command::Open(Window::Drop)),
             &with_keys("Upload file...", &keys.upload),
@@ -257,5 +309,12 @@ mod tests {
         assert_eq!(age(5 * 60_000), "5 min ago");
         assert_eq!(age(3 * 3_600_000), "3 h ago");
         assert_eq!(age(2 * 86_400_000), "2 d ago");
+    }
+
+    #[test]
+    fn the_recording_s_time_reads_like_a_clock() {
+        assert_eq!(clock(Duration::from_millis(7_400)), "0:07");
+        assert_eq!(clock(Duration::from_secs(750)), "12:30");
+        assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
     }
 }
