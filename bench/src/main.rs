@@ -18,10 +18,15 @@
 //!
 //! `app`: the tray app vs the Flameshot daemon: idle memory of the process
 //! tree, and hotkey to link on the clipboard (see app.rs).
+//!
+//! `record`: `dropcast record` vs `ffmpeg -f x11grab` (CPU, dropped frames,
+//! size, peak RSS), and stop to playable link with throttled uploads (see
+//! record.rs).
 
 mod app;
 mod capture;
 mod pages;
+mod record;
 mod server;
 
 use std::process::ExitCode;
@@ -34,13 +39,15 @@ async fn main() -> ExitCode {
         Some("capture") => tokio::task::block_in_place(|| capture::run(&args[1..])),
         Some("pages") => pages::run(&args[1..]).await,
         Some("app") => tokio::task::block_in_place(|| app::run(&args[1..])),
+        Some("record") => tokio::task::block_in_place(|| record::run(&args[1..])),
         // One upload against a running server, for profiling by hand.
         Some("upload-once") => server::upload_once_cli(&args[1..]).await,
         _ => Err(
             "usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]\n       \
                   dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench pages --server-bin PATH [--duration S]\n       \
-                  dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]"
+                  dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
+                  dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]"
                 .into(),
         ),
     };

@@ -20,7 +20,7 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,8 +53,19 @@ pub(crate) fn start_server(
     dir: &Path,
     fsync: bool,
 ) -> Result<(Killed, String, String), String> {
-    let port = free_port();
+    start_server_with(bin, dir, fsync, free_port(), &[])
+}
+
+/// [`start_server`] on `port`, with more `DROPCAST_*` settings in `env`.
+pub(crate) fn start_server_with(
+    bin: &str,
+    dir: &Path,
+    fsync: bool,
+    port: u16,
+    env: &[(&str, String)],
+) -> Result<(Killed, String, String), String> {
     let mut child = Command::new(bin)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .arg("--data-dir")
         .arg(dir.join(format!("dropcast-data-{fsync}")))
         .env("DROPCAST_FSYNC", fsync.to_string())

@@ -264,14 +264,21 @@ pub fn code(e: dropcast_client::Error) -> (u16, api::ErrorCode, Vec<u32>) {
 
 pub const MIB: usize = 1024 * 1024;
 
-pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..200 {
+pub fn wait_until(what: &str, f: impl FnMut() -> bool) {
+    wait_up_to(Duration::from_secs(5), what, f)
+}
+
+/// Polls `f` every 25 ms until it holds, for up to `limit` (for what
+/// starts slowly on a busy machine, like a GTK program).
+pub fn wait_up_to(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
         if f() {
             return;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("timed out waiting for {what}");
+    panic!("timed out waiting for {what} ({limit:?})");
 }
 
 /// A private X server (Xvfb) for tests that need a display.

@@ -80,7 +80,7 @@ impl TrayDesk {
                 .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
             Running(child)
         };
-        wait_until("the tray host", || {
+        wait_up_to(Duration::from_secs(30), "the tray host", || {
             bus.send(&[
                 "--dest=org.freedesktop.DBus",
                 "/org/freedesktop/DBus",
@@ -119,7 +119,9 @@ impl TrayDesk {
                 "string:RegisteredStatusNotifierItems",
             ])
         };
-        wait_until("the tray item", || items().contains("string \""));
+        wait_up_to(Duration::from_secs(30), "the tray item", || {
+            items().contains("string \"")
+        });
         let listed = items();
         desk.item = listed
             .split("string \"")
@@ -173,7 +175,7 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     let (x, home, server) = (&desk.x, &desk.home, &desk.server);
 
     // What a person sees: the icon in the tray bar.
-    home.screenshot(&x, "tray", Some("0,0,640,40"));
+    home.screenshot(x, "tray", Some("0,0,640,40"));
 
     let files = tempfile::tempdir().unwrap();
     let shown = pattern(640, 480);
@@ -184,7 +186,7 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     // Ctrl+Shift+3: the screen, shared; its link on the clipboard.
     std::thread::sleep(Duration::from_millis(300));
     x.output("xdotool", &["key", "ctrl+shift+3"]);
-    let (link, took) = wait_for_link(&x, &server.url, "");
+    let (link, took) = wait_for_link(x, &server.url, "");
     eprintln!("hotkey -> link on the clipboard: {took:?}");
     // The link comes before the bytes: wait for the upload to complete.
     let raw_url = format!("{link}/raw");
@@ -232,7 +234,7 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
         .status()
         .unwrap();
     assert!(forwarded.success());
-    let (second_link, _) = wait_for_link(&x, &server.url, &link);
+    let (second_link, _) = wait_for_link(x, &server.url, &link);
     assert_ne!(second_link, link);
 }
 
@@ -252,21 +254,32 @@ fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_stops_it() {
     let (link, _) = wait_for_link(x, &desk.server.url, "");
     let page = reqwest::blocking::get(&link).unwrap().text().unwrap();
     assert!(page.contains("Recording in progress"), "{page}");
-    wait_until("the recording's time in the tray menu", || {
-        desk.menu().contains("Stop recording (0:02)")
-    });
+    let stop_label = || {
+        desk.menu()
+            .split('"')
+            .find(|l| l.starts_with("Stop recording ("))
+            .map(str::to_string)
+    };
+    // "Stop recording (0:02) (Ctrl+Shift+5)": the time counts up.
+    wait_up_to(
+        Duration::from_secs(30),
+        "the recording's time in the tray menu",
+        || {
+            stop_label().is_some_and(|l| {
+                l.starts_with("Stop recording (0:0")
+                    && !l.starts_with("Stop recording (0:00)")
+                    && !l.starts_with("Stop recording (0:01)")
+            })
+        },
+    );
     let menu = desk.menu();
     assert!(!menu.contains("\"Record screen"), "{menu}");
 
     // Stop recording, chosen in the menu: the link plays the video.
-    let label = menu
-        .split('"')
-        .find(|l| l.starts_with("Stop recording ("))
-        .unwrap()
-        .to_string();
+    let label = stop_label().unwrap();
     desk.click(&label);
     let raw_url = format!("{link}/raw");
-    wait_until("the recording to complete", || {
+    wait_up_to(Duration::from_secs(30), "the recording to complete", || {
         reqwest::blocking::get(&raw_url).is_ok_and(|r| r.status() == 200)
     });
     let raw = reqwest::blocking::get(&raw_url).unwrap();

@@ -3,7 +3,7 @@
 
 use crate::sys;
 
-const BENCHES: &[&str] = &["server", "capture", "pages", "app"];
+const BENCHES: &[&str] = &["server", "capture", "pages", "app", "record"];
 
 pub fn main(args: &[String]) -> Result<(), String> {
     let which: Vec<&str> = match args.first().map(String::as_str) {
@@ -24,6 +24,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "capture" => capture(&extra)?,
             "pages" => pages(&extra)?,
             "app" => app(&extra)?,
+            "record" => record(&extra)?,
             _ => unreachable!(),
         }
     }
@@ -98,6 +99,29 @@ fn app(extra: &[&str]) -> Result<(), String> {
         "app",
         "--app-bin",
         &app,
+        "--dropcast-bin",
+        &dropcast,
+        "--server-bin",
+        &server,
+    ];
+    args.extend_from_slice(extra);
+    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
+}
+
+fn record(extra: &[&str]) -> Result<(), String> {
+    sys::ensure_packages(&[
+        "xvfb",
+        "feh",
+        "imagemagick",
+        "fonts-dejavu-core",
+        "ffmpeg",
+        "time",
+    ])?;
+    let release = sys::build_release(&["dropcast-server", "dropcast", "dropcast-bench"])?;
+    let server = sys::bin_path(&release, "dropcast-server")?;
+    let dropcast = sys::bin_path(&release, "dropcast")?;
+    let mut args = vec![
+        "record",
         "--dropcast-bin",
         &dropcast,
         "--server-bin",

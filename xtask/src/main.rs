@@ -14,7 +14,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                  to it (the `dropcast` CLI too); prints the server's URL and a token
   test           format check, clippy, every Rust test in the workspace, the UI's tests
   ui             build the web UI (ui/dist) that dropcast-ui embeds
-  bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app; default all)";
+  bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app, record; default all)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -701,6 +701,14 @@ pub struct SharedRecording {
     pub parts_while_recording: u32,
 }
 
+/// What a front end is told while a recording is shared.
+pub struct RecordHooks<'a> {
+    /// The link, when recording starts.
+    pub on_link: &'a (dyn Fn(&str) + Sync),
+    /// A progress callback for the upload left at the stop, by name and size.
+    pub progress_for: &'a (dyn Fn(&str, u64) -> Option<Progress> + Sync),
+}
+
 /// Records `target` and shares it at the same time: the drop and its link
 /// exist when recording starts (`on_link` is told it, and it goes to the
 /// clipboard then or at the stop, as the settings say), whole parts are
@@ -715,9 +723,12 @@ pub async fn share_recording(
     out: Option<PathBuf>,
     route: &ClipboardRoute,
     stop: Arc<std::sync::atomic::AtomicBool>,
-    on_link: &(dyn Fn(&str) + Sync),
-    progress_for: &(dyn Fn(&str, u64) -> Option<Progress> + Sync),
+    hooks: &RecordHooks<'_>,
 ) -> Result<SharedRecording> {
+    let RecordHooks {
+        on_link,
+        progress_for,
+    } = hooks;
     use dropcast_client::live;
     let sharer = session.sharer().await?;
     let link = match Sharer::link_from_pool(&sharer.journal, sharer.client.base()).await? {

@@ -377,8 +377,10 @@ impl App {
                         out,
                         &ClipboardRoute::InProcess,
                         stop,
-                        &on_link,
-                        &no_progress,
+                        &actions::RecordHooks {
+                            on_link: &on_link,
+                            progress_for: &no_progress,
+                        },
                     )
                     .await
                     .map(|r| {

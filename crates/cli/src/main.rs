@@ -506,8 +506,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     out,
                     &holder(),
                     stop,
-                    &on_link,
-                    &progress_bar(json),
+                    &actions::RecordHooks {
+                        on_link: &on_link,
+                        progress_for: &progress_bar(json),
+                    },
                 )
                 .await?;
                 if json {

@@ -153,6 +153,7 @@ mod tests {
             min_part_size: min,
             max_part_size: max,
             max_parts: 10_000,
+            max_size: 50 << 30,
         };
         assert_eq!(part_size(&limits(1 << 20, 5 << 30)), 1 << 20);
         assert_eq!(part_size(&limits(1, 5 << 30)), 256 << 10);
