@@ -12,12 +12,13 @@ fn pattern(width: u32, height: u32) -> image::RgbImage {
     })
 }
 
-/// The dbusmenu id of the item labelled `label` in a GetLayout reply
-/// printed by dbus-send (each item's `int32 ID` comes before its
-/// properties).
+/// The dbusmenu id of the first item whose label starts with `label` in a
+/// GetLayout reply printed by dbus-send (each item's `int32 ID` comes
+/// before its properties). Ids stay when labels change (a recording's
+/// time), so a click by id lands even if the label moved on.
 fn menu_id(layout: &str, label: &str) -> i32 {
     let at = layout
-        .find(&format!("\"{label}\""))
+        .find(&format!("\"{label}"))
         .unwrap_or_else(|| panic!("{label} in {layout}"));
     let before = &layout[..at];
     let start = before.rfind("int32 ").expect("an item id") + "int32 ".len();
@@ -154,7 +155,8 @@ impl TrayDesk {
         ])
     }
 
-    /// Chooses the menu item labelled `label`, as a tray host does.
+    /// Chooses the menu item whose label starts with `label`, as a tray
+    /// host does.
     fn click(&self, label: &str) {
         let id = menu_id(&self.menu(), label);
         self.bus.send(&[
@@ -239,7 +241,7 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
 }
 
 #[test]
-fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_stops_it() {
+fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_pauses_and_stops_it() {
     let desk = TrayDesk::start();
     let x = &desk.x;
     let files = tempfile::tempdir().unwrap();
@@ -275,9 +277,18 @@ fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_stops_it() {
     let menu = desk.menu();
     assert!(!menu.contains("\"Record screen"), "{menu}");
 
+    // Pause and resume from the menu.
+    desk.click("Pause recording");
+    wait_until("the menu to offer resuming", || {
+        desk.menu().contains("Resume recording")
+    });
+    desk.click("Resume recording");
+    wait_until("the menu to offer pausing again", || {
+        desk.menu().contains("Pause recording")
+    });
+
     // Stop recording, chosen in the menu: the link plays the video.
-    let label = stop_label().unwrap();
-    desk.click(&label);
+    desk.click("Stop recording (");
     let raw_url = format!("{link}/raw");
     wait_up_to(Duration::from_secs(30), "the recording to complete", || {
         reqwest::blocking::get(&raw_url).is_ok_and(|r| r.status() == 200)

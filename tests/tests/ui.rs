@@ -295,16 +295,40 @@ fn files_dragged_onto_the_drop_window_become_drops_with_their_links_on_the_clipb
     let chooser =
         d.x.wait_for_window_named("Choose files to share")
             .to_string();
-    d.x.output("xdotool", &["windowactivate", "--sync", &chooser]);
-    d.x.output("xdotool", &["key", "--window", &chooser, "ctrl+l"]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    d.x.output("xdotool", &["type", "--delay", "30", c.to_str().unwrap()]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    d.screenshot("file-chooser");
-    d.x.output("xdotool", &["key", "Return"]);
-    wait_until("the chosen file's link", || {
-        clipboard().lines().count() == 1
-    });
+    let chooser_open = || {
+        std::process::Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", "Choose files to share"])
+            .env("DISPLAY", &d.x.display)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    // Typed into the location field; on a busy machine GTK can lose a
+    // key while its completion pops up, so a chooser still open after
+    // Return gets the path typed again.
+    for attempt in 0..3 {
+        d.x.output("xdotool", &["windowactivate", "--sync", &chooser]);
+        d.x.output("xdotool", &["key", "--window", &chooser, "ctrl+l"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        d.x.output("xdotool", &["key", "ctrl+a"]);
+        d.x.output("xdotool", &["type", "--delay", "60", c.to_str().unwrap()]);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if attempt == 0 {
+            d.screenshot("file-chooser");
+        }
+        d.x.output("xdotool", &["key", "Return"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while chooser_open() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if !chooser_open() {
+            break;
+        }
+    }
+    wait_up_to(
+        std::time::Duration::from_secs(30),
+        "the chosen file's link",
+        || clipboard().lines().count() == 1,
+    );
     let chosen = reqwest::blocking::get(format!("{}/raw", clipboard().trim()))
         .unwrap()
         .bytes()

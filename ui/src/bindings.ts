@@ -206,6 +206,7 @@ export type Preferences_Deserialize = {
 	sound: boolean,
 	startAtLogin: boolean,
 	hotkeys: HotkeySet,
+	recording: RecordingPrefs,
 };
 
 /**  What the settings window edits. */
@@ -221,6 +222,22 @@ export type Preferences_Serialize = {
 	sound: boolean,
 	startAtLogin: boolean,
 	hotkeys: HotkeySet,
+	recording: RecordingPrefs,
+};
+
+/**  How screencasts are recorded. */
+export type RecordingPrefs = {
+	/**  Frames per second, 1 to 60. */
+	fps: number,
+	/**  Stop by itself after this many minutes; 0: never. */
+	maxMinutes: number,
+	/**
+	 *  The link goes to the clipboard when recording starts (else when it
+	 *  stops).
+	 */
+	linkAtStart: boolean,
+	/**  Include the mouse pointer. */
+	cursor: boolean,
 };
 
 /**  A region in desktop pixels. */

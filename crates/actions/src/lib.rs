@@ -519,23 +519,37 @@ pub async fn share_file(
         .await?)
 }
 
-/// Finishes every interrupted upload of this session's server.
+/// Finishes every interrupted upload of this session's server, each in
+/// turn: one that fails does not stop the others (the first failure is
+/// answered once all were tried).
 pub async fn resume_all(
     sharer: &Sharer,
     progress_for: &(dyn Fn(&str, u64) -> Option<Progress> + Sync),
 ) -> Result<Vec<api::Drop>> {
     let mut done = Vec::new();
+    let mut first_error = None;
     for e in sharer.journal.unfinished(sharer.client.base()).await? {
         if sharer.is_recording(&e) {
             continue; // its recorder finishes it
         }
         let progress = progress_for(&e.name, e.size.unwrap_or(0) as u64);
-        done.push(sharer.resume(&e, progress).await?);
-        if let Some(path) = &e.local_path {
-            forget_capture(sharer, &e.id, Path::new(path)).await?;
+        // One that fails does not hold up the others.
+        match sharer.resume(&e, progress).await {
+            Ok(d) => {
+                done.push(d);
+                if let Some(path) = &e.local_path {
+                    forget_capture(sharer, &e.id, Path::new(path)).await?;
+                }
+            }
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
         }
     }
-    Ok(done)
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(done),
+    }
 }
 
 /// Deletes a drop on the server, and its history entry, thumbnail and any
@@ -555,7 +569,7 @@ pub async fn delete(session: &Session, id: &str) -> Result<()> {
 
 /// A capture kept in the data dir only until the server had it: delete it
 /// and say so in the journal. Files of the user's are left alone.
-async fn forget_capture(sharer: &Sharer, id: &str, path: &Path) -> Result<()> {
+pub async fn forget_capture(sharer: &Sharer, id: &str, path: &Path) -> Result<()> {
     if remove_if_capture(&sharer.dirs, path) {
         sharer.journal.forget_local(id).await?;
     }
@@ -577,6 +591,8 @@ pub struct Recorded {
     /// From the first frame to the stop.
     pub duration: std::time::Duration,
     pub counts: dropcast_capture::stream::Counts,
+    /// The H.264 encoder used (hardware when there is one).
+    pub encoder: &'static str,
 }
 
 /// How to record.
@@ -588,14 +604,39 @@ pub struct RecordOptions {
     pub max: Option<std::time::Duration>,
 }
 
+/// How a front end steers a recording running on another thread.
+#[derive(Debug, Default)]
+pub struct Controls {
+    /// Set to stop (what was recorded is kept).
+    pub stop: std::sync::atomic::AtomicBool,
+    /// While set, nothing is recorded and the time does not count: the
+    /// video goes on from where it paused.
+    pub pause: std::sync::atomic::AtomicBool,
+}
+
+impl Controls {
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Pauses a running recording or resumes a paused one; answers
+    /// whether it is paused now.
+    pub fn toggle_pause(&self) -> bool {
+        !self
+            .pause
+            .fetch_xor(true, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Records `target` into `path` (H.264 in fragmented MP4, playable up to
-/// its last fragment at any moment) until `stop` is set or `options.max`
-/// has passed. Blocking: run it on a thread of its own.
+/// its last fragment at any moment) until `controls.stop` is set or
+/// `options.max` of recorded time (pauses not counted) has passed.
+/// Blocking: run it on a thread of its own.
 pub fn record(
     target: Target,
     path: &Path,
     options: &RecordOptions,
-    stop: &std::sync::atomic::AtomicBool,
+    controls: &Controls,
 ) -> Result<Recorded> {
     use std::sync::atomic::Ordering;
     use std::time::Duration;
@@ -612,18 +653,43 @@ pub fn record(
     let mut size = (0, 0);
     let mut last_at = Duration::ZERO;
     let mut resized = 0u64;
+    // Pauses, on the stream's clock: their time is taken off every
+    // timestamp after them, and frames taken before the resume are left out.
+    let mut paused_total = Duration::ZERO;
+    let mut paused_since: Option<Duration> = None;
+    let mut resumed_at = Duration::ZERO;
+    let recorded_time = |paused_total: Duration, paused_since: Option<Duration>| {
+        let now = frames.elapsed();
+        now.saturating_sub(paused_total + paused_since.map_or(Duration::ZERO, |s| now - s))
+    };
     loop {
-        if stop.load(Ordering::Relaxed) || options.max.is_some_and(|m| last_at >= m) {
+        match (controls.pause.load(Ordering::Relaxed), paused_since) {
+            (true, None) => paused_since = Some(frames.elapsed()),
+            (false, Some(since)) => {
+                resumed_at = frames.elapsed();
+                paused_total += resumed_at - since;
+                paused_since = None;
+            }
+            _ => {}
+        }
+        if controls.stop.load(Ordering::Relaxed)
+            || options
+                .max
+                .is_some_and(|m| recorded_time(paused_total, paused_since) >= m)
+        {
             break;
         }
-        let (frame, at) = match frames.next(Duration::from_millis(200)) {
+        let (frame, at) = match frames.next(Duration::from_millis(50)) {
             Ok(Some(f)) => f,
             Ok(None) => continue,
             // The capture thread ended: `stop` below says why.
             Err(_) => break,
         };
+        if paused_since.is_some() || at < resumed_at {
+            continue;
+        }
+        let at = at.saturating_sub(paused_total);
         if options.max.is_some_and(|m| at >= m) {
-            last_at = at;
             break;
         }
         let w = match &mut writer {
@@ -661,6 +727,9 @@ pub fn record(
             .map_err(video_error)?;
         last_at = at;
     }
+    let recorded = recorded_time(paused_total, paused_since);
+    let end = options.max.map_or(recorded, |m| m.min(recorded));
+    last_at = last_at.max(end);
     // A capture that failed (the window closed, say) fails the recording
     // only when nothing was recorded; else what was recorded is kept.
     let mut counts = match (frames.stop(), &writer) {
@@ -679,7 +748,10 @@ pub fn record(
         )
     })?;
     let (width, height) = writer.size();
-    let frames = writer.finish().map_err(video_error)?;
+    let encoder = writer.encoder_name();
+    let frames = writer
+        .finish_at(last_at.as_millis() as i64)
+        .map_err(video_error)?;
     Ok(Recorded {
         path: path.to_path_buf(),
         width,
@@ -687,6 +759,7 @@ pub fn record(
         frames,
         duration: last_at,
         counts,
+        encoder,
     })
 }
 
@@ -722,7 +795,7 @@ pub async fn share_recording(
     options: &RecordOptions,
     out: Option<PathBuf>,
     route: &ClipboardRoute,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    controls: Arc<Controls>,
     hooks: &RecordHooks<'_>,
 ) -> Result<SharedRecording> {
     let RecordHooks {
@@ -742,8 +815,10 @@ pub async fn share_recording(
         })?,
     };
     let path = out.unwrap_or_else(|| session.dirs.captures().join(format!("{}.mp4", link.id)));
+    // Absolute: `resume` may run from another directory.
+    let path = std::path::absolute(&path).unwrap_or(path);
     let name = recording_name();
-    let _lock = live::RecordingLock::take(&session.dirs, &link.id)
+    let lock = live::RecordingLock::take(&session.dirs, &link.id)
         .map_err(|e| Error::new(Kind::LocalFile, format!("cannot start recording: {e}")))?;
     let link_at_start = session.settings.record.link_at_start;
     let mut copied = link_at_start && route.copy_links(&[link.url.as_str()]);
@@ -773,7 +848,7 @@ pub async fn share_recording(
 
     let recorded = {
         let (options, path) = (options.clone(), path.clone());
-        tokio::task::spawn_blocking(move || record(target, &path, &options, &stop))
+        tokio::task::spawn_blocking(move || record(target, &path, &options, &controls))
             .await
             .expect("recording does not panic")
     };
@@ -789,13 +864,28 @@ pub async fn share_recording(
     }
     let recorded = match recorded {
         Ok(r) => r,
+        Err(mut e) if has_fragments(&path).await => {
+            // Failed after recording something (a full disk, say): what
+            // plays is kept for `resume`.
+            sharer.journal.fail(&link.id, &e.message).await?;
+            e.message.push_str(&format!(
+                "; what was recorded is kept and the link {} works once `dropcast resume` \
+                 has sent it",
+                link.url
+            ));
+            e.link = Some(link.url.clone());
+            return Err(e);
+        }
         Err(e) => {
             // Nothing worth keeping was recorded: no drop either.
             if started.is_some() {
                 let _ = sharer.client.delete_drop(&link.id).await;
             }
             sharer.journal.forget(&link.id).await?;
-            let _ = std::fs::remove_file(&path);
+            if !remove_if_capture(&session.dirs, &path) && path.exists() {
+                // The user's own --out file: left, but it holds no video.
+                eprintln!("dropcast: {} holds no video", path.display());
+            }
             return Err(e);
         }
     };
@@ -804,6 +894,9 @@ pub async fn share_recording(
     let d = match (&started, part_size) {
         (Some(d), Some(part_size)) => sharer.finish_live(d, &path, part_size, progress).await?,
         _ => {
+            // Not made on the server at the start: now, as `resume` would
+            // (which leaves a drop alone while its lock is held).
+            drop(lock);
             let entry = sharer.journal.get(&link.id).await?.ok_or_else(|| {
                 Error::new(Kind::Failed, "the recording's history entry went away")
             })?;
@@ -814,12 +907,34 @@ pub async fn share_recording(
         copied = route.copy_links(&[d.url.as_str()]);
     }
     forget_capture(&sharer, &d.id, &path).await?;
+    let _ = sharer.top_up_pool().await;
     Ok(SharedRecording {
         drop: d,
         recorded,
         copied,
         parts_while_recording,
     })
+}
+
+/// Whether the recording at `path` has at least one whole fragment (a
+/// frame that plays).
+async fn has_fragments(path: &Path) -> bool {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || dropcast_encode::mp4::fragments(&path).is_ok_and(|n| n > 0))
+        .await
+        .unwrap_or(false)
+}
+
+/// Makes an animated GIF of the recording at `mp4` (see
+/// [`dropcast_encode::gif`]); answers its frame count.
+pub async fn mp4_to_gif(mp4: &Path, gif: &Path) -> Result<u64> {
+    let (mp4, gif) = (mp4.to_path_buf(), gif.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        dropcast_encode::gif::mp4_to_gif(&mp4, &gif, Default::default())
+    })
+    .await
+    .expect("GIF making does not panic")
+    .map_err(|e| Error::new(Kind::Failed, format!("cannot make the GIF: {e}")))
 }
 
 /// `recording-20261126-093000.mp4`, from now (UTC).

@@ -28,7 +28,7 @@ pub enum Command {
     Reload,
     /// Resume unfinished uploads.
     Resume,
-    /// Start or stop a screencast (`record screen|area|stop`).
+    /// Start, pause or stop a screencast (`record screen|area|pause|stop`).
     Record(Rec),
     Quit,
 }
@@ -40,6 +40,8 @@ pub enum Rec {
     Screen,
     /// Pick a region with the region picker, then record it.
     Area,
+    /// Pause the recording running, or resume it.
+    Pause,
     Stop,
 }
 
@@ -48,12 +50,13 @@ impl Rec {
         match self {
             Rec::Screen => "screen",
             Rec::Area => "area",
+            Rec::Pause => "pause",
             Rec::Stop => "stop",
         }
     }
 
     fn from_name(name: &str) -> Option<Rec> {
-        [Rec::Screen, Rec::Area, Rec::Stop]
+        [Rec::Screen, Rec::Area, Rec::Pause, Rec::Stop]
             .into_iter()
             .find(|r| r.name() == name)
     }
@@ -287,6 +290,7 @@ mod tests {
             Command::Resume,
             Command::Record(Rec::Screen),
             Command::Record(Rec::Area),
+            Command::Record(Rec::Pause),
             Command::Record(Rec::Stop),
             Command::Quit,
         ];

@@ -13,7 +13,6 @@ mod notify;
 mod picker;
 mod tray;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,7 +48,7 @@ fn main() -> std::process::ExitCode {
             None => {
                 eprintln!(
                     "dropcast-app: unknown arguments {args:?}; use --capture screen|window|area, \
-                     --record screen|area|stop, --open settings|history|drop, --resume or --quit"
+                     --record screen|area|pause|stop, --open settings|history|drop, --resume or --quit"
                 );
                 return std::process::ExitCode::from(2);
             }
@@ -110,7 +109,7 @@ async fn run(first: Option<Command>) -> Result<(), String> {
         if request == Request::Do(Command::Quit) {
             if let Some(r) = &app.recording {
                 // Stop it and let it finish sharing before going.
-                r.stop.store(true, Ordering::Relaxed);
+                r.controls.stop();
                 while let Some(request) = rx.recv().await {
                     if let Request::RecordingEnded(outcome) = request {
                         eprintln!("dropcast-app: recording: {outcome:?}");
@@ -121,28 +120,19 @@ async fn run(first: Option<Command>) -> Result<(), String> {
             break;
         }
         if request == Request::Tick {
-            tray.recording(app.recording.as_ref().map(|r| r.started.elapsed()));
-            continue;
-        }
-        // Settings and sign-in may have changed (the CLI and the windows
-        // process share them).
-        let session = match Session::load() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("dropcast-app: {e}");
-                notify::failed(&Default::default(), &e.message);
-                continue;
-            }
-        };
-        if request == Request::Do(Command::Reload) {
-            keys.apply(&session.settings.hotkeys);
-            tray.refresh(&session).await;
+            tray.recording(app.recording.as_ref().map(Recording::shown));
             continue;
         }
         if let Request::RecordingEnded(outcome) = &request {
+            // Before anything that can fail: the recording is over.
             app.recording = None;
             tray.recording(None);
-            let after = &session.settings.after;
+            let session = Session::load().ok();
+            let after = session
+                .as_ref()
+                .map(|s| s.settings.after.clone())
+                .unwrap_or_default();
+            let after = &after;
             match outcome {
                 Ok(url) => {
                     tray.failed(false);
@@ -162,6 +152,23 @@ async fn run(first: Option<Command>) -> Result<(), String> {
                     }
                 }
             }
+            if let Some(session) = &session {
+                tray.refresh(session).await;
+            }
+            continue;
+        }
+        // Settings and sign-in may have changed (the CLI and the windows
+        // process share them).
+        let session = match Session::load() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("dropcast-app: {e}");
+                notify::failed(&Default::default(), &e.message);
+                continue;
+            }
+        };
+        if request == Request::Do(Command::Reload) {
+            keys.apply(&session.settings.hotkeys);
             tray.refresh(&session).await;
             continue;
         }
@@ -206,8 +213,25 @@ struct App {
 /// A screencast being recorded (and shared as it records) by a task of
 /// its own, so the menu and hotkeys stay live to stop it.
 struct Recording {
-    stop: Arc<AtomicBool>,
+    controls: Arc<actions::Controls>,
     started: Instant,
+    /// Time spent paused before the pause running (if any).
+    paused_total: Duration,
+    paused_since: Option<Instant>,
+}
+
+impl Recording {
+    /// Recorded time (pauses not counted), and whether it is paused.
+    fn shown(&self) -> tray::RecordingShown {
+        let paused = self.paused_since.map_or(Duration::ZERO, |s| s.elapsed());
+        tray::RecordingShown {
+            time: self
+                .started
+                .elapsed()
+                .saturating_sub(self.paused_total + paused),
+            paused: self.paused_since.is_some(),
+        }
+    }
 }
 
 impl App {
@@ -226,13 +250,28 @@ impl App {
                 self.pick_for_recording = false;
                 Ok("region picker open".into())
             }
+            Request::Do(Command::Record(Rec::Pause)) => {
+                let r = self.recording.as_mut().ok_or_else(|| {
+                    actions::Error::new(actions::Kind::Failed, "nothing is being recorded")
+                })?;
+                if r.controls.toggle_pause() {
+                    r.paused_since = Some(Instant::now());
+                    Ok("recording paused".into())
+                } else {
+                    r.paused_total += r
+                        .paused_since
+                        .take()
+                        .map_or(Duration::ZERO, |s| s.elapsed());
+                    Ok("recording again".into())
+                }
+            }
             Request::Do(Command::Record(_)) if self.recording.is_some() => {
                 // The record hotkey and menu item stop a running recording.
                 let r = self.recording.as_ref().expect("checked");
-                r.stop.store(true, Ordering::Relaxed);
+                r.controls.stop();
                 Ok(format!(
                     "stopping the recording after {} s",
-                    r.started.elapsed().as_secs()
+                    r.shown().time.as_secs()
                 ))
             }
             Request::Do(Command::Record(Rec::Stop)) => Ok("nothing is being recorded".into()),
@@ -313,6 +352,12 @@ impl App {
         session: &Session,
         target: Target,
     ) -> Result<String, actions::Error> {
+        if self.recording.is_some() {
+            return Err(actions::Error::new(
+                actions::Kind::Failed,
+                "a recording is already running: stop it first",
+            ));
+        }
         session.client()?; // signed in? say so before recording
         let settings = &session.settings.record;
         let options = actions::RecordOptions {
@@ -328,10 +373,12 @@ impl App {
             .save_folder
             .as_ref()
             .map(|dir| dir.join(actions::recording_name()));
-        let stop = Arc::new(AtomicBool::new(false));
+        let controls = Arc::new(actions::Controls::default());
         self.recording = Some(Recording {
-            stop: stop.clone(),
+            controls: controls.clone(),
             started: Instant::now(),
+            paused_total: Duration::ZERO,
+            paused_since: None,
         });
         let tx = self.tx.clone();
         let stop_keys = session.settings.hotkeys.record.clone();
@@ -376,7 +423,7 @@ impl App {
                         &options,
                         out,
                         &ClipboardRoute::InProcess,
-                        stop,
+                        controls,
                         &actions::RecordHooks {
                             on_link: &on_link,
                             progress_for: &no_progress,

@@ -92,7 +92,10 @@ impl Tray {
     fn repaint(&self) {
         if let Some(t) = &self.icon {
             let (rgb, tip) = match (self.state.recording, self.busy, self.failed) {
-                (Some(time), _, _) => (RECORDING, format!("Dropcast: recording {}", clock(time))),
+                (Some(r), _, _) if r.paused => {
+                    (BUSY, format!("Dropcast: paused at {}", clock(r.time)))
+                }
+                (Some(r), _, _) => (RECORDING, format!("Dropcast: recording {}", clock(r.time))),
                 (None, true, _) => (BUSY, "Dropcast: uploading".into()),
                 (None, false, true) => (FAILED, "Dropcast: the last upload failed".into()),
                 _ => (IDLE, "Dropcast".into()),
@@ -112,10 +115,9 @@ impl Tray {
         self.repaint();
     }
 
-    /// Shows a recording running for `time` (its menu item stops it), or
-    /// none.
-    pub fn recording(&mut self, time: Option<Duration>) {
-        self.state.recording = time;
+    /// Shows a recording (its menu items pause and stop it), or none.
+    pub fn recording(&mut self, shown: Option<RecordingShown>) {
+        self.state.recording = shown;
         self.repaint();
         if let Some(t) = &self.icon {
             t.set_menu(Some(Box::new(menu(&self.state))));
@@ -152,11 +154,19 @@ impl Tray {
 /// What the menu shows.
 #[derive(Default)]
 struct MenuState {
-    /// How long the recording running has been going.
-    recording: Option<Duration>,
+    /// The recording running.
+    recording: Option<RecordingShown>,
     recent: Vec<Recent>,
     hotkeys: Hotkeys,
     signed_in: bool,
+}
+
+/// What the tray says of a recording running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingShown {
+    /// Recorded so far (pauses not counted).
+    pub time: Duration,
+    pub paused: bool,
 }
 
 pub struct Recent {
@@ -229,17 +239,19 @@ fn menu(state: &MenuState) -> Menu {
     } else {
         item(&line(Command::Open(Window::Settings)), "Sign in...")
     };
-    let (recording, record_area) = match state.recording {
-        Some(time) => (
+    let (record_item, second_item) = match state.recording {
+        Some(r) => (
             item(
                 &line(Command::Record(Rec::Stop)),
-                &with_keys(&format!("Stop recording ({})", clock(time)), &keys.record),
+                &with_keys(&format!("Stop recording ({})", clock(r.time)), &keys.record),
             ),
-            MenuItem::with_id(
-                line(Command::Record(Rec::Area)),
-                "Record area...",
-                false,
-                None,
+            item(
+                &line(Command::Record(Rec::Pause)),
+                if r.paused {
+                    "Resume recording"
+                } else {
+                    "Pause recording"
+                },
             ),
         ),
         None => (
@@ -263,8 +275,8 @@ fn menu(state: &MenuState) -> Menu {
             &line(Command::Capture(Shot::Window)),
             &with_keys("Capture window", &keys.window),
         ),
-        &recording,
-        &record_area,
+        &record_item,
+        &second_item,
         &item(
             &line(Command::Open(Window::Drop)),
             &with_keys("Upload file...", &keys.upload),

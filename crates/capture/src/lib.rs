@@ -292,21 +292,40 @@ pub fn capture(target: &Target, options: Options) -> Result<Frame> {
     }
 }
 
+/// Takes the next frame of a stream: `None` when nothing can have changed
+/// since the last one (on X11, nothing was drawn and the pointer did not
+/// move), known without reading the screen.
+pub(crate) type Grabber = Box<dyn FnMut() -> Result<Option<Frame>> + Send>;
+
 /// Captures `target` again and again, reusing what can be reused (on X11
-/// one connection and the target's rectangle, found once), for streams.
-pub(crate) fn repeating(
-    target: Target,
-    options: Options,
-) -> Result<Box<dyn FnMut() -> Result<Frame> + Send>> {
+/// one connection and the target's rectangle, found once, and the DAMAGE
+/// extension to skip reading a screen that did not change), for streams.
+pub(crate) fn repeating(target: Target, options: Options) -> Result<Grabber> {
     #[cfg(target_os = "linux")]
     if backend()? == Backend::X11 && !matches!(target, Target::Window(_)) {
-        let session = x11::Session::open()?;
+        let mut session = x11::Session::open()?;
         let monitors = session.monitors()?;
         let rect = target_rect(&target, &monitors, || session.pointer())?;
         let scale = scale_of(&monitors, rect);
-        return Ok(Box::new(move || session.capture(rect, scale, options)));
+        let watched = session.watch_damage();
+        let mut last_cursor = None;
+        let mut first = true;
+        return Ok(Box::new(move || {
+            let drawn = session.drawn_since();
+            let cursor = if options.cursor {
+                session.cursor_state()
+            } else {
+                None
+            };
+            if watched && !first && !drawn && cursor == last_cursor {
+                return Ok(None);
+            }
+            first = false;
+            last_cursor = cursor;
+            session.capture(rect, scale, options).map(Some)
+        }));
     }
-    Ok(Box::new(move || capture(&target, options)))
+    Ok(Box::new(move || capture(&target, options).map(Some)))
 }
 
 /// The desktop rectangle a (non-window) target covers, checked against the

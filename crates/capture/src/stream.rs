@@ -5,7 +5,8 @@
 //! dropped and counted, so memory never grows. A frame identical to the
 //! last one sent is not sent again (the recording is variable frame rate:
 //! a still screen costs almost nothing), except once a second so the
-//! recording keeps moving.
+//! recording keeps moving. On X11 a screen nothing was drawn on is not
+//! even read (the DAMAGE extension says so).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -13,16 +14,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{repeating, CaptureError, Frame, Options, Target};
+use crate::{repeating, CaptureError, Frame, Grabber, Options, Target};
 
 /// How a stream went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Frames captured.
+    /// Frames read from the screen.
     pub captured: u64,
-    /// Frames not sent: the same as the one before.
+    /// Ticks that sent no frame: the screen was as before.
     pub unchanged: u64,
-    /// Frames dropped because the consumer was behind.
+    /// Frames dropped because the consumer was behind, or ticks missed
+    /// because capturing was.
     pub dropped: u64,
 }
 
@@ -31,6 +33,7 @@ pub struct Counts {
 pub struct Ended;
 
 pub struct FrameStream {
+    started: Instant,
     frames: Receiver<(Frame, Duration)>,
     stop: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
@@ -41,7 +44,7 @@ pub struct FrameStream {
 /// taken before this returns, so a bad target fails here.
 pub fn stream(target: Target, fps: u32, options: Options) -> Result<FrameStream, CaptureError> {
     let mut grab = repeating(target, options)?;
-    let first = grab()?;
+    let first = grab()?.ok_or_else(|| CaptureError::Platform("no first frame".into()))?;
     let (tx, rx) = mpsc::sync_channel(2);
     let stop = Arc::new(AtomicBool::new(false));
     let dropped = Arc::new(AtomicU64::new(0));
@@ -54,6 +57,7 @@ pub fn stream(target: Target, fps: u32, options: Options) -> Result<FrameStream,
             .expect("a capture thread")
     };
     Ok(FrameStream {
+        started,
         frames: rx,
         stop,
         dropped,
@@ -62,7 +66,7 @@ pub fn stream(target: Target, fps: u32, options: Options) -> Result<FrameStream,
 }
 
 fn run(
-    mut grab: Box<dyn FnMut() -> Result<Frame, CaptureError> + Send>,
+    mut grab: Grabber,
     fps: u32,
     first: Frame,
     started: Instant,
@@ -76,6 +80,10 @@ fn run(
         ..Counts::default()
     };
     let mut last: Option<Frame> = None;
+    // A frame the consumer had no room for: sent at the next tick when
+    // nothing newer came (else a still screen would keep showing the one
+    // before it).
+    let mut unsent: Option<Frame> = None;
     let mut last_sent_at = Duration::ZERO;
     let mut next = started;
     let mut frame = Some(first);
@@ -83,37 +91,49 @@ fn run(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let f = match frame.take() {
-            Some(f) => f,
-            None => {
-                let f = grab()?;
-                counts.captured += 1;
-                f
+        let grabbed = match frame.take() {
+            Some(f) => Some(f),
+            None => grab()?,
+        };
+        counts.captured += u64::from(grabbed.is_some());
+        let grabbed = match grabbed {
+            Some(f) => {
+                unsent = None;
+                Some(f)
             }
+            None => unsent.take(),
         };
         let at = started.elapsed();
-        let unchanged = last.as_ref().is_some_and(|l| l.image == f.image)
-            && at - last_sent_at < Duration::from_secs(1);
-        if unchanged {
-            counts.unchanged += 1;
-        } else {
-            match tx.try_send((f.clone(), at)) {
+        let due = at - last_sent_at >= Duration::from_secs(1);
+        let send = match grabbed {
+            Some(f) if due || last.as_ref().is_none_or(|l| l.image != f.image) => Some(f),
+            // Nothing changed; once a second the last frame goes again.
+            None if due => last.clone(),
+            _ => None,
+        };
+        match send {
+            None => counts.unchanged += 1,
+            Some(f) => match tx.try_send((f.clone(), at)) {
                 Ok(()) => {
                     last_sent_at = at;
                     last = Some(f);
                 }
-                Err(TrySendError::Full(_)) => {
+                Err(TrySendError::Full((f, _))) => {
                     dropped.fetch_add(1, Ordering::Relaxed);
+                    unsent = Some(f);
                 }
                 Err(TrySendError::Disconnected(_)) => break,
-            }
+            },
         }
         next += period;
         let now = Instant::now();
         if next > now {
             std::thread::sleep(next - now);
         } else {
-            // Behind (capture slower than the rate): skip the missed ticks.
+            // Behind (capture slower than the rate): the missed ticks are
+            // skipped, and count as dropped.
+            let missed = (now - next).as_nanos() / period.as_nanos().max(1);
+            dropped.fetch_add(missed as u64, Ordering::Relaxed);
             next = now;
         }
     }
@@ -131,6 +151,11 @@ impl FrameStream {
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(Ended),
         }
+    }
+
+    /// Time since the stream started, on the clock frames are stamped by.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Frames dropped so far because the consumer was behind.

@@ -4,11 +4,15 @@
 //! them (`xrandr --setmonitor ... none`); a region is one `GetImage` of the
 //! root window, so a region that spans monitors is one request. The pointer
 //! is drawn in from XFixes' cursor image when asked.
+//!
+//! For recordings, [`Session::watch_damage`] asks the DAMAGE extension to
+//! say when anything is drawn, so a still screen is not read again and
+//! again: [`Session::drawn_since`] answers without a round trip.
 
 use std::time::SystemTime;
 
 use image::RgbaImage;
-use xcb::{randr, x, xfixes, Connection};
+use xcb::{damage, randr, x, xfixes, Connection, Xid};
 
 use crate::{CaptureError, Frame, Monitor, Options, Rect, Result};
 
@@ -16,6 +20,8 @@ pub(crate) struct Session {
     conn: Connection,
     root: x::Window,
     xfixes: bool,
+    /// Drawing on the screen is reported (see [`Session::watch_damage`]).
+    damage: Option<damage::Damage>,
 }
 
 fn platform(e: impl std::fmt::Display) -> CaptureError {
@@ -27,7 +33,7 @@ impl Session {
         let (conn, screen) = Connection::connect_with_extensions(
             None,
             &[xcb::Extension::RandR],
-            &[xcb::Extension::XFixes],
+            &[xcb::Extension::XFixes, xcb::Extension::Damage],
         )
         .map_err(|e| {
             CaptureError::NoDisplay(format!(
@@ -52,7 +58,76 @@ impl Session {
             });
             xfixes = conn.wait_for_reply(cookie).is_ok();
         }
-        Ok(Session { conn, root, xfixes })
+        Ok(Session {
+            conn,
+            root,
+            xfixes,
+            damage: None,
+        })
+    }
+
+    /// Asks to be told of drawing anywhere on the screen; false when the
+    /// server cannot (then every frame is read).
+    pub(crate) fn watch_damage(&mut self) -> bool {
+        if !self.xfixes
+            || !self
+                .conn
+                .active_extensions()
+                .any(|e| e == xcb::Extension::Damage)
+        {
+            return false;
+        }
+        let cookie = self.conn.send_request(&damage::QueryVersion {
+            client_major_version: 1,
+            client_minor_version: 1,
+        });
+        if self.conn.wait_for_reply(cookie).is_err() {
+            return false;
+        }
+        let id: damage::Damage = self.conn.generate_id();
+        let created = self.conn.send_and_check_request(&damage::Create {
+            damage: id,
+            drawable: x::Drawable::Window(self.root),
+            // One event when the damaged region goes from empty to not;
+            // emptied again by `Subtract`.
+            level: damage::ReportLevel::NonEmpty,
+        });
+        self.damage = created.is_ok().then_some(id);
+        self.damage.is_some()
+    }
+
+    /// Whether anything was drawn on the screen since the last call (true
+    /// when damage is not watched). Reads only events already queued.
+    pub(crate) fn drawn_since(&self) -> bool {
+        let Some(damage) = self.damage else {
+            return true;
+        };
+        let mut drawn = false;
+        while let Ok(Some(event)) = self.conn.poll_for_event() {
+            drawn |= matches!(event, xcb::Event::Damage(_));
+        }
+        if drawn {
+            // Empty the region before the capture that follows, so what
+            // is drawn during it is reported again.
+            self.conn.send_request(&damage::Subtract {
+                damage,
+                repair: xfixes::Region::none(),
+                parts: xfixes::Region::none(),
+            });
+            let _ = self.conn.flush();
+        }
+        drawn
+    }
+
+    /// Where the pointer is and which cursor it shows (XFixes), to tell
+    /// whether a frame with the pointer drawn in would differ.
+    pub(crate) fn cursor_state(&self) -> Option<(i16, i16, u32)> {
+        if !self.xfixes {
+            return None;
+        }
+        let cookie = self.conn.send_request(&xfixes::GetCursorImage {});
+        let c = self.conn.wait_for_reply(cookie).ok()?;
+        Some((c.x(), c.y(), c.cursor_serial()))
     }
 
     pub(crate) fn monitors(&self) -> Result<Vec<Monitor>> {

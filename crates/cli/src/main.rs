@@ -127,7 +127,7 @@ enum Command {
     },
     /// Record the screen (or a monitor, window, region) to an H.264 MP4,
     /// shared while it records: the link is there at once, the video plays
-    /// once it stops; Ctrl+C stops.
+    /// once it stops; Ctrl+C stops, `kill -USR1` pauses and resumes.
     Record {
         #[command(flatten)]
         target: TargetArgs,
@@ -148,6 +148,10 @@ enum Command {
         /// Draw the mouse pointer in [default: the `record.cursor` setting, on].
         #[arg(long)]
         cursor: bool,
+        /// Make an animated GIF (15 fps, at most 800 pixels wide, one
+        /// palette for the clip) instead of an MP4: for short clips.
+        #[arg(long)]
+        gif: bool,
     },
     /// The monitors, numbered as `shot --monitor N` takes them.
     Monitors,
@@ -430,6 +434,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             out,
             no_upload,
             cursor,
+            gif,
         } => {
             let fps = fps.unwrap_or(ctx.settings.record.fps);
             if !(1..=60).contains(&fps) {
@@ -451,14 +456,36 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 cursor: cursor || ctx.settings.record.cursor,
                 max,
             };
-            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let controls = std::sync::Arc::new(actions::Controls::default());
             {
-                let stop = stop.clone();
+                let controls = controls.clone();
                 tokio::spawn(async move {
                     if tokio::signal::ctrl_c().await.is_ok() {
-                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        controls.stop();
                     }
                 });
+            }
+            #[cfg(unix)]
+            {
+                // `kill -USR1` pauses, and again resumes.
+                let controls = controls.clone();
+                if let Ok(mut usr1) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+                {
+                    tokio::spawn(async move {
+                        while usr1.recv().await.is_some() {
+                            let paused = controls.toggle_pause();
+                            eprintln!(
+                                "{}",
+                                if paused {
+                                    "Paused."
+                                } else {
+                                    "Recording again."
+                                }
+                            );
+                        }
+                    });
+                }
             }
             let stops = if duration.is_some() {
                 ""
@@ -472,17 +499,79 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     "height": r.height,
                     "frames": r.frames,
                     "duration_ms": r.duration.as_millis() as u64,
+                    "encoder": r.encoder,
+                    "captured": r.counts.captured,
                     "dropped": r.counts.dropped,
                     "unchanged": r.counts.unchanged,
                 })
             };
-            if no_upload {
+            if gif {
+                // Recorded to an MP4 beside it first, then made a GIF and
+                // shared (not while recording: the GIF needs the whole clip).
+                let gif_path = out.clone().unwrap_or_else(|| {
+                    let name = actions::recording_name().replace(".mp4", ".gif");
+                    if no_upload {
+                        PathBuf::from(name)
+                    } else {
+                        ctx.dirs.captures().join(name)
+                    }
+                });
+                let mp4 = gif_path.with_extension("gif.mp4");
+                if !json {
+                    eprintln!("Recording a GIF{stops}.");
+                }
+                let recorded = {
+                    let mp4 = mp4.clone();
+                    tokio::task::spawn_blocking(move || {
+                        actions::record(target, &mp4, &options, &controls)
+                    })
+                    .await
+                    .expect("recording does not panic")?
+                };
+                let frames = match actions::mp4_to_gif(&mp4, &gif_path).await {
+                    Ok(frames) => {
+                        let _ = std::fs::remove_file(&mp4);
+                        frames
+                    }
+                    Err(mut e) => {
+                        let _ = std::fs::remove_file(&gif_path);
+                        e.message
+                            .push_str(&format!("; the recording is kept in {}", mp4.display()));
+                        return Err(e.into());
+                    }
+                };
+                let mut out_json = recorded_json(&recorded);
+                out_json["path"] = json!(gif_path);
+                out_json["gif_frames"] = json!(frames);
+                if no_upload {
+                    if json {
+                        println!("{out_json}");
+                    } else {
+                        println!("{}", gif_path.display());
+                    }
+                } else {
+                    let sharer = ctx.sharer().await?;
+                    let d = actions::share_file(&sharer, &gif_path, &progress_bar(json)).await?;
+                    if out.is_none() {
+                        // Made in the data dir only to be sent.
+                        actions::forget_capture(&sharer, &d.id, &gif_path).await?;
+                    }
+                    holder().copy_links(&[d.url.as_str()]);
+                    if json {
+                        out_json["url"] = json!(d.url);
+                        out_json["id"] = json!(d.id);
+                        println!("{out_json}");
+                    } else {
+                        println!("{}", d.url);
+                    }
+                }
+            } else if no_upload {
                 let path = out.unwrap_or_else(|| PathBuf::from(actions::recording_name()));
                 if !json {
                     eprintln!("Recording to {}{stops}.", path.display());
                 }
                 let recorded = tokio::task::spawn_blocking(move || {
-                    actions::record(target, &path, &options, &stop)
+                    actions::record(target, &path, &options, &controls)
                 })
                 .await
                 .expect("recording does not panic")?;
@@ -505,7 +594,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     &options,
                     out,
                     &holder(),
-                    stop,
+                    controls,
                     &actions::RecordHooks {
                         on_link: &on_link,
                         progress_for: &progress_bar(json),

@@ -73,7 +73,13 @@ pub async fn send_growing(
             return Ok(next - 1);
         }
         // Wake up for the next part or the end, whichever comes first.
-        let _ = tokio::time::timeout(Duration::from_millis(250), finished.changed()).await;
+        if let Ok(Err(_)) =
+            tokio::time::timeout(Duration::from_millis(250), finished.changed()).await
+        {
+            // The recording went away without saying it finished: what is
+            // left is for `resume`.
+            return Ok(next - 1);
+        }
     }
 }
 
@@ -104,6 +110,14 @@ impl RecordingLock {
 impl Drop for RecordingLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes the lock file a recorder that died left behind (it holds no
+/// lock any more).
+pub fn forget_lock(dirs: &Dirs, id: &str) {
+    if !is_recording(dirs, id) {
+        let _ = std::fs::remove_file(lock_path(dirs, id));
     }
 }
 

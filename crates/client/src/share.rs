@@ -161,6 +161,9 @@ impl Sharer {
             error,
             link: Some(e.url.clone()),
         };
+        if is_live(e) {
+            self.settle_recording(e).await.map_err(with_link)?;
+        }
         let d = if e.on_server {
             match self.client.drop_info(&e.id).await {
                 Ok(d) => d,
@@ -183,12 +186,50 @@ impl Sharer {
                 e.id
             ))))
         })?;
-        if is_live(e) {
-            // A recording cut short: send what plays (its whole fragments).
-            dropcast_encode::mp4::trim_incomplete(Path::new(path))
-                .map_err(|err| with_link(Error::Io(err)))?;
-        }
         self.send(&d, Path::new(path), None, progress).await
+    }
+
+    /// Readies a recording that was cut short for sending: not while its
+    /// recorder still runs; cut to what plays (its whole fragments); and
+    /// when nothing plays, its drop and history entry are removed.
+    async fn settle_recording(&self, e: &Entry) -> Result<(), Error> {
+        if crate::live::is_recording(&self.dirs, &e.id) {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "{} is still being recorded; it is shared when it stops",
+                e.name
+            ))));
+        }
+        crate::live::forget_lock(&self.dirs, &e.id);
+        let path = PathBuf::from(e.local_path.clone().unwrap_or_default());
+        let fragments = tokio::task::spawn_blocking(move || {
+            dropcast_encode::mp4::trim_incomplete(&path)?;
+            dropcast_encode::mp4::fragments(&path)
+        })
+        .await
+        .map_err(|err| std::io::Error::other(err.to_string()))?;
+        match fragments {
+            Ok(n) if n > 0 => Ok(()),
+            outcome => {
+                // Killed before its first second was written: no video.
+                if e.on_server {
+                    let _ = self.client.delete_drop(&e.id).await;
+                }
+                self.journal.forget(&e.id).await?;
+                if let Some(path) = &e.local_path {
+                    if Path::new(path).starts_with(self.dirs.captures()) {
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
+                let why = match outcome {
+                    Err(err) => explain_io(&err),
+                    Ok(_) => "it stopped before its first second was written".into(),
+                };
+                Err(Error::Io(std::io::Error::other(format!(
+                    "the recording {} holds no video ({why}); its link was removed",
+                    e.name
+                ))))
+            }
+        }
     }
 
     /// Starts sharing a recording that is still being written to `path`:

@@ -15,6 +15,8 @@
 
 use std::io::Cursor;
 
+#[cfg(feature = "video")]
+pub mod gif;
 pub mod mp4;
 mod png;
 #[cfg(feature = "video")]

@@ -12,8 +12,21 @@ use std::path::Path;
 /// The length of the longest prefix of `file` (of `len` bytes) made of
 /// whole boxes, not ending in a `moof` without its `mdat`.
 pub fn complete_length(file: &mut (impl Read + Seek), len: u64) -> std::io::Result<u64> {
+    scan(file, len).map(|(good, _)| good)
+}
+
+/// The whole fragments (`mdat` boxes) in the MP4 file at `path`.
+pub fn fragments(path: &Path) -> std::io::Result<u64> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    scan(&mut file, len).map(|(_, mdats)| mdats)
+}
+
+/// (complete length, whole `mdat` boxes in it).
+fn scan(file: &mut (impl Read + Seek), len: u64) -> std::io::Result<(u64, u64)> {
     let mut at = 0u64;
     let mut good = 0u64;
+    let mut mdats = 0u64;
     while at + 8 <= len {
         file.seek(SeekFrom::Start(at))?;
         let mut head = [0u8; 16];
@@ -28,15 +41,17 @@ pub fn complete_length(file: &mut (impl Read + Seek), len: u64) -> std::io::Resu
             1 => break,
             n => u64::from(n),
         };
-        if size < 8 || at + size > len {
+        let header = if size32 == 1 { 16 } else { 8 };
+        if size < header || at + size > len {
             break;
         }
         at += size;
         if kind != b"moof" {
             good = at;
         }
+        mdats += u64::from(kind == b"mdat");
     }
-    Ok(good)
+    Ok((good, mdats))
 }
 
 /// Cuts the MP4 file at `path` back to its last whole box (see
@@ -104,6 +119,15 @@ mod tests {
     }
 
     #[test]
+    fn a_large_size_smaller_than_its_own_header_ends_the_file() {
+        let mut bad = 1u32.to_be_bytes().to_vec();
+        bad.extend_from_slice(b"mdat");
+        bad.extend_from_slice(&8u64.to_be_bytes());
+        let file = [boxed(b"ftyp", 8), bad].concat();
+        assert_eq!(length(&file), 16);
+    }
+
+    #[test]
     fn trimming_a_file_on_disk_cuts_it_to_its_whole_boxes() {
         let dir = std::env::temp_dir().join(format!("dropcast-mp4-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -113,6 +137,10 @@ mod tests {
         assert_eq!(trim_incomplete(&path).unwrap(), 13);
         assert_eq!(std::fs::read(&path).unwrap(), whole[..32]);
         assert_eq!(trim_incomplete(&path).unwrap(), 0);
+        assert_eq!(fragments(&path).unwrap(), 0, "a header and no video");
+        let with_video = [whole.clone(), boxed(b"mdat", 4)].concat();
+        std::fs::write(&path, &with_video).unwrap();
+        assert_eq!(fragments(&path).unwrap(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,4 +1,5 @@
-//! Screen recordings to H.264 in fragmented MP4 (ffmpeg-next, libx264).
+//! Screen recordings to H.264 in fragmented MP4 (ffmpeg-next): a hardware
+//! encoder when one opens, else libx264 (see [`ENCODERS`]).
 //!
 //! The file is append-only: `empty_moov` writes the header up front and
 //! every keyframe (a fixed GOP) starts a new fragment (moof + mdat) that
@@ -23,9 +24,19 @@ pub struct VideoSettings {
     pub fps: u32,
     /// Seconds between keyframes, so between fragments.
     pub keyframe_seconds: u32,
-    /// x264's constant rate factor: lower is better and bigger.
+    /// x264's constant rate factor: lower is better and bigger (NVENC's
+    /// constant quality takes the same number).
     pub crf: u8,
+    /// H.264 encoders to try, in order; the first that opens is used.
+    pub encoders: &'static [&'static str],
 }
+
+/// Hardware encoders that take frames in ordinary memory first (they use
+/// little CPU), then libx264, which is always there. Each is tried at run
+/// time: one that is built in but has no device (NVENC without an NVIDIA
+/// GPU, say) fails to open and the next is tried. VAAPI is not among them:
+/// it needs frames uploaded to the GPU first.
+pub const ENCODERS: &[&str] = &["h264_nvenc", "h264_videotoolbox", "h264_mf", "libx264"];
 
 impl Default for VideoSettings {
     fn default() -> Self {
@@ -33,6 +44,7 @@ impl Default for VideoSettings {
             fps: 30,
             keyframe_seconds: 1,
             crf: 23,
+            encoders: ENCODERS,
         }
     }
 }
@@ -41,8 +53,14 @@ impl Default for VideoSettings {
 pub enum VideoError {
     #[error("video encoding: {0}")]
     Ffmpeg(#[from] ffmpeg::Error),
-    #[error("no H.264 encoder (libx264) in this FFmpeg; install one with libx264")]
-    NoEncoder,
+    #[error("no H.264 encoder opens here (tried {tried}); install an FFmpeg with libx264")]
+    NoEncoder { tried: String },
+    #[error("the video has no frames")]
+    Empty,
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("GIF: {0}")]
+    Gif(#[from] ::gif::EncodingError),
     #[error("a {width}x{height} recording is too small to encode (2x2 at least)")]
     TooSmall { width: u32, height: u32 },
     #[error("frame is {got} bytes, a {width}x{height} RGBA frame is {want}")]
@@ -72,6 +90,93 @@ pub struct Mp4Writer {
     last_key: Option<i64>,
     keyframe_ms: i64,
     frames: u64,
+    encoder_name: &'static str,
+    fps: i64,
+    /// The last packet out of the encoder, written when the next comes.
+    held: Option<Packet>,
+}
+
+/// Opens the first of `settings.encoders` that this FFmpeg has and that
+/// opens (has its device), for `size` frames; with the pixel format it
+/// takes.
+fn open_encoder(
+    size: (u32, u32),
+    settings: &VideoSettings,
+) -> Result<(encoder::Video, ffmpeg::Codec, Pixel, &'static str), VideoError> {
+    for &name in settings.encoders {
+        let Some(codec) = encoder::find_by_name(name) else {
+            continue;
+        };
+        let formats: Vec<Pixel> = codec
+            .video()
+            .ok()
+            .and_then(|v| v.formats().map(|f| f.collect()))
+            .unwrap_or_default();
+        let Some(pixel) = [Pixel::YUV420P, Pixel::NV12]
+            .into_iter()
+            .find(|p| formats.is_empty() || formats.contains(p))
+        else {
+            continue;
+        };
+        let mut video = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()?;
+        video.set_width(size.0);
+        video.set_height(size.1);
+        video.set_format(pixel);
+        video.set_time_base(Rational::new(TIME_BASE.0, TIME_BASE.1));
+        video.set_frame_rate(Some(Rational::new(settings.fps as i32, 1)));
+        // Keyframes are forced by time (see `push`); this is only a cap.
+        video.set_gop(settings.fps * settings.keyframe_seconds.max(1) * 2);
+        video.set_max_b_frames(0);
+        video.set_colorspace(color::Space::BT709);
+        video.set_color_range(color::Range::MPEG);
+        // The MP4 muxer wants the codec's headers up front.
+        video.set_flags(codec::Flags::GLOBAL_HEADER);
+        let mut options = Dictionary::new();
+        // A keyframe exactly when asked (every second), an IDR so each
+        // starts a fragment that plays on its own.
+        options.set("forced-idr", "1");
+        options.set("color_primaries", "bt709");
+        options.set("color_trc", "bt709");
+        match name {
+            "libx264" => {
+                options.set("preset", "veryfast");
+                options.set("tune", "zerolatency");
+                options.set("crf", &settings.crf.to_string());
+                // None at scene cuts either: fixed fragments.
+                options.set("sc_threshold", "0");
+                // As many threads as cores (the library's default is one,
+                // too slow for 1080p at 30 fps on a small machine).
+                options.set("threads", "auto");
+            }
+            "h264_nvenc" => {
+                options.set("preset", "p4");
+                options.set("tune", "ll");
+                options.set("rc", "vbr");
+                options.set("cq", &settings.crf.to_string());
+                options.set("zerolatency", "1");
+            }
+            _ => {
+                // Others take a bit rate: about 0.1 bit a pixel.
+                let rate = u64::from(size.0) * u64::from(size.1) * u64::from(settings.fps) / 10;
+                video.set_bit_rate(rate as usize);
+                options.set("realtime", "1");
+            }
+        }
+        // A missing device is expected, not worth FFmpeg's error line.
+        ffmpeg::log::set_level(ffmpeg::log::Level::Quiet);
+        let opened = video.open_as_with(codec, options);
+        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+        match opened {
+            Ok(encoder) => return Ok((encoder, codec, pixel, name)),
+            // Built in, but no device for it here: the next one.
+            Err(_) => continue,
+        }
+    }
+    Err(VideoError::NoEncoder {
+        tried: settings.encoders.join(", "),
+    })
 }
 
 impl Mp4Writer {
@@ -89,41 +194,8 @@ impl Mp4Writer {
             return Err(VideoError::TooSmall { width, height });
         }
         // The encoder first: no empty file is left when there is none.
-        let codec = encoder::find_by_name("libx264").ok_or(VideoError::NoEncoder)?;
+        let (encoder, codec, pixel, name) = open_encoder(size, &settings)?;
         let mut output = format::output_as(path, "mp4")?;
-        let mut video = codec::context::Context::new_with_codec(codec)
-            .encoder()
-            .video()?;
-        video.set_width(size.0);
-        video.set_height(size.1);
-        video.set_format(Pixel::YUV420P);
-        video.set_time_base(Rational::new(TIME_BASE.0, TIME_BASE.1));
-        video.set_frame_rate(Some(Rational::new(settings.fps as i32, 1)));
-        // Keyframes are forced by time (see `push`); this is only a cap.
-        video.set_gop(settings.fps * settings.keyframe_seconds.max(1) * 2);
-        video.set_max_b_frames(0);
-        video.set_colorspace(color::Space::BT709);
-        video.set_color_range(color::Range::MPEG);
-        if output
-            .format()
-            .flags()
-            .contains(format::Flags::GLOBAL_HEADER)
-        {
-            video.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let mut options = Dictionary::new();
-        options.set("preset", "veryfast");
-        options.set("tune", "zerolatency");
-        options.set("crf", &settings.crf.to_string());
-        // As many threads as cores (the library's default is one, too
-        // slow for 1080p at 30 fps on a small machine).
-        options.set("threads", "auto");
-        // A keyframe exactly every GOP, none at scene cuts: fixed fragments.
-        options.set("sc_threshold", "0");
-        options.set("forced-idr", "1");
-        options.set("color_primaries", "bt709");
-        options.set("color_trc", "bt709");
-        let encoder = video.open_as_with(codec, options)?;
         let index = {
             let mut stream = output.add_stream(codec)?;
             stream.set_parameters(&encoder);
@@ -152,7 +224,7 @@ impl Mp4Writer {
             Pixel::RGBA,
             size.0,
             size.1,
-            Pixel::YUV420P,
+            pixel,
             size.0,
             size.1,
             scaling::Flags::BILINEAR,
@@ -180,7 +252,10 @@ impl Mp4Writer {
             source: (width, height),
             size,
             rgba: frame::Video::new(Pixel::RGBA, size.0, size.1),
-            yuv: frame::Video::new(Pixel::YUV420P, size.0, size.1),
+            yuv: frame::Video::new(pixel, size.0, size.1),
+            encoder_name: name,
+            fps: i64::from(settings.fps),
+            held: None,
             last_pts: None,
             last_key: None,
             keyframe_ms: i64::from(settings.keyframe_seconds.max(1)) * 1000,
@@ -191,6 +266,11 @@ impl Mp4Writer {
     /// The video's size (the source's, rounded down to even).
     pub fn size(&self) -> (u32, u32) {
         self.size
+    }
+
+    /// The H.264 encoder in use (see [`ENCODERS`]).
+    pub fn encoder_name(&self) -> &'static str {
+        self.encoder_name
     }
 
     /// Frames encoded so far.
@@ -242,17 +322,20 @@ impl Mp4Writer {
         self.drain()
     }
 
+    /// Writes the packets the encoder has ready. Each is held until the
+    /// next one comes, which gives its duration (frames come at varying
+    /// intervals); the last one's is set by [`Mp4Writer::finish_at`].
     fn drain(&mut self) -> Result<(), VideoError> {
         let mut packet = Packet::empty();
         loop {
             match self.encoder.receive_packet(&mut packet) {
                 Ok(()) => {
                     packet.set_stream(0);
-                    packet.rescale_ts(
-                        Rational::new(TIME_BASE.0, TIME_BASE.1),
-                        self.stream_time_base,
-                    );
-                    packet.write_interleaved(&mut self.output)?;
+                    let next = std::mem::replace(&mut packet, Packet::empty());
+                    if let Some(mut held) = self.held.replace(next) {
+                        let until = self.held.as_ref().and_then(Packet::pts);
+                        self.write(&mut held, until)?;
+                    }
                 }
                 Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => {
                     return Ok(())
@@ -263,10 +346,36 @@ impl Mp4Writer {
         }
     }
 
-    /// Encodes what is left and closes the file.
-    pub fn finish(mut self) -> Result<u64, VideoError> {
+    /// Writes `packet`, shown until `until` (ms) when known.
+    fn write(&mut self, packet: &mut Packet, until: Option<i64>) -> Result<(), VideoError> {
+        if let (Some(pts), Some(until)) = (packet.pts(), until) {
+            packet.set_duration((until - pts).max(1));
+        }
+        packet.rescale_ts(
+            Rational::new(TIME_BASE.0, TIME_BASE.1),
+            self.stream_time_base,
+        );
+        packet.write_interleaved(&mut self.output)?;
+        Ok(())
+    }
+
+    /// Encodes what is left and closes the file; the last frame is shown
+    /// one frame interval.
+    pub fn finish(self) -> Result<u64, VideoError> {
+        let end = self.last_pts.map(|p| p + 1000 / self.fps.max(1));
+        self.finish_at(end.unwrap_or(0))
+    }
+
+    /// Encodes what is left and closes the file, the last frame shown until
+    /// `end_ms` (the video lasts as long as the recording, however long the
+    /// screen was still before the stop).
+    pub fn finish_at(mut self, end_ms: i64) -> Result<u64, VideoError> {
         self.encoder.send_eof()?;
         self.drain()?;
+        if let Some(mut last) = self.held.take() {
+            let end = end_ms.max(last.pts().unwrap_or(0) + 1);
+            self.write(&mut last, Some(end))?;
+        }
         self.output.write_trailer()?;
         Ok(self.frames)
     }
@@ -288,6 +397,32 @@ mod tests {
                 ]
             })
             .collect()
+    }
+
+    #[test]
+    fn encoders_that_are_missing_or_have_no_device_are_passed_over() {
+        let dir = std::env::temp_dir().join(format!("dropcast-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("probe.mp4");
+        let settings = VideoSettings {
+            encoders: &["no_such_encoder", "h264_nvenc", "libx264"],
+            ..VideoSettings::default()
+        };
+        let mut writer = Mp4Writer::create(&path, 64, 48, settings).unwrap();
+        // No NVIDIA GPU on the machines this runs on.
+        assert_eq!(writer.encoder_name(), "libx264");
+        writer.push(&frame(64, 48, 0), 0).unwrap();
+        assert_eq!(writer.finish().unwrap(), 1);
+        let none = VideoSettings {
+            encoders: &["no_such_encoder"],
+            ..VideoSettings::default()
+        };
+        let e = Mp4Writer::create(&dir.join("none.mp4"), 64, 48, none)
+            .err()
+            .expect("no encoder");
+        assert!(e.to_string().contains("no_such_encoder"), "{e}");
+        assert!(!dir.join("none.mp4").exists(), "no empty file is left");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

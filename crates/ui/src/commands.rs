@@ -119,6 +119,22 @@ pub struct Preferences {
     pub sound: bool,
     pub start_at_login: bool,
     pub hotkeys: HotkeySet,
+    pub recording: RecordingPrefs,
+}
+
+/// How screencasts are recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingPrefs {
+    /// Frames per second, 1 to 60.
+    pub fps: u32,
+    /// Stop by itself after this many minutes; 0: never.
+    pub max_minutes: u32,
+    /// The link goes to the clipboard when recording starts (else when it
+    /// stops).
+    pub link_at_start: bool,
+    /// Include the mouse pointer.
+    pub cursor: bool,
 }
 
 /// Starting `dropcast-app` at login (XDG autostart on Linux, a launch
@@ -173,6 +189,12 @@ pub async fn preferences() -> Result<Preferences> {
             record: s.hotkeys.record,
             upload: s.hotkeys.upload,
         },
+        recording: RecordingPrefs {
+            fps: s.record.fps,
+            max_minutes: s.record.max_minutes,
+            link_at_start: s.record.link_at_start,
+            cursor: s.record.cursor,
+        },
     })
 }
 
@@ -219,6 +241,9 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
     if !(1..=100).contains(&p.jpeg_quality) {
         return Err(UiError::invalid("JPEG quality is 1 to 100"));
     }
+    if !(1..=60).contains(&p.recording.fps) {
+        return Err(UiError::invalid("recordings are 1 to 60 frames per second"));
+    }
     let save_folder = match p.save_folder.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(folder) => {
@@ -258,6 +283,12 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
         sound: p.sound,
     };
     s.hotkeys = hotkeys_of(&p.hotkeys);
+    s.record = dropcast_client::settings::Record {
+        fps: p.recording.fps,
+        max_minutes: p.recording.max_minutes,
+        link_at_start: p.recording.link_at_start,
+        cursor: p.recording.cursor,
+    };
     session
         .settings
         .save(&session.dirs)

@@ -374,9 +374,16 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
 /// An upload with nothing new for this long has stopped (its sender may
 /// still resume it; the page then says so again).
 const STALLED_AFTER_MS: i64 = 10 * 60 * 1000;
+const RECORDING_STALLED_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 fn stalled(d: &DropRow, last_part_at: Option<i64>) -> bool {
-    now_ms() - last_part_at.unwrap_or(d.created_at) > STALLED_AFTER_MS
+    // A recording may be paused, or a still screen slow to fill a part.
+    let limit = if is_recording(d) {
+        RECORDING_STALLED_AFTER_MS
+    } else {
+        STALLED_AFTER_MS
+    };
+    now_ms() - last_part_at.unwrap_or(d.created_at) > limit
 }
 
 /// A video made with no size: a screencast shared while it records.
