@@ -434,4 +434,66 @@ fn an_area_dragged_in_the_region_picker_is_shared_with_exactly_its_pixels() {
         .output()
         .unwrap();
     assert!(left.stdout.is_empty(), "the picker closed");
+
+    // Record area... (here from a second start, as a desktop shortcut
+    // would): the same picker chooses what to record.
+    let forward = |args: &[&str]| {
+        let mut c = home.command("dropcast-app");
+        c.env("DISPLAY", &x.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("XDG_RUNTIME_DIR", home.dir.path())
+            .env(file_store.0, file_store.1)
+            .args(args)
+            .stderr(Stdio::null());
+        assert!(c.status().unwrap().success(), "dropcast-app {args:?}");
+    };
+    forward(&["--record", "area"]);
+    x.wait_for_window_named("pick a region");
+    std::thread::sleep(Duration::from_millis(1500));
+    x.output(
+        "xdotool",
+        &[
+            "mousemove",
+            "40",
+            "40",
+            "mousedown",
+            "1",
+            "mousemove",
+            "100",
+            "100",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    x.output("xdotool", &["mousemove", "240", "190"]);
+    std::thread::sleep(Duration::from_millis(300));
+    x.output("xdotool", &["mouseup", "1"]);
+    let (recording, _) = wait_for_link(&x, &server.url, &link);
+    std::thread::sleep(Duration::from_millis(2000));
+    forward(&["--record", "stop"]);
+    let raw_url = format!("{recording}/raw");
+    wait_up_to(Duration::from_secs(30), "the recording to complete", || {
+        reqwest::blocking::get(&raw_url).is_ok_and(|r| r.status() == 200)
+    });
+    let video = files.path().join("area.mp4");
+    std::fs::write(
+        &video,
+        reqwest::blocking::get(&raw_url).unwrap().bytes().unwrap(),
+    )
+    .unwrap();
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(&video)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&probe.stdout).trim(),
+        "h264,200,150",
+        "the recording is the region dragged"
+    );
 }
