@@ -447,16 +447,7 @@ pub async fn share_frame(
         dirs: session.dirs.clone(),
         parallel: session.settings.parallel,
     };
-    let link = match pooled {
-        Some(link) => link,
-        None => sharer.link().await?.ok_or_else(|| {
-            Error::new(
-                Kind::Unreachable,
-                "no link to give the capture: the server cannot be reached and no reserved \
-                 ids are left; is the server running? (retry when it is)",
-            )
-        })?,
-    };
+    let link = link_or_reserve(&sharer, pooled, "capture").await?;
     if !copied && options.copy == Copy::Link {
         copied = route.copy_links(&[link.url.as_str()]);
     }
@@ -495,6 +486,27 @@ pub async fn share_frame(
         height: encoded.height,
         copied,
     })
+}
+
+/// The link for a new drop (a `what`): `pooled`, taken from the pool
+/// already, else one the server reserves now.
+async fn link_or_reserve(
+    sharer: &Sharer,
+    pooled: Option<api::Reservation>,
+    what: &str,
+) -> Result<api::Reservation> {
+    match pooled {
+        Some(link) => Ok(link),
+        None => sharer.link().await?.ok_or_else(|| {
+            Error::new(
+                Kind::Unreachable,
+                format!(
+                    "no link to give the {what}: the server cannot be reached and no reserved \
+                     ids are left; is the server running? (retry when it is)"
+                ),
+            )
+        }),
+    }
 }
 
 /// Shares a file under its own name.
@@ -804,16 +816,8 @@ pub async fn share_recording(
     } = hooks;
     use dropcast_client::live;
     let sharer = session.sharer().await?;
-    let link = match Sharer::link_from_pool(&sharer.journal, sharer.client.base()).await? {
-        Some(link) => link,
-        None => sharer.link().await?.ok_or_else(|| {
-            Error::new(
-                Kind::Unreachable,
-                "no link to give the recording: the server cannot be reached and no reserved \
-                 ids are left; is the server running? (retry when it is)",
-            )
-        })?,
-    };
+    let pooled = Sharer::link_from_pool(&sharer.journal, sharer.client.base()).await?;
+    let link = link_or_reserve(&sharer, pooled, "recording").await?;
     let path = out.unwrap_or_else(|| session.dirs.captures().join(format!("{}.mp4", link.id)));
     // Absolute: `resume` may run from another directory.
     let path = std::path::absolute(&path).unwrap_or(path);
