@@ -81,14 +81,17 @@ impl TrayDesk {
                 .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
             Running(child)
         };
+        // Not only its name: the watcher answers (an item registering
+        // before that is not retried).
         wait_up_to(Duration::from_secs(30), "the tray host", || {
             bus.send(&[
-                "--dest=org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.NameHasOwner",
+                "--dest=org.kde.StatusNotifierWatcher",
+                "/StatusNotifierWatcher",
+                "org.freedesktop.DBus.Properties.Get",
                 "string:org.kde.StatusNotifierWatcher",
+                "string:RegisteredStatusNotifierItems",
             ])
-            .contains("boolean true")
+            .contains("array")
         });
         let server = Server::start(&workspace_bin("dropcast-server"), &[]);
         let home = Home::new();
