@@ -86,18 +86,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let mut login = Command::new(&dropcast);
     env(&mut login);
-    let mut child = login
-        .args(["login", "--server", &url, "--token-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes())
-        .map_err(|e| e.to_string())?;
-    drop(child.stdin.take());
-    if !child.wait().map_err(|e| e.to_string())?.success() {
-        return Err("dropcast login failed".into());
-    }
+    crate::login(login, &url, &token)?;
 
     // Idle memory, 10 s after start.
     let mut cmd = Command::new(&app);

@@ -73,6 +73,25 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Signs `dropcast` (a command with its home's environment) in to the
+/// server at `url` with `token`.
+pub fn login(mut dropcast: std::process::Command, url: &str, token: &str) -> Result<(), String> {
+    use std::process::Stdio;
+    let mut child = dropcast
+        .args(["login", "--server", url, "--token-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes())
+        .map_err(|e| e.to_string())?;
+    drop(child.stdin.take());
+    if !child.wait().map_err(|e| e.to_string())?.success() {
+        return Err("dropcast login failed".into());
+    }
+    Ok(())
+}
+
 /// Peak resident set (VmHWM) of a process, in bytes.
 pub fn peak_rss(pid: u32) -> u64 {
     proc_status_kib(pid, "VmHWM:") * 1024

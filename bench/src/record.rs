@@ -352,18 +352,7 @@ fn throttled(
     };
     let mut login = Command::new(dropcast);
     env(&mut login);
-    let mut child = login
-        .args(["login", "--server", &public, "--token-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes())
-        .map_err(|e| e.to_string())?;
-    drop(child.stdin.take());
-    if !child.wait().map_err(|e| e.to_string())?.success() {
-        return Err("dropcast login failed".into());
-    }
+    crate::login(login, &public, &token)?;
 
     let kept = dir.join("live.mp4");
     let mut cmd = Command::new(dropcast);
