@@ -270,15 +270,22 @@ pub fn wait_until(what: &str, f: impl FnMut() -> bool) {
 
 /// Polls `f` every 25 ms until it holds, for up to `limit` (for what
 /// starts slowly on a busy machine, like a GTK program).
-pub fn wait_up_to(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+pub fn wait_up_to(limit: Duration, what: &str, f: impl FnMut() -> bool) {
+    if !poll_up_to(limit, f) {
+        panic!("timed out waiting for {what} ({limit:?})");
+    }
+}
+
+/// Whether `f` held within `limit` (polled every 25 ms).
+pub fn poll_up_to(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if f() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("timed out waiting for {what} ({limit:?})");
+    false
 }
 
 /// A private X server (Xvfb) for tests that need a display.

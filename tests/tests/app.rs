@@ -66,33 +66,18 @@ struct TrayDesk {
 
 const FILE_STORE: (&str, &str) = ("DROPCAST_CREDENTIALS", "file");
 
+/// When the tray host starts: before the app (as in a running desktop) or
+/// after it (as at login, when the panel may come up last).
+#[derive(PartialEq)]
+enum HostStarts {
+    First,
+    AfterTheApp,
+}
+
 impl TrayDesk {
-    fn start() -> TrayDesk {
+    fn start(host: HostStarts) -> TrayDesk {
         let x = Xvfb::start(640, 480);
         let bus = SessionBus::start();
-        let tray_host = {
-            let child = std::process::Command::new("gtk-sni-tray-standalone")
-                .args(["--watcher", "--top", "--end"])
-                .env("DISPLAY", &x.display)
-                .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
-            Running(child)
-        };
-        // Not only its name: the watcher answers (an item registering
-        // before that is not retried).
-        wait_up_to(Duration::from_secs(30), "the tray host", || {
-            bus.send(&[
-                "--dest=org.kde.StatusNotifierWatcher",
-                "/StatusNotifierWatcher",
-                "org.freedesktop.DBus.Properties.Get",
-                "string:org.kde.StatusNotifierWatcher",
-                "string:RegisteredStatusNotifierItems",
-            ])
-            .contains("array")
-        });
         let server = Server::start(&workspace_bin("dropcast-server"), &[]);
         let home = Home::new();
         let login = home.run(
@@ -106,12 +91,24 @@ impl TrayDesk {
             home,
             server,
             item: String::new(),
-            _tray_host: tray_host,
+            _tray_host: Running(std::process::Command::new("true").spawn().unwrap()),
             bus,
             x,
         };
+        if host == HostStarts::First {
+            desk._tray_host = desk.start_tray_host();
+        }
+        let log = std::fs::File::create(desk.app_log()).unwrap();
         let mut cmd = desk.app_command();
-        desk._app = Running(cmd.stderr(Stdio::null()).spawn().unwrap());
+        desk._app = Running(cmd.stderr(log).spawn().unwrap());
+        if host == HostStarts::AfterTheApp {
+            wait_up_to(Duration::from_secs(30), "the app to start", || {
+                std::fs::read_to_string(desk.app_log())
+                    .unwrap_or_default()
+                    .contains("dropcast-app: ready")
+            });
+            desk._tray_host = desk.start_tray_host();
+        }
 
         // The tray item registers with the watcher.
         let items = || {
@@ -123,9 +120,12 @@ impl TrayDesk {
                 "string:RegisteredStatusNotifierItems",
             ])
         };
-        wait_up_to(Duration::from_secs(30), "the tray item", || {
-            items().contains("string \"")
-        });
+        if !poll_up_to(Duration::from_secs(30), || items().contains("string \"")) {
+            panic!(
+                "timed out waiting for the tray item (30 s); the app said:\n{}",
+                std::fs::read_to_string(desk.app_log()).unwrap_or_default()
+            );
+        }
         let listed = items();
         desk.item = listed
             .split("string \"")
@@ -134,6 +134,37 @@ impl TrayDesk {
             .unwrap()
             .to_string();
         desk
+    }
+
+    /// A real tray host, a small GTK bar at the top with its own
+    /// StatusNotifierWatcher, once its watcher answers.
+    fn start_tray_host(&self) -> Running {
+        let child = std::process::Command::new("gtk-sni-tray-standalone")
+            .args(["--watcher", "--top", "--end"])
+            .env("DISPLAY", &self.x.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
+        let host = Running(child);
+        wait_up_to(Duration::from_secs(30), "the tray host", || {
+            self.bus
+                .send(&[
+                    "--dest=org.kde.StatusNotifierWatcher",
+                    "/StatusNotifierWatcher",
+                    "org.freedesktop.DBus.Properties.Get",
+                    "string:org.kde.StatusNotifierWatcher",
+                    "string:RegisteredStatusNotifierItems",
+                ])
+                .contains("array")
+        });
+        host
+    }
+
+    /// Where the app's messages go.
+    fn app_log(&self) -> std::path::PathBuf {
+        self.home.dir.path().join("app.log")
     }
 
     /// `dropcast-app` in this desktop (a second start forwards to the first).
@@ -176,8 +207,13 @@ impl TrayDesk {
 
 #[test]
 fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
-    let desk = TrayDesk::start();
+    // The tray host comes up after the app, as at login: the icon still
+    // shows once it does.
+    let desk = TrayDesk::start(HostStarts::AfterTheApp);
     let (x, home, server) = (&desk.x, &desk.home, &desk.server);
+    let said = std::fs::read_to_string(desk.app_log()).unwrap();
+    assert!(said.contains("no tray icon yet"), "{said}");
+    assert!(said.contains("the tray icon is shown"), "{said}");
 
     // What a person sees: the icon in the tray bar.
     home.screenshot(x, "tray", Some("0,0,640,40"));
@@ -245,7 +281,7 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
 
 #[test]
 fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_pauses_and_stops_it() {
-    let desk = TrayDesk::start();
+    let desk = TrayDesk::start(HostStarts::First);
     let x = &desk.x;
     let files = tempfile::tempdir().unwrap();
     let path = files.path().join("screen.png");

@@ -33,6 +33,8 @@ pub enum Request {
     SignOut,
     /// A second of the recording has passed (the tray shows the time).
     Tick,
+    /// Time to try the tray icon again (no tray host took it yet).
+    ShowTray,
     /// The recording ended: its link, or what went wrong.
     RecordingEnded(Result<String, String>),
 }
@@ -95,6 +97,9 @@ async fn run(first: Option<Command>) -> Result<(), String> {
     }
     let mut tray = tray::Tray::new(tx.clone());
     tray.refresh(&session).await;
+    if !tray.shown() {
+        retry_tray(tx.clone());
+    }
     eprintln!("dropcast-app: ready");
     if let Some(c) = first {
         let _ = tx.send(Request::Do(c));
@@ -118,6 +123,14 @@ async fn run(first: Option<Command>) -> Result<(), String> {
                 }
             }
             break;
+        }
+        if request == Request::ShowTray {
+            if tray.show().is_ok() {
+                eprintln!("dropcast-app: the tray icon is shown");
+            } else {
+                retry_tray(tx.clone());
+            }
+            continue;
         }
         if request == Request::Tick {
             tray.recording(app.recording.as_ref().map(Recording::shown));
@@ -198,6 +211,18 @@ async fn run(first: Option<Command>) -> Result<(), String> {
         tray.refresh(&session).await;
     }
     Ok(())
+}
+
+/// Asks for another try at the tray icon in a while: every 2 s for the
+/// first minute after start, then every 15 s.
+fn retry_tray(tx: mpsc::UnboundedSender<Request>) {
+    static TRIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let tries = TRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let wait = Duration::from_secs(if tries < 30 { 2 } else { 15 });
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let _ = tx.send(Request::ShowTray);
+    });
 }
 
 struct App {
@@ -339,7 +364,9 @@ impl App {
                 let done = actions::resume_all(&sharer, &|_: &str, _: u64| None).await?;
                 Ok(format!("resumed {} uploads", done.len()))
             }
-            Request::Do(Command::Reload | Command::Quit) | Request::Tick => Ok(String::new()),
+            Request::Do(Command::Reload | Command::Quit) | Request::Tick | Request::ShowTray => {
+                Ok(String::new())
+            }
             Request::RecordingEnded(_) => Ok(String::new()),
         }
     }

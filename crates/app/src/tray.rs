@@ -65,28 +65,44 @@ impl Tray {
                 let _ = tx.send(r);
             }
         }));
-        let built = TrayIconBuilder::new()
-            .with_tooltip("Dropcast")
-            .with_title("Dropcast")
-            .with_icon(icon(IDLE))
-            .with_menu(Box::new(menu(&MenuState::default())))
-            .build();
-        let icon = match built {
-            Ok(icon) => Some(icon),
-            Err(e) => {
-                eprintln!(
-                    "dropcast-app: no tray icon ({e}); is a tray (StatusNotifierItem host) \
-                     running? Hotkeys still work."
-                );
-                None
-            }
-        };
-        Tray {
-            icon,
+        let mut tray = Tray {
+            icon: None,
             busy: false,
             failed: false,
             state: MenuState::default(),
+        };
+        if let Err(e) = tray.show() {
+            eprintln!(
+                "dropcast-app: no tray icon yet ({e}); is a tray (StatusNotifierItem host) \
+                 running? Trying again while it is not. Hotkeys still work."
+            );
         }
+        tray
+    }
+
+    /// Whether the icon is in a tray.
+    pub fn shown(&self) -> bool {
+        self.icon.is_some()
+    }
+
+    /// Puts the icon in the tray if it is not there yet. The tray host
+    /// (a panel) may start after the app, as at login, or refuse an item
+    /// until its own host half has registered: the app calls this again
+    /// until it works.
+    pub fn show(&mut self) -> Result<(), String> {
+        if self.icon.is_some() {
+            return Ok(());
+        }
+        let icon = TrayIconBuilder::new()
+            .with_tooltip("Dropcast")
+            .with_title("Dropcast")
+            .with_icon(icon(IDLE))
+            .with_menu(Box::new(menu(&self.state)))
+            .build()
+            .map_err(|e| e.to_string())?;
+        self.icon = Some(icon);
+        self.repaint();
+        Ok(())
     }
 
     fn repaint(&self) {
