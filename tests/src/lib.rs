@@ -382,6 +382,7 @@ impl Home {
         child.wait_with_output().unwrap()
     }
 
+    /// `dropcast ARGS` run to success; the JSON of its last line.
     pub fn json(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> serde_json::Value {
         let out = self.run(args, stdin, env);
         assert!(
@@ -389,7 +390,11 @@ impl Home {
             "dropcast {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap()
+        // The last line: commands that report as they go (`record`) end
+        // with their result.
+        let text = String::from_utf8_lossy(&out.stdout);
+        let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("JSON from {args:?} ({e}): {text}"))
     }
 
     /// What a person sees on `x` (or a region `X,Y,W,H` of it), taken with
@@ -626,5 +631,65 @@ impl SessionBus {
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A private PulseAudio server with a microphone that hears a `hz` tone:
+/// ffmpeg plays the tone in real time into a null sink, whose monitor is
+/// the server's one input. (PulseAudio's own sine source hands out seconds
+/// at once, faster than real time; a microphone does not.) `address` goes
+/// in `PULSE_SERVER`.
+pub struct SoundServer {
+    pub address: String,
+    // Dropped in this order: the player before its server.
+    _player: Running,
+    _daemon: Running,
+    _dir: tempfile::TempDir,
+}
+
+impl SoundServer {
+    pub fn start(hz: u32) -> SoundServer {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("native");
+        let child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+                &format!(
+                    "--load=module-native-protocol-unix auth-anonymous=1 socket={}",
+                    socket.display()
+                ),
+                "--load=module-null-sink sink_name=room rate=48000",
+            ])
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pulseaudio is installed (package pulseaudio)");
+        let daemon = Running(child);
+        wait_up_to(Duration::from_secs(30), "the sound server", || {
+            socket.exists()
+        });
+        let address = format!("unix:{}", socket.display());
+        let player = Command::new("ffmpeg")
+            .args(["-v", "error", "-re", "-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency={hz}:sample_rate=48000"))
+            .args(["-f", "pulse", "-device", "room", "tone"])
+            .env("PULSE_SERVER", &address)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg is installed (package ffmpeg)");
+        SoundServer {
+            address,
+            _player: Running(player),
+            _daemon: daemon,
+            _dir: dir,
+        }
     }
 }

@@ -60,6 +60,8 @@ struct TrayDesk {
     /// The app's bus name, for dbusmenu calls.
     item: String,
     _tray_host: Running,
+    /// A microphone for recordings with sound, when the test wants one.
+    microphone: Option<SoundServer>,
     bus: SessionBus,
     x: Xvfb,
 }
@@ -75,7 +77,7 @@ enum HostStarts {
 }
 
 impl TrayDesk {
-    fn start(host: HostStarts) -> TrayDesk {
+    fn start(host: HostStarts, microphone: Option<SoundServer>) -> TrayDesk {
         let x = Xvfb::start(640, 480);
         let bus = SessionBus::start();
         let server = Server::start(&workspace_bin("dropcast-server"), &[]);
@@ -92,6 +94,7 @@ impl TrayDesk {
             server,
             item: String::new(),
             _tray_host: Running(std::process::Command::new("true").spawn().unwrap()),
+            microphone,
             bus,
             x,
         };
@@ -174,6 +177,9 @@ impl TrayDesk {
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
             .env("XDG_RUNTIME_DIR", self.home.dir.path())
             .env(FILE_STORE.0, FILE_STORE.1);
+        if let Some(m) = &self.microphone {
+            cmd.env("PULSE_SERVER", &m.address);
+        }
         cmd
     }
 
@@ -209,7 +215,7 @@ impl TrayDesk {
 fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     // The tray host comes up after the app, as at login: the icon still
     // shows once it does.
-    let desk = TrayDesk::start(HostStarts::AfterTheApp);
+    let desk = TrayDesk::start(HostStarts::AfterTheApp, None);
     let (x, home, server) = (&desk.x, &desk.home, &desk.server);
     let said = std::fs::read_to_string(desk.app_log()).unwrap();
     assert!(said.contains("no tray icon yet"), "{said}");
@@ -281,7 +287,16 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
 
 #[test]
 fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_pauses_and_stops_it() {
-    let desk = TrayDesk::start(HostStarts::First);
+    // The recordings setting asks for sound, and a microphone hears a tone.
+    let desk = TrayDesk::start(HostStarts::First, Some(SoundServer::start(440)));
+    let config = desk.home.dir.path().join("config/dropcast/client/config.toml");
+    let settings = std::fs::read_to_string(&config).unwrap_or_default();
+    let settings = if settings.contains("audio = false") {
+        settings.replace("audio = false", "audio = true")
+    } else {
+        format!("{settings}\n[record]\naudio = true\n")
+    };
+    std::fs::write(&config, settings).unwrap();
     let x = &desk.x;
     let files = tempfile::tempdir().unwrap();
     let path = files.path().join("screen.png");
@@ -348,9 +363,10 @@ fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_pauses_and_s
         .arg(&video)
         .output()
         .unwrap();
+    // The video, and the microphone's sound beside it.
     assert_eq!(
         String::from_utf8_lossy(&probe.stdout).trim(),
-        "h264,640,480"
+        "h264,640,480\naac"
     );
     wait_until("the menu to offer recording again", || {
         desk.menu().contains("Record screen (Ctrl+Shift+5)")

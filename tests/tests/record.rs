@@ -454,3 +454,158 @@ fn a_paused_recording_leaves_the_pause_out_of_the_video() {
         .unwrap();
     assert!((seconds - 3.0).abs() <= 0.2, "3 s +- 0.2: {seconds}");
 }
+
+/// ffprobe's view of every stream of `input` (a file or a URL): its type,
+/// codec, size or rate, and duration.
+fn streams(input: &str) -> Vec<Value> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name,width,height,sample_rate,channels,duration",
+            "-of",
+            "json",
+            input,
+        ])
+        .output()
+        .expect("ffprobe is installed (package ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    info["streams"].as_array().unwrap().clone()
+}
+
+fn seconds(stream: &Value) -> f64 {
+    stream["duration"].as_str().unwrap().parse().unwrap()
+}
+
+/// The sound of `input` from `from` to `to` seconds, mono: its pitch (Hz,
+/// by zero crossings) and loudness (RMS, 0 to 1).
+fn tone_of(input: &str, from: f64, to: f64) -> (f64, f64) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i", input, "-ss", &from.to_string(), "-t"])
+        .arg((to - from).to_string())
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<f64> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect();
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    let seconds = samples.len() as f64 / 48_000.0;
+    let rms = (samples.iter().map(|v| v * v).sum::<f64>() / samples.len() as f64).sqrt();
+    (crossings as f64 / 2.0 / seconds, rms)
+}
+
+#[test]
+fn a_recording_with_sound_carries_the_microphone_in_step_with_the_video() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Xvfb::start(640, 480);
+    let _content = moving_content(&x);
+    // The microphone: a sound server whose input hears a 440 Hz tone.
+    let mic = SoundServer::start(440);
+    let (_server, home) = signed_in();
+    let done = home.json(
+        &[
+            "record",
+            "--region",
+            "0,0,320,240",
+            "--duration",
+            "4",
+            "--audio",
+            "--json",
+        ],
+        "",
+        &[
+            ("DISPLAY", x.display.as_str()),
+            ("PULSE_SERVER", mic.address.as_str()),
+            FILE_STORE,
+        ],
+    );
+    assert_eq!(done["audio"], "pulse default", "{done}");
+    let raw = format!("{}/raw", done["url"].as_str().expect("shared"));
+
+    let streams = streams(&raw);
+    let video = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .expect("a video track");
+    let sound = streams
+        .iter()
+        .find(|s| s["codec_type"] == "audio")
+        .expect("a sound track");
+    assert_eq!(
+        (&video["codec_name"], &video["width"]),
+        (&"h264".into(), &320.into())
+    );
+    assert_eq!(sound["codec_name"], "aac");
+    assert_eq!(sound["sample_rate"], "48000");
+    assert_eq!(sound["channels"], 2);
+    let (v, a) = (seconds(video), seconds(sound));
+    assert!((v - 4.0).abs() <= 0.2, "4 s +- 0.2 of video: {v}");
+    // AAC adds up to one frame (21 ms) of its own at the start.
+    assert!(
+        (a - v).abs() <= 0.1,
+        "as much sound as video: {a} s and {v} s"
+    );
+
+    let (pitch, loudness) = tone_of(&raw, 1.0, 3.0);
+    eprintln!("video {v} s, sound {a} s, {pitch} Hz, RMS {loudness}");
+    assert!(
+        (pitch - 440.0).abs() <= 5.0,
+        "the microphone's 440 Hz: {pitch}"
+    );
+    assert!(loudness > 0.05, "heard, not silence: RMS {loudness}");
+}
+
+#[test]
+fn sound_asked_for_without_a_microphone_is_refused_before_any_link_is_made() {
+    let x = Xvfb::start(320, 240);
+    let (_server, home) = signed_in();
+    let nowhere = tempfile::tempdir().unwrap();
+    let out = home.run(
+        &["record", "--duration", "2", "--audio"],
+        "",
+        &[
+            ("DISPLAY", x.display.as_str()),
+            (
+                "PULSE_SERVER",
+                &format!("unix:{}", nowhere.path().join("native").display()),
+            ),
+            FILE_STORE,
+        ],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("no microphone to record from"), "{said}");
+    assert!(said.contains("record without sound"), "what to do: {said}");
+    assert!(!said.contains("Recording to"), "nothing recorded: {said}");
+    let clipboard = std::process::Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .env("DISPLAY", &x.display)
+        .output()
+        .unwrap();
+    assert!(clipboard.stdout.is_empty(), "no link handed out");
+    let history = home.run(&["history"], "", &[FILE_STORE]);
+    assert!(
+        !String::from_utf8_lossy(&history.stdout).contains("http"),
+        "no drop: {}",
+        String::from_utf8_lossy(&history.stdout)
+    );
+}

@@ -238,6 +238,8 @@ export type RecordingPrefs = {
 	linkAtStart: boolean,
 	/**  Include the mouse pointer. */
 	cursor: boolean,
+	/**  Record the default microphone too. */
+	audio: boolean,
 };
 
 /**  A region in desktop pixels. */

@@ -52,7 +52,7 @@ const prefs = {
   format: "png", jpegQuality: 90, downscale: false, cursor: false, copy: "link",
   openInBrowser: false, saveFolder: null, notify: true, sound: true, startAtLogin: false,
   hotkeys: { screen: "Ctrl+Shift+3", area: "Ctrl+Shift+4", window: "Ctrl+Shift+W", record: "Ctrl+Shift+5", upload: "Ctrl+Shift+U" },
-  recording: { fps: 30, maxMinutes: 60, linkAtStart: true, cursor: true },
+  recording: { fps: 30, maxMinutes: 60, linkAtStart: true, cursor: true, audio: false },
 };
 
 describe("settings window", () => {
@@ -139,13 +139,14 @@ describe("settings window", () => {
     const linkAt = $<HTMLSelectElement>("select[name=link-at]")!;
     linkAt.selectedIndex = 1;
     linkAt.dispatchEvent(new Event("change", { bubbles: true }));
+    $<HTMLInputElement>("input[name=audio]")!.click();
     $<HTMLButtonElement>("form button[type=submit]")!.click();
     await until(() => text().includes("Saved."), "saved");
     const saved = calls.find((c) => c.cmd === "save_preferences")!.args.preferences as typeof prefs;
     expect(saved.hotkeys.area).toBe("Ctrl+Alt+R");
     expect(saved.saveFolder).toBe("/home/ada/Pictures");
     expect(saved.startAtLogin).toBe(true);
-    expect(saved.recording).toEqual({ fps: 30, maxMinutes: 5, linkAtStart: false, cursor: true });
+    expect(saved.recording).toEqual({ fps: 30, maxMinutes: 5, linkAtStart: false, cursor: true, audio: true });
   });
 });
 

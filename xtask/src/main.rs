@@ -82,6 +82,9 @@ const TEST_PACKAGES: &[&str] = &[
     "chromium",
     "chromium-driver",
     "ffmpeg",
+    // A sound server whose microphone is a sine-wave source, for
+    // recordings with sound.
+    "pulseaudio",
     // A tray host (StatusNotifierItem) with its own watcher, for the tray
     // app's tests.
     "haskell-gtk-sni-tray-utils",

@@ -605,6 +605,8 @@ pub struct Recorded {
     pub counts: dropcast_capture::stream::Counts,
     /// The H.264 encoder used (hardware when there is one).
     pub encoder: &'static str,
+    /// The microphone recorded ("pulse default"), if sound was asked for.
+    pub audio: Option<String>,
 }
 
 /// How to record.
@@ -614,6 +616,20 @@ pub struct RecordOptions {
     pub cursor: bool,
     /// Stop by itself after this long.
     pub max: Option<std::time::Duration>,
+    /// Sound from the default microphone too (AAC).
+    pub audio: Sound,
+}
+
+/// Whether a recording has sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sound {
+    #[default]
+    None,
+    /// The default microphone; no recording without it (asked for by name).
+    Microphone,
+    /// The default microphone when there is one, else none (a setting:
+    /// the hotkey still records).
+    MicrophoneIfAny,
 }
 
 /// How a front end steers a recording running on another thread.
@@ -640,6 +656,21 @@ impl Controls {
     }
 }
 
+/// The microphone `sound` asks for, open; an error when it is required
+/// and there is none.
+fn open_microphone(sound: Sound) -> Result<Option<dropcast_encode::audio::Microphone>> {
+    use dropcast_encode::audio::Microphone;
+    match sound {
+        Sound::None => Ok(None),
+        Sound::Microphone => Microphone::open()
+            .map(Some)
+            .map_err(|e| Error::new(Kind::Capture, e.to_string())),
+        Sound::MicrophoneIfAny => Ok(Microphone::open()
+            .inspect_err(|e| eprintln!("dropcast: recording without sound: {e}"))
+            .ok()),
+    }
+}
+
 /// Records `target` into `path` (H.264 in fragmented MP4, playable up to
 /// its last fragment at any moment) until `controls.stop` is set or
 /// `options.max` of recorded time (pauses not counted) has passed.
@@ -652,6 +683,11 @@ pub fn record(
 ) -> Result<Recorded> {
     use std::sync::atomic::Ordering;
     use std::time::Duration;
+    let video_error =
+        |e: dropcast_encode::video::VideoError| Error::new(Kind::Failed, e.to_string());
+    // The microphone first: without one asked for, nothing starts.
+    let mut mic = open_microphone(options.audio)?;
+    let audio = mic.as_ref().map(|m| m.source().to_string());
     let frames = dropcast_capture::stream::stream(
         target,
         options.fps,
@@ -659,9 +695,7 @@ pub fn record(
             cursor: options.cursor,
         },
     )?;
-    let video_error =
-        |e: dropcast_encode::video::VideoError| Error::new(Kind::Failed, e.to_string());
-    let mut writer = None;
+    let mut writer: Option<dropcast_encode::video::Mp4Writer> = None;
     let mut size = (0, 0);
     let mut last_at = Duration::ZERO;
     let mut resized = 0u64;
@@ -691,7 +725,23 @@ pub fn record(
         {
             break;
         }
-        let (frame, at) = match frames.next(Duration::from_millis(50)) {
+        let next = frames.next(Duration::from_millis(50));
+        if let (Some(m), Some(w)) = (&mic, &mut writer) {
+            // Sound heard while paused is left out, as the frames are.
+            match m.take() {
+                Ok(samples) if paused_since.is_none() => {
+                    let now = recorded_time(paused_total, None).as_millis() as i64;
+                    w.push_audio(&samples, now).map_err(video_error)?;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // The video goes on; the sound track is silent from here.
+                    eprintln!("dropcast: {e}; the recording goes on without sound");
+                    mic = None;
+                }
+            }
+        }
+        let (frame, at) = match next {
             Ok(Some(f)) => f,
             Ok(None) => continue,
             // The capture thread ended: `stop` below says why.
@@ -723,6 +773,7 @@ pub fn record(
                         size.1,
                         dropcast_encode::video::VideoSettings {
                             fps: options.fps,
+                            audio: mic.as_ref().map(|m| m.format()),
                             ..Default::default()
                         },
                     )
@@ -772,6 +823,7 @@ pub fn record(
         duration: last_at,
         counts,
         encoder,
+        audio,
     })
 }
 
@@ -815,6 +867,11 @@ pub async fn share_recording(
         progress_for,
     } = hooks;
     use dropcast_client::live;
+    if options.audio == Sound::Microphone {
+        // Before a link is given out: a dead link on the clipboard helps
+        // no one. (Opened again to record: a few milliseconds.)
+        open_microphone(Sound::Microphone)?;
+    }
     let sharer = session.sharer().await?;
     let pooled = Sharer::link_from_pool(&sharer.journal, sharer.client.base()).await?;
     let link = link_or_reserve(&sharer, pooled, "recording").await?;

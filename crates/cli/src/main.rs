@@ -152,6 +152,10 @@ enum Command {
         /// palette for the clip) instead of an MP4: for short clips.
         #[arg(long)]
         gif: bool,
+        /// Record the default microphone too, as AAC [default: the
+        /// `record.audio` setting, off].
+        #[arg(long, conflicts_with = "gif")]
+        audio: bool,
     },
     /// The monitors, numbered as `shot --monitor N` takes them.
     Monitors,
@@ -435,6 +439,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             no_upload,
             cursor,
             gif,
+            audio,
         } => {
             let fps = fps.unwrap_or(ctx.settings.record.fps);
             if !(1..=60).contains(&fps) {
@@ -455,6 +460,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 fps,
                 cursor: cursor || ctx.settings.record.cursor,
                 max,
+                audio: if audio {
+                    actions::Sound::Microphone
+                } else if ctx.settings.record.audio && !gif {
+                    // A GIF has no sound.
+                    actions::Sound::MicrophoneIfAny
+                } else {
+                    actions::Sound::None
+                },
             };
             let controls = std::sync::Arc::new(actions::Controls::default());
             {
@@ -503,6 +516,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     "captured": r.counts.captured,
                     "dropped": r.counts.dropped,
                     "unchanged": r.counts.unchanged,
+                    "audio": r.audio,
                 })
             };
             if gif {

@@ -99,6 +99,8 @@ pub struct Record {
     pub link_at_start: bool,
     /// Draw the mouse pointer in.
     pub cursor: bool,
+    /// Record the default microphone too.
+    pub audio: bool,
 }
 
 impl Default for Record {
@@ -108,6 +110,7 @@ impl Default for Record {
             max_minutes: 60,
             link_at_start: true,
             cursor: true,
+            audio: false,
         }
     }
 }

@@ -16,6 +16,8 @@
 use std::io::Cursor;
 
 #[cfg(feature = "video")]
+pub mod audio;
+#[cfg(feature = "video")]
 pub mod gif;
 pub mod mp4;
 mod png;

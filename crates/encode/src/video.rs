@@ -8,14 +8,18 @@
 //! uploaded while recording goes on. Frames carry their own timestamps
 //! (variable frame rate: a still screen sends few frames). Colours are
 //! converted with BT.709 coefficients and tagged so; odd sizes lose their
-//! last column or row (4:2:0 needs even sizes).
+//! last column or row (4:2:0 needs even sizes). Sound from the microphone
+//! ([`crate::audio`]), when asked for, goes in as a second track, AAC, kept
+//! in step with the video's clock.
 
 use std::path::Path;
 
 use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
-use ffmpeg::{codec, color, encoder, format, frame, Dictionary, Packet, Rational};
+use ffmpeg::{codec, color, encoder, format, frame, ChannelLayout, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
+
+use crate::audio::AudioFormat;
 
 /// How to encode a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +33,9 @@ pub struct VideoSettings {
     pub crf: u8,
     /// H.264 encoders to try, in order; the first that opens is used.
     pub encoders: &'static [&'static str],
+    /// A sound track for samples of this format (see
+    /// [`Mp4Writer::push_audio`]), or none.
+    pub audio: Option<AudioFormat>,
 }
 
 /// Hardware encoders that take frames in ordinary memory first (they use
@@ -45,6 +52,7 @@ impl Default for VideoSettings {
             keyframe_seconds: 1,
             crf: 23,
             encoders: ENCODERS,
+            audio: None,
         }
     }
 }
@@ -61,6 +69,13 @@ pub enum VideoError {
     Io(std::io::Error),
     #[error("GIF: {0}")]
     Gif(#[from] ::gif::EncodingError),
+    #[error(
+        "no microphone to record from ({tried}); plug one in or start the sound server, \
+         or record without sound"
+    )]
+    NoMicrophone { tried: String },
+    #[error("the microphone stopped: {0}")]
+    Microphone(String),
     #[error("a {width}x{height} recording is too small to encode (2x2 at least)")]
     TooSmall { width: u32, height: u32 },
     #[error("frame is {got} bytes, a {width}x{height} RGBA frame is {want}")]
@@ -94,6 +109,153 @@ pub struct Mp4Writer {
     fps: i64,
     /// The last packet out of the encoder, written when the next comes.
     held: Option<Packet>,
+    audio: Option<AudioTrack>,
+}
+
+/// The sound track: AAC from interleaved `f32` samples.
+struct AudioTrack {
+    encoder: encoder::Audio,
+    stream: usize,
+    stream_time_base: Rational,
+    format: AudioFormat,
+    /// Samples per AAC frame.
+    frame_size: usize,
+    /// Samples not yet in a frame, interleaved.
+    waiting: Vec<f32>,
+    /// Samples (per channel) given to the encoder: the next frame's time.
+    sent: i64,
+    /// Samples were pushed (the track's start is set).
+    started: bool,
+}
+
+/// Once started, sound may run this far ahead of or behind the video's
+/// clock before it is cut or padded with silence: far more than a
+/// device's bursts and jitter (tens of ms), so only a stalled microphone
+/// or one whose clock ran off is corrected.
+const AUDIO_SLACK_MS: i64 = 1000;
+
+impl AudioTrack {
+    fn open(format: AudioFormat) -> Result<(encoder::Audio, ffmpeg::Codec), VideoError> {
+        let codec = encoder::find(codec::Id::AAC).ok_or(VideoError::NoEncoder {
+            tried: "aac".into(),
+        })?;
+        let mut audio = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .audio()?;
+        audio.set_rate(format.rate as i32);
+        audio.set_channel_layout(ChannelLayout::default(i32::from(format.channels)));
+        audio.set_channels(i32::from(format.channels));
+        audio.set_format(format::Sample::F32(format::sample::Type::Planar));
+        audio.set_bit_rate(64_000 * usize::from(format.channels));
+        audio.set_time_base(Rational::new(1, format.rate as i32));
+        audio.set_flags(codec::Flags::GLOBAL_HEADER);
+        Ok((audio.open_as(codec)?, codec))
+    }
+
+    /// Samples (per channel) in the track so far, encoded or waiting.
+    fn length(&self) -> i64 {
+        self.sent + (self.waiting.len() / usize::from(self.format.channels)) as i64
+    }
+
+    /// Adds `samples` that end at `at_ms` of the video's clock. The first
+    /// ones set where the track starts (silence before them, or those
+    /// heard before the video started left out); after that samples follow
+    /// each other, unless the track is more than [`AUDIO_SLACK_MS`] behind
+    /// (silence first) or ahead (fewer of them).
+    fn push(
+        &mut self,
+        output: &mut format::context::Output,
+        samples: &[f32],
+        at_ms: i64,
+    ) -> Result<(), VideoError> {
+        let ch = usize::from(self.format.channels);
+        let rate = i64::from(self.format.rate);
+        let want = at_ms * rate / 1000;
+        let slack = if self.started {
+            AUDIO_SLACK_MS * rate / 1000
+        } else {
+            0
+        };
+        self.started = true;
+        let end = self.length() + (samples.len() / ch) as i64;
+        let mut samples = &samples[..samples.len() / ch * ch];
+        if end + slack < want {
+            let silence = (want - end) as usize * ch;
+            self.waiting.resize(self.waiting.len() + silence, 0.0);
+        } else if end > want + slack {
+            let cut = ((end - want) as usize * ch).min(samples.len());
+            samples = &samples[cut..];
+        }
+        self.waiting.extend_from_slice(samples);
+        self.encode(output, false)
+    }
+
+    /// Encodes every whole frame waiting (and, at the end, the rest).
+    fn encode(
+        &mut self,
+        output: &mut format::context::Output,
+        last: bool,
+    ) -> Result<(), VideoError> {
+        let ch = usize::from(self.format.channels);
+        while self.waiting.len() >= self.frame_size * ch || (last && !self.waiting.is_empty()) {
+            let n = (self.waiting.len() / ch).min(self.frame_size);
+            let mut frame = frame::Audio::new(
+                format::Sample::F32(format::sample::Type::Planar),
+                n,
+                ChannelLayout::default(i32::from(self.format.channels)),
+            );
+            frame.set_channels(self.format.channels);
+            frame.set_rate(self.format.rate);
+            for c in 0..ch {
+                let plane = frame.plane_mut::<f32>(c);
+                for (i, sample) in plane.iter_mut().enumerate().take(n) {
+                    *sample = self.waiting[i * ch + c];
+                }
+            }
+            self.waiting.drain(..n * ch);
+            frame.set_pts(Some(self.sent));
+            self.sent += n as i64;
+            self.encoder.send_frame(&frame)?;
+            self.drain(output)?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, output: &mut format::context::Output) -> Result<(), VideoError> {
+        let mut packet = Packet::empty();
+        loop {
+            match self.encoder.receive_packet(&mut packet) {
+                Ok(()) => {
+                    packet.set_stream(self.stream);
+                    packet.rescale_ts(
+                        Rational::new(1, self.format.rate as i32),
+                        self.stream_time_base,
+                    );
+                    packet.write_interleaved(output)?;
+                }
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => {
+                    return Ok(())
+                }
+                Err(ffmpeg::Error::Eof) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Ends the track at `end_ms` (silence to there, or cut there).
+    fn finish_at(
+        &mut self,
+        output: &mut format::context::Output,
+        end_ms: i64,
+    ) -> Result<(), VideoError> {
+        let ch = usize::from(self.format.channels);
+        let want = end_ms * i64::from(self.format.rate) / 1000;
+        let keep = (want - self.sent).max(0) as usize * ch;
+        self.waiting.resize(keep, 0.0);
+        self.encode(output, true)?;
+        self.encoder.send_eof()?;
+        self.drain(output)
+    }
 }
 
 /// Opens the first of `settings.encoders` that this FFmpeg has and that
@@ -195,11 +357,20 @@ impl Mp4Writer {
         }
         // The encoder first: no empty file is left when there is none.
         let (encoder, codec, pixel, name) = open_encoder(size, &settings)?;
+        let audio = settings.audio.map(AudioTrack::open).transpose()?;
         let mut output = format::output_as(path, "mp4")?;
         let index = {
             let mut stream = output.add_stream(codec)?;
             stream.set_parameters(&encoder);
             stream.index()
+        };
+        let audio_index = match &audio {
+            Some((audio, codec)) => {
+                let mut stream = output.add_stream(*codec)?;
+                stream.set_parameters(audio);
+                Some(stream.index())
+            }
+            None => None,
         };
         let mut mux = Dictionary::new();
         mux.set(
@@ -220,6 +391,22 @@ impl Mp4Writer {
             .stream(index)
             .expect("the stream just added")
             .time_base();
+        let audio = match (audio, audio_index, settings.audio) {
+            (Some((encoder, _)), Some(stream), Some(format)) => Some(AudioTrack {
+                frame_size: (encoder.frame_size() as usize).max(1),
+                encoder,
+                stream,
+                stream_time_base: output
+                    .stream(stream)
+                    .expect("the stream just added")
+                    .time_base(),
+                format,
+                waiting: Vec::new(),
+                sent: 0,
+                started: false,
+            }),
+            _ => None,
+        };
         let mut scaler = scaling::Context::get(
             Pixel::RGBA,
             size.0,
@@ -256,6 +443,7 @@ impl Mp4Writer {
             encoder_name: name,
             fps: i64::from(settings.fps),
             held: None,
+            audio,
             last_pts: None,
             last_key: None,
             keyframe_ms: i64::from(settings.keyframe_seconds.max(1)) * 1000,
@@ -322,6 +510,18 @@ impl Mp4Writer {
         self.drain()
     }
 
+    /// Adds microphone samples (interleaved, in the format given at
+    /// create) that end at `at_ms` of the recording: the sound track
+    /// starts in step with the video and is kept within a second of it by
+    /// silence or by cutting (see `AudioTrack::push`). Nothing without a
+    /// sound track.
+    pub fn push_audio(&mut self, samples: &[f32], at_ms: i64) -> Result<(), VideoError> {
+        match &mut self.audio {
+            Some(track) => track.push(&mut self.output, samples, at_ms),
+            None => Ok(()),
+        }
+    }
+
     /// Writes the packets the encoder has ready. Each is held until the
     /// next one comes, which gives its duration (frames come at varying
     /// intervals); the last one's is set by [`Mp4Writer::finish_at`].
@@ -375,6 +575,9 @@ impl Mp4Writer {
         if let Some(mut last) = self.held.take() {
             let end = end_ms.max(last.pts().unwrap_or(0) + 1);
             self.write(&mut last, Some(end))?;
+        }
+        if let Some(track) = &mut self.audio {
+            track.finish_at(&mut self.output, end_ms)?;
         }
         self.output.write_trailer()?;
         Ok(self.frames)
@@ -458,6 +661,103 @@ mod tests {
                 "what is on disk is whole fragments"
             );
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Decoded sound of `path`: samples of its first channel.
+    fn sound_of(path: &Path) -> Vec<f32> {
+        let mut input = ffmpeg::format::input(path).unwrap();
+        let stream = input
+            .streams()
+            .best(ffmpeg::media::Type::Audio)
+            .expect("a sound track");
+        let index = stream.index();
+        let mut decoder = codec::context::Context::from_parameters(stream.parameters())
+            .unwrap()
+            .decoder()
+            .audio()
+            .unwrap();
+        let mut samples = Vec::new();
+        let mut frame = frame::Audio::empty();
+        for (stream, packet) in input.packets() {
+            if stream.index() == index {
+                decoder.send_packet(&packet).unwrap();
+                while decoder.receive_frame(&mut frame).is_ok() {
+                    samples.extend_from_slice(&frame.plane::<f32>(0)[..frame.samples()]);
+                }
+            }
+        }
+        samples
+    }
+
+    #[test]
+    fn sound_that_starts_late_or_runs_ahead_is_kept_in_step_with_the_video() {
+        let dir = std::env::temp_dir().join(format!("dropcast-sound-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sound.mp4");
+        let format = AudioFormat {
+            rate: 48_000,
+            channels: 2,
+        };
+        let settings = VideoSettings {
+            fps: 10,
+            audio: Some(format),
+            ..VideoSettings::default()
+        };
+        let mut writer = Mp4Writer::create(&path, 64, 48, settings).unwrap();
+        // A 440 Hz tone in 20 ms pieces: the first arrives at 500 ms, the
+        // microphone stalls from 1.5 s to 3 s, then sends 2 s of sound at
+        // once at 3.6 s, as if its clock ran fast.
+        let tone = |from: usize, n: usize| -> Vec<f32> {
+            (from..from + n)
+                .flat_map(|i| {
+                    let v = (i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 0.5;
+                    [v, v]
+                })
+                .collect()
+        };
+        let mut given = 0;
+        for n in 0..40u32 {
+            let ms = i64::from(n) * 100;
+            writer.push(&frame(64, 48, n), ms).unwrap();
+            if (500..1500).contains(&ms) || (3000..3500).contains(&ms) {
+                for piece in 0..5 {
+                    writer
+                        .push_audio(&tone(given, 960), ms + 20 * (piece + 1))
+                        .unwrap();
+                    given += 960;
+                }
+            }
+        }
+        writer.push_audio(&tone(given, 96_000), 3600).unwrap();
+        writer.finish_at(4000).unwrap();
+
+        let file = std::fs::read(&path).unwrap();
+        let mut cursor = std::io::Cursor::new(&file);
+        assert_eq!(
+            crate::mp4::complete_length(&mut cursor, file.len() as u64).unwrap(),
+            file.len() as u64,
+            "the file is whole fragments, sound and video"
+        );
+        let sound = sound_of(&path);
+        let seconds = sound.len() as f32 / 48_000.0;
+        // AAC adds up to one frame of its own start-up delay.
+        assert!((4.0..4.05).contains(&seconds), "{seconds} s of sound");
+        let loud = |from: f32, to: f32| {
+            let part = &sound[(from * 48_000.0) as usize..(to * 48_000.0) as usize];
+            (part.iter().map(|v| v * v).sum::<f32>() / part.len() as f32).sqrt()
+        };
+        assert!(loud(0.05, 0.45) < 0.01, "silence before the first sound");
+        assert!(loud(0.6, 1.4) > 0.3, "the tone while it came");
+        assert!(
+            loud(1.6, 2.9) < 0.01,
+            "silence while the microphone stalled"
+        );
+        assert!(loud(3.05, 3.55) > 0.3, "the tone again, in step");
+        assert!(
+            loud(3.7, 3.95) < 0.01,
+            "what ran ahead is cut, silence to the end"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

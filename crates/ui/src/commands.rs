@@ -135,6 +135,8 @@ pub struct RecordingPrefs {
     pub link_at_start: bool,
     /// Include the mouse pointer.
     pub cursor: bool,
+    /// Record the default microphone too.
+    pub audio: bool,
 }
 
 /// Starting `dropcast-app` at login (XDG autostart on Linux, a launch
@@ -194,6 +196,7 @@ pub async fn preferences() -> Result<Preferences> {
             max_minutes: s.record.max_minutes,
             link_at_start: s.record.link_at_start,
             cursor: s.record.cursor,
+            audio: s.record.audio,
         },
     })
 }
@@ -288,6 +291,7 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
         max_minutes: p.recording.max_minutes,
         link_at_start: p.recording.link_at_start,
         cursor: p.recording.cursor,
+        audio: p.recording.audio,
     };
     session
         .settings
