@@ -289,7 +289,11 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
 fn the_record_hotkey_shares_a_recording_from_its_start_and_the_tray_pauses_and_stops_it() {
     // The recordings setting asks for sound, and a microphone hears a tone.
     let desk = TrayDesk::start(HostStarts::First, Some(SoundServer::start(440)));
-    let config = desk.home.dir.path().join("config/dropcast/client/config.toml");
+    let config = desk
+        .home
+        .dir
+        .path()
+        .join("config/dropcast/client/config.toml");
     let settings = std::fs::read_to_string(&config).unwrap_or_default();
     let settings = if settings.contains("audio = false") {
         settings.replace("audio = false", "audio = true")

@@ -313,6 +313,23 @@ fn a_still_screen_is_not_read_again_until_something_is_drawn() {
     let home = Home::new();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("still.mp4");
+    // Blocks of known colours on the screen: the video must show them.
+    let colours: [[u8; 3]; 8] = [
+        [200, 40, 40],
+        [40, 200, 40],
+        [40, 40, 200],
+        [220, 200, 60],
+        [60, 200, 220],
+        [200, 60, 200],
+        [240, 240, 240],
+        [20, 20, 20],
+    ];
+    let block = |x: u32, y: u32| colours[(y / 240 * 4 + x / 160) as usize];
+    let shown = dir.path().join("blocks.png");
+    image::RgbImage::from_fn(640, 480, |x, y| image::Rgb(block(x, y)))
+        .save(&shown)
+        .unwrap();
+    let _feh = x.show_full_screen(&shown);
     let done = home.json(
         &[
             "record",
@@ -344,6 +361,31 @@ fn a_still_screen_is_not_read_again_until_something_is_drawn() {
         (seconds - 3.0).abs() <= 0.2,
         "the video lasts as long as the recording: {seconds}"
     );
+    // The first frame, back to RGB with the BT.709 it is tagged with.
+    let first = dir.path().join("first.png");
+    let decoded = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i", out.to_str().unwrap(), "-frames:v", "1"])
+        .args([
+            "-vf",
+            "scale=in_color_matrix=bt709:in_range=tv,format=rgb24",
+        ])
+        .arg(&first)
+        .status()
+        .unwrap();
+    assert!(decoded.success());
+    let frame = image::open(&first).unwrap().to_rgb8();
+    for (i, want) in colours.iter().enumerate() {
+        // The middle of each block (H.264 blurs its edges).
+        let (cx, cy) = ((i as u32 % 4) * 160 + 80, (i as u32 / 4) * 240 + 120);
+        let got = frame.get_pixel(cx, cy).0;
+        let off = got
+            .iter()
+            .zip(want)
+            .map(|(g, w)| g.abs_diff(*w))
+            .max()
+            .unwrap();
+        assert!(off <= 12, "block {i}: {got:?} on video, {want:?} on screen");
+    }
 }
 
 #[test]

@@ -308,6 +308,7 @@ pub(crate) fn repeating(target: Target, options: Options) -> Result<Grabber> {
         let rect = target_rect(&target, &monitors, || session.pointer())?;
         let scale = scale_of(&monitors, rect);
         let watched = session.watch_damage();
+        session.share_memory(rect);
         let mut last_cursor = None;
         let mut first = true;
         return Ok(Box::new(move || {

@@ -34,7 +34,7 @@ pub struct Ended;
 
 pub struct FrameStream {
     started: Instant,
-    frames: Receiver<(Frame, Duration)>,
+    frames: Receiver<(Arc<Frame>, Duration)>,
     stop: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
     thread: Option<JoinHandle<Result<Counts, CaptureError>>>,
@@ -70,7 +70,7 @@ fn run(
     fps: u32,
     first: Frame,
     started: Instant,
-    tx: SyncSender<(Frame, Duration)>,
+    tx: SyncSender<(Arc<Frame>, Duration)>,
     stop: &AtomicBool,
     dropped: &AtomicU64,
 ) -> Result<Counts, CaptureError> {
@@ -79,21 +79,22 @@ fn run(
         captured: 1,
         ..Counts::default()
     };
-    let mut last: Option<Frame> = None;
+    // Shared with the consumer, not copied (a 1080p frame is 8 MB).
+    let mut last: Option<Arc<Frame>> = None;
     // A frame the consumer had no room for: sent at the next tick when
     // nothing newer came (else a still screen would keep showing the one
     // before it).
-    let mut unsent: Option<Frame> = None;
+    let mut unsent: Option<Arc<Frame>> = None;
     let mut last_sent_at = Duration::ZERO;
     let mut next = started;
-    let mut frame = Some(first);
+    let mut frame = Some(Arc::new(first));
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
         }
         let grabbed = match frame.take() {
             Some(f) => Some(f),
-            None => grab()?,
+            None => grab()?.map(Arc::new),
         };
         counts.captured += u64::from(grabbed.is_some());
         let grabbed = match grabbed {
@@ -113,7 +114,7 @@ fn run(
         };
         match send {
             None => counts.unchanged += 1,
-            Some(f) => match tx.try_send((f.clone(), at)) {
+            Some(f) => match tx.try_send((Arc::clone(&f), at)) {
                 Ok(()) => {
                     last_sent_at = at;
                     last = Some(f);
@@ -145,7 +146,7 @@ impl FrameStream {
     /// The next frame and when it was taken (since the start): `Ok(None)`
     /// when none came within `timeout`, `Err` once capturing has ended
     /// (stopped, or failed: [`FrameStream::stop`] says why).
-    pub fn next(&self, timeout: Duration) -> Result<Option<(Frame, Duration)>, Ended> {
+    pub fn next(&self, timeout: Duration) -> Result<Option<(Arc<Frame>, Duration)>, Ended> {
         match self.frames.recv_timeout(timeout) {
             Ok(f) => Ok(Some(f)),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),

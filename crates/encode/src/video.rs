@@ -309,8 +309,13 @@ fn open_encoder(
                 // None at scene cuts either: fixed fragments.
                 options.set("sc_threshold", "0");
                 // As many threads as cores (the library's default is one,
-                // too slow for 1080p at 30 fps on a small machine).
+                // too slow for 1080p at 30 fps on a small machine), each on
+                // a frame of its own rather than slices of one: frames are
+                // encoded while the next is captured and converted, a few
+                // frames late (zerolatency would encode each before
+                // `push` returns).
                 options.set("threads", "auto");
+                options.set("x264-params", "sliced-threads=0");
             }
             "h264_nvenc" => {
                 options.set("preset", "p4");
