@@ -38,12 +38,18 @@ pub struct VideoSettings {
     pub audio: Option<AudioFormat>,
 }
 
-/// Hardware encoders that take frames in ordinary memory first (they use
-/// little CPU), then libx264, which is always there. Each is tried at run
-/// time: one that is built in but has no device (NVENC without an NVIDIA
-/// GPU, say) fails to open and the next is tried. VAAPI is not among them:
-/// it needs frames uploaded to the GPU first.
-pub const ENCODERS: &[&str] = &["h264_nvenc", "h264_videotoolbox", "h264_mf", "libx264"];
+/// Hardware encoders first (they use little CPU), then libx264, which is
+/// always there. Each is tried at run time: one that is built in but has
+/// no device (NVENC without an NVIDIA GPU, VAAPI without a render node
+/// that encodes H.264, say) fails to open and the next is tried. VAAPI
+/// takes its frames in GPU memory: each is uploaded (see [`HwUpload`]).
+pub const ENCODERS: &[&str] = &[
+    "h264_nvenc",
+    "h264_vaapi",
+    "h264_videotoolbox",
+    "h264_mf",
+    "libx264",
+];
 
 impl Default for VideoSettings {
     fn default() -> Self {
@@ -110,6 +116,84 @@ pub struct Mp4Writer {
     /// The last packet out of the encoder, written when the next comes.
     held: Option<Packet>,
     audio: Option<AudioTrack>,
+    /// Frames go to the GPU first (VAAPI).
+    hw: Option<HwUpload>,
+}
+
+/// GPU frames for an encoder that takes nothing else (VAAPI): each NV12
+/// frame is copied into one from the pool before it is sent.
+struct HwUpload {
+    frames: *mut ffmpeg::ffi::AVBufferRef,
+}
+
+impl HwUpload {
+    /// A VAAPI device (the default render node) and a pool of NV12
+    /// surfaces of `size` on it, set on `video`; None when there is no
+    /// device.
+    fn vaapi(video: &mut encoder::video::Video, size: (u32, u32)) -> Option<HwUpload> {
+        use ffmpeg::ffi;
+        // SAFETY: FFmpeg's hwcontext calls, each result checked; the
+        // references made here are released on every path (the frames
+        // context keeps its device alive, the codec context its frames).
+        unsafe {
+            let mut device = std::ptr::null_mut();
+            if ffi::av_hwdevice_ctx_create(
+                &mut device,
+                ffi::AVHWDeviceType::AV_HWDEVICE_TYPE_VAAPI,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                0,
+            ) < 0
+            {
+                return None;
+            }
+            let mut frames = ffi::av_hwframe_ctx_alloc(device);
+            ffi::av_buffer_unref(&mut device);
+            if frames.is_null() {
+                return None;
+            }
+            let ctx = (*frames).data as *mut ffi::AVHWFramesContext;
+            (*ctx).format = ffi::AVPixelFormat::AV_PIX_FMT_VAAPI;
+            (*ctx).sw_format = ffi::AVPixelFormat::AV_PIX_FMT_NV12;
+            (*ctx).width = size.0 as i32;
+            (*ctx).height = size.1 as i32;
+            (*ctx).initial_pool_size = 20;
+            if ffi::av_hwframe_ctx_init(frames) < 0 {
+                ffi::av_buffer_unref(&mut frames);
+                return None;
+            }
+            (*video.as_mut_ptr()).hw_frames_ctx = ffi::av_buffer_ref(frames);
+            Some(HwUpload { frames })
+        }
+    }
+
+    /// `frame` (NV12, with its time and kind) in a GPU surface.
+    fn upload(&self, frame: &frame::Video) -> Result<frame::Video, VideoError> {
+        use ffmpeg::ffi;
+        let mut gpu = frame::Video::empty();
+        // SAFETY: `gpu` is a fresh frame that takes a surface from the
+        // pool; `frame` is a filled NV12 frame of the pool's size.
+        unsafe {
+            let e = ffi::av_hwframe_get_buffer(self.frames, gpu.as_mut_ptr(), 0);
+            if e < 0 {
+                return Err(ffmpeg::Error::from(e).into());
+            }
+            let e = ffi::av_hwframe_transfer_data(gpu.as_mut_ptr(), frame.as_ptr(), 0);
+            if e < 0 {
+                return Err(ffmpeg::Error::from(e).into());
+            }
+        }
+        gpu.set_pts(frame.pts());
+        gpu.set_kind(frame.kind());
+        Ok(gpu)
+    }
+}
+
+impl Drop for HwUpload {
+    fn drop(&mut self) {
+        // SAFETY: our one reference, released once.
+        unsafe { ffmpeg::ffi::av_buffer_unref(&mut self.frames) };
+    }
 }
 
 /// The sound track: AAC from interleaved `f32` samples.
@@ -261,10 +345,17 @@ impl AudioTrack {
 /// Opens the first of `settings.encoders` that this FFmpeg has and that
 /// opens (has its device), for `size` frames; with the pixel format it
 /// takes.
-fn open_encoder(
-    size: (u32, u32),
-    settings: &VideoSettings,
-) -> Result<(encoder::Video, ffmpeg::Codec, Pixel, &'static str), VideoError> {
+/// An open encoder, its codec, the pixel format frames are converted to,
+/// its name, and the upload to the GPU it needs (if any).
+type Opened = (
+    encoder::Video,
+    ffmpeg::Codec,
+    Pixel,
+    &'static str,
+    Option<HwUpload>,
+);
+
+fn open_encoder(size: (u32, u32), settings: &VideoSettings) -> Result<Opened, VideoError> {
     for &name in settings.encoders {
         let Some(codec) = encoder::find_by_name(name) else {
             continue;
@@ -274,9 +365,10 @@ fn open_encoder(
             .ok()
             .and_then(|v| v.formats().map(|f| f.collect()))
             .unwrap_or_default();
+        let gpu = formats.contains(&Pixel::VAAPI);
         let Some(pixel) = [Pixel::YUV420P, Pixel::NV12]
             .into_iter()
-            .find(|p| formats.is_empty() || formats.contains(p))
+            .find(|p| (gpu && *p == Pixel::NV12) || formats.is_empty() || formats.contains(p))
         else {
             continue;
         };
@@ -285,7 +377,19 @@ fn open_encoder(
             .video()?;
         video.set_width(size.0);
         video.set_height(size.1);
-        video.set_format(pixel);
+        let hw = if gpu {
+            // Quiet: no device here is the common case.
+            ffmpeg::log::set_level(ffmpeg::log::Level::Quiet);
+            let hw = HwUpload::vaapi(&mut video, size);
+            ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+            match hw {
+                Some(hw) => Some(hw),
+                None => continue,
+            }
+        } else {
+            None
+        };
+        video.set_format(if hw.is_some() { Pixel::VAAPI } else { pixel });
         video.set_time_base(Rational::new(TIME_BASE.0, TIME_BASE.1));
         video.set_frame_rate(Some(Rational::new(settings.fps as i32, 1)));
         // Keyframes are forced by time (see `push`); this is only a cap.
@@ -317,6 +421,11 @@ fn open_encoder(
                 options.set("threads", "auto");
                 options.set("x264-params", "sliced-threads=0");
             }
+            "h264_vaapi" => {
+                // Constant quality, the same number as x264's CRF.
+                options.set("rc_mode", "CQP");
+                options.set("qp", &settings.crf.to_string());
+            }
             "h264_nvenc" => {
                 options.set("preset", "p4");
                 options.set("tune", "ll");
@@ -336,7 +445,7 @@ fn open_encoder(
         let opened = video.open_as_with(codec, options);
         ffmpeg::log::set_level(ffmpeg::log::Level::Error);
         match opened {
-            Ok(encoder) => return Ok((encoder, codec, pixel, name)),
+            Ok(encoder) => return Ok((encoder, codec, pixel, name, hw)),
             // Built in, but no device for it here: the next one.
             Err(_) => continue,
         }
@@ -361,7 +470,7 @@ impl Mp4Writer {
             return Err(VideoError::TooSmall { width, height });
         }
         // The encoder first: no empty file is left when there is none.
-        let (encoder, codec, pixel, name) = open_encoder(size, &settings)?;
+        let (encoder, codec, pixel, name, hw) = open_encoder(size, &settings)?;
         let audio = settings.audio.map(AudioTrack::open).transpose()?;
         let mut output = format::output_as(path, "mp4")?;
         let index = {
@@ -449,6 +558,7 @@ impl Mp4Writer {
             fps: i64::from(settings.fps),
             held: None,
             audio,
+            hw,
             last_pts: None,
             last_key: None,
             keyframe_ms: i64::from(settings.keyframe_seconds.max(1)) * 1000,
@@ -510,7 +620,13 @@ impl Mp4Writer {
         } else {
             ffmpeg::picture::Type::None
         });
-        self.encoder.send_frame(&self.yuv)?;
+        match &self.hw {
+            Some(hw) => {
+                let gpu = hw.upload(&self.yuv)?;
+                self.encoder.send_frame(&gpu)?
+            }
+            None => self.encoder.send_frame(&self.yuv)?,
+        }
         self.frames += 1;
         self.drain()
     }
@@ -613,11 +729,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("probe.mp4");
         let settings = VideoSettings {
-            encoders: &["no_such_encoder", "h264_nvenc", "libx264"],
+            encoders: &["no_such_encoder", "h264_vaapi", "h264_nvenc", "libx264"],
             ..VideoSettings::default()
         };
         let mut writer = Mp4Writer::create(&path, 64, 48, settings).unwrap();
-        // No NVIDIA GPU on the machines this runs on.
+        // No GPU on the machines this runs on (no render node either).
         assert_eq!(writer.encoder_name(), "libx264");
         writer.push(&frame(64, 48, 0), 0).unwrap();
         assert_eq!(writer.finish().unwrap(), 1);
