@@ -685,9 +685,27 @@ impl SoundServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("ffmpeg is installed (package ffmpeg)");
+        let player = Running(player);
+        // Heard: a quarter second from the microphone has the tone in it.
+        wait_up_to(
+            Duration::from_secs(30),
+            "the tone on the microphone",
+            || {
+                let heard = Command::new("ffmpeg")
+                    .args(["-v", "error", "-f", "pulse", "-i", "default", "-t", "0.25"])
+                    .args(["-f", "s16le", "-"])
+                    .env("PULSE_SERVER", &address)
+                    .output()
+                    .map(|o| o.stdout)
+                    .unwrap_or_default();
+                heard
+                    .chunks_exact(2)
+                    .any(|b| i16::from_le_bytes([b[0], b[1]]).unsigned_abs() > 1000)
+            },
+        );
         SoundServer {
             address,
-            _player: Running(player),
+            _player: player,
             _daemon: daemon,
             _dir: dir,
         }

@@ -59,7 +59,8 @@ struct TrayDesk {
     server: Server,
     /// The app's bus name, for dbusmenu calls.
     item: String,
-    _tray_host: Running,
+    /// The tray host and its watcher (none until started).
+    tray: Vec<Running>,
     /// A microphone for recordings with sound, when the test wants one.
     microphone: Option<SoundServer>,
     bus: SessionBus,
@@ -93,13 +94,13 @@ impl TrayDesk {
             home,
             server,
             item: String::new(),
-            _tray_host: Running(std::process::Command::new("true").spawn().unwrap()),
+            tray: Vec::new(),
             microphone,
             bus,
             x,
         };
         if host == HostStarts::First {
-            desk._tray_host = desk.start_tray_host();
+            desk.tray = desk.start_tray_host();
         }
         let log = std::fs::File::create(desk.app_log()).unwrap();
         let mut cmd = desk.app_command();
@@ -110,7 +111,7 @@ impl TrayDesk {
                     .unwrap_or_default()
                     .contains("dropcast-app: ready")
             });
-            desk._tray_host = desk.start_tray_host();
+            desk.tray = desk.start_tray_host();
         }
 
         // The tray item registers with the watcher.
@@ -124,8 +125,14 @@ impl TrayDesk {
             ])
         };
         if !poll_up_to(Duration::from_secs(30), || items().contains("string \"")) {
+            let host = match desk.tray.first_mut().map(|h| h.0.try_wait()) {
+                Some(Ok(Some(status))) => format!("the tray host exited: {status}"),
+                _ => "the tray host runs".into(),
+            };
             panic!(
-                "timed out waiting for the tray item (30 s); the app said:\n{}",
+                "timed out waiting for the tray item (30 s); {host}; it said:\n{}\nthe app said:\n{}",
+                std::fs::read_to_string(desk.home.dir.path().join("tray-host.log"))
+                    .unwrap_or_default(),
                 std::fs::read_to_string(desk.app_log()).unwrap_or_default()
             );
         }
@@ -139,30 +146,66 @@ impl TrayDesk {
         desk
     }
 
-    /// A real tray host, a small GTK bar at the top with its own
-    /// StatusNotifierWatcher, once its watcher answers.
-    fn start_tray_host(&self) -> Running {
-        let child = std::process::Command::new("gtk-sni-tray-standalone")
-            .args(["--watcher", "--top", "--end"])
-            .env("DISPLAY", &self.x.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gtk-sni-tray-standalone is installed (haskell-gtk-sni-tray-utils)");
-        let host = Running(child);
-        wait_up_to(Duration::from_secs(30), "the tray host", || {
-            self.bus
-                .send(&[
-                    "--dest=org.kde.StatusNotifierWatcher",
-                    "/StatusNotifierWatcher",
-                    "org.freedesktop.DBus.Properties.Get",
-                    "string:org.kde.StatusNotifierWatcher",
-                    "string:RegisteredStatusNotifierItems",
-                ])
-                .contains("array")
-        });
-        host
+    /// A real tray: a StatusNotifierWatcher (the registry), then a host
+    /// (a small GTK bar at the top) once the watcher answers; answered
+    /// once the host has registered with it. Separate processes:
+    /// `gtk-sni-tray-standalone --watcher` races its own watcher and, on a
+    /// busy machine, exits ("ServiceUnknown ... Pattern match failure").
+    fn start_tray_host(&self) -> Vec<Running> {
+        let spawn = |program: &str, args: &[&str], log: &str| {
+            let log = std::fs::File::create(self.home.dir.path().join(log)).unwrap();
+            let child = std::process::Command::new(program)
+                .args(args)
+                .env("DISPLAY", &self.x.display)
+                .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{program}: {e} (packages haskell-status-notifier-item-utils, \
+                         haskell-gtk-sni-tray-utils)"
+                    )
+                });
+            Running(child)
+        };
+        let property = |name: &str| {
+            self.bus.send(&[
+                "--dest=org.kde.StatusNotifierWatcher",
+                "/StatusNotifierWatcher",
+                "org.freedesktop.DBus.Properties.Get",
+                "string:org.kde.StatusNotifierWatcher",
+                &format!("string:{name}"),
+            ])
+        };
+        let said =
+            |log: &str| std::fs::read_to_string(self.home.dir.path().join(log)).unwrap_or_default();
+        let mut watcher = spawn("status-notifier-watcher", &[], "tray-watcher.log");
+        if !poll_up_to(Duration::from_secs(30), || {
+            property("RegisteredStatusNotifierItems").contains("array")
+        }) {
+            panic!(
+                "the StatusNotifierWatcher did not answer in 30 s ({:?}): {}",
+                watcher.0.try_wait(),
+                said("tray-watcher.log")
+            );
+        }
+        let mut host = spawn(
+            "gtk-sni-tray-standalone",
+            &["--top", "--end"],
+            "tray-host.log",
+        );
+        if !poll_up_to(Duration::from_secs(30), || {
+            property("IsStatusNotifierHostRegistered").contains("boolean true")
+        }) {
+            panic!(
+                "the tray host did not register in 30 s ({:?}): {}",
+                host.0.try_wait(),
+                said("tray-host.log")
+            );
+        }
+        // The host first: dropped in this order.
+        vec![host, watcher]
     }
 
     /// Where the app's messages go.

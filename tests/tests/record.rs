@@ -257,7 +257,8 @@ fn a_killed_recording_plays_up_to_its_last_fragment_and_resume_completes_its_dro
     let _content = moving_content(&x);
     let (_server, home) = signed_in();
     let (mut child, url) = start_recording(&home, &x, &["--fps", "30"]);
-    std::thread::sleep(Duration::from_millis(4300));
+    // Killed (SIGKILL) 6 s after the link came.
+    std::thread::sleep(Duration::from_secs(6));
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -267,8 +268,19 @@ fn a_killed_recording_plays_up_to_its_last_fragment_and_resume_completes_its_dro
         .into_iter()
         .find(|f| f.to_string_lossy().ends_with(".mp4"))
         .expect("the recording is kept locally");
-    let frames = frames_of(&probe(&local));
-    assert!(frames >= 60, "the first seconds play: {frames} frames");
+    // About 6 s play: every whole fragment (one a second), so all but the
+    // last second or so (and what starting took on a busy machine).
+    let info = probe(&local);
+    let frames = frames_of(&info);
+    let seconds: f64 = info["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (4.0..=6.2).contains(&seconds) && frames >= 100,
+        "about 6 s play: {seconds} s, {frames} frames"
+    );
     // Until resumed, the link says it is not there yet.
     let page = reqwest::blocking::get(&url).unwrap().text().unwrap();
     assert!(page.contains("Recording in progress"), "{page}");
@@ -661,4 +673,55 @@ fn sound_asked_for_without_a_microphone_is_refused_before_any_link_is_made() {
         "no drop: {}",
         String::from_utf8_lossy(&history.stdout)
     );
+}
+
+#[test]
+fn a_microphone_that_goes_away_leaves_the_video_whole_and_the_rest_silent() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Xvfb::start(320, 240);
+    let _content = moving_content(&x);
+    let mic = SoundServer::start(440);
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("unplugged.mp4");
+    let mut cmd = home.command("dropcast");
+    cmd.args([
+        "record",
+        "--no-upload",
+        "--audio",
+        "--duration",
+        "4",
+        "--out",
+    ])
+    .arg(&out)
+    .env("DISPLAY", &x.display)
+    .env("PULSE_SERVER", &mic.address)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // The sound server goes (as a USB microphone unplugged) 1.5 s into
+    // the recording (the file exists from its first frame, once the
+    // microphone is open).
+    wait_up_to(Duration::from_secs(30), "the recording to start", || {
+        std::fs::metadata(&out).is_ok_and(|m| m.len() > 0)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(mic);
+    let done = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{said}");
+    assert!(said.contains("goes on without sound"), "{said}");
+    let streams = streams(out.to_str().unwrap());
+    let seconds_of =
+        |kind: &str| seconds(streams.iter().find(|s| s["codec_type"] == kind).unwrap());
+    let (v, a) = (seconds_of("video"), seconds_of("audio"));
+    assert!((v - 4.0).abs() <= 0.2, "the whole 4 s of video: {v}");
+    assert!(
+        (a - v).abs() <= 0.1,
+        "sound as long as the video: {a} s, {v} s"
+    );
+    let (_, before) = tone_of(out.to_str().unwrap(), 0.3, 1.2);
+    let (_, after) = tone_of(out.to_str().unwrap(), 2.5, 3.8);
+    assert!(before > 0.05, "the tone before it went: RMS {before}");
+    assert!(after < 0.001, "silence after: RMS {after}");
 }

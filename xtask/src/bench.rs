@@ -83,6 +83,7 @@ fn app(extra: &[&str]) -> Result<(), String> {
         "fonts-dejavu-core",
         "dbus",
         "haskell-gtk-sni-tray-utils",
+        "haskell-status-notifier-item-utils",
         "flameshot",
     ])?;
     // Idle means no window: the windows process is not started.

@@ -85,9 +85,10 @@ const TEST_PACKAGES: &[&str] = &[
     // A sound server whose microphone is a sine-wave source, for
     // recordings with sound.
     "pulseaudio",
-    // A tray host (StatusNotifierItem) with its own watcher, for the tray
-    // app's tests.
+    // A tray for the tray app's tests: a StatusNotifierItem host and,
+    // started first, a watcher of its own.
     "haskell-gtk-sni-tray-utils",
+    "haskell-status-notifier-item-utils",
     // WebDriver for the real windows process (WebKitWebDriver), and a
     // GTK drag source (tests/helpers/drag-source.py) to drop files on it.
     "webkit2gtk-driver",

@@ -671,6 +671,21 @@ fn open_microphone(sound: Sound) -> Result<Option<dropcast_encode::audio::Microp
     }
 }
 
+/// The microphone's samples since the last call; none once it has failed
+/// (said once, and the microphone let go: the video goes on, the sound
+/// track goes on as silence, so it keeps pace and the file keeps growing).
+fn take_sound(mic: &mut Option<dropcast_encode::audio::Microphone>) -> Vec<f32> {
+    match mic.as_ref().map(|m| m.take()) {
+        Some(Ok(samples)) => samples,
+        Some(Err(e)) => {
+            eprintln!("dropcast: {e}; the recording goes on without sound");
+            *mic = None;
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
+}
+
 /// Records `target` into `path` (H.264 in fragmented MP4, playable up to
 /// its last fragment at any moment) until `controls.stop` is set or
 /// `options.max` of recorded time (pauses not counted) has passed.
@@ -726,19 +741,12 @@ pub fn record(
             break;
         }
         let next = frames.next(Duration::from_millis(50));
-        if let (Some(m), Some(w)) = (&mic, &mut writer) {
+        if let Some(w) = &mut writer {
             // Sound heard while paused is left out, as the frames are.
-            match m.take() {
-                Ok(samples) if paused_since.is_none() => {
-                    let now = recorded_time(paused_total, None).as_millis() as i64;
-                    w.push_audio(&samples, now).map_err(video_error)?;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    // The video goes on; the sound track is silent from here.
-                    eprintln!("dropcast: {e}; the recording goes on without sound");
-                    mic = None;
-                }
+            let samples = take_sound(&mut mic);
+            if paused_since.is_none() {
+                let now = recorded_time(paused_total, None).as_millis() as i64;
+                w.push_audio(&samples, now).map_err(video_error)?;
             }
         }
         let (frame, at) = match next {
@@ -793,6 +801,12 @@ pub fn record(
     let recorded = recorded_time(paused_total, paused_since);
     let end = options.max.map_or(recorded, |m| m.min(recorded));
     last_at = last_at.max(end);
+    if let (Some(w), None) = (&mut writer, paused_since) {
+        // What was heard since the last pass, up to the stop.
+        let samples = take_sound(&mut mic);
+        w.push_audio(&samples, last_at.as_millis() as i64)
+            .map_err(video_error)?;
+    }
     // A capture that failed (the window closed, say) fails the recording
     // only when nothing was recorded; else what was recorded is kept.
     let mut counts = match (frames.stop(), &writer) {
@@ -870,7 +884,9 @@ pub async fn share_recording(
     if options.audio == Sound::Microphone {
         // Before a link is given out: a dead link on the clipboard helps
         // no one. (Opened again to record: a few milliseconds.)
-        open_microphone(Sound::Microphone)?;
+        tokio::task::spawn_blocking(|| open_microphone(Sound::Microphone).map(drop))
+            .await
+            .expect("opening the microphone does not panic")?;
     }
     let sharer = session.sharer().await?;
     let pooled = Sharer::link_from_pool(&sharer.journal, sharer.client.base()).await?;

@@ -214,10 +214,19 @@ async fn run(first: Option<Command>) -> Result<(), String> {
 }
 
 /// Asks for another try at the tray icon in a while: every 2 s for the
-/// first minute after start, then every 15 s.
+/// first minute after start, then every 15 s for ten minutes (a desktop
+/// with no tray at all is not asked forever; once shown, the icon follows
+/// a tray host that restarts by itself).
 fn retry_tray(tx: mpsc::UnboundedSender<Request>) {
     static TRIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let tries = TRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if tries >= 30 + 40 {
+        eprintln!(
+            "dropcast-app: still no tray to show the icon in; hotkeys work. Start a tray \
+             (StatusNotifierItem host), then Dropcast again, to have the menu"
+        );
+        return;
+    }
     let wait = Duration::from_secs(if tries < 30 { 2 } else { 15 });
     tokio::spawn(async move {
         tokio::time::sleep(wait).await;

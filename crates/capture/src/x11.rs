@@ -314,6 +314,12 @@ impl Session {
                     offset: 0,
                 });
                 let reply = self.conn.wait_for_reply(cookie).map_err(platform)?;
+                if (reply.size() as usize) < len {
+                    return Err(platform(format!(
+                        "the server wrote {} bytes of a {len}-byte image",
+                        reply.size()
+                    )));
+                }
                 (reply.depth(), None)
             }
             None => {

@@ -149,11 +149,18 @@ fn open_device(device: &str, url: &str) -> Result<Microphone, String> {
             let mut decoded = frame::Audio::empty();
             let mut samples = Vec::new();
             let failed = |e: String| w.lock().expect("the microphone's lock").error = Some(e);
-            for (stream, packet) in input.packets() {
+            let mut packet = ffmpeg::Packet::empty();
+            loop {
                 if s.load(Ordering::Relaxed) {
                     return;
                 }
-                if stream.index() != index {
+                match packet.read(&mut input) {
+                    Ok(()) => {}
+                    // A damaged packet: the device goes on after it.
+                    Err(ffmpeg::Error::InvalidData) => continue,
+                    Err(e) => return failed(format!("it went away ({e})")),
+                }
+                if packet.stream() != index {
                     continue;
                 }
                 if let Err(e) = decoder.send_packet(&packet) {
@@ -169,9 +176,6 @@ fn open_device(device: &str, url: &str) -> Result<Microphone, String> {
                     let over = waiting.samples.len().saturating_sub(most);
                     waiting.samples.drain(..over);
                 }
-            }
-            if !s.load(Ordering::Relaxed) {
-                failed("the microphone went away".into());
             }
         })
         .map_err(|e| e.to_string())?;

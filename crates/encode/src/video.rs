@@ -228,7 +228,6 @@ impl AudioTrack {
             .audio()?;
         audio.set_rate(format.rate as i32);
         audio.set_channel_layout(ChannelLayout::default(i32::from(format.channels)));
-        audio.set_channels(i32::from(format.channels));
         audio.set_format(format::Sample::F32(format::sample::Type::Planar));
         audio.set_bit_rate(64_000 * usize::from(format.channels));
         audio.set_time_base(Rational::new(1, format.rate as i32));
@@ -288,7 +287,6 @@ impl AudioTrack {
                 n,
                 ChannelLayout::default(i32::from(self.format.channels)),
             );
-            frame.set_channels(self.format.channels);
             frame.set_rate(self.format.rate);
             for c in 0..ch {
                 let plane = frame.plane_mut::<f32>(c);
@@ -412,13 +410,14 @@ fn open_encoder(size: (u32, u32), settings: &VideoSettings) -> Result<Opened, Vi
                 options.set("crf", &settings.crf.to_string());
                 // None at scene cuts either: fixed fragments.
                 options.set("sc_threshold", "0");
-                // As many threads as cores (the library's default is one,
-                // too slow for 1080p at 30 fps on a small machine), each on
-                // a frame of its own rather than slices of one: frames are
-                // encoded while the next is captured and converted, a few
-                // frames late (zerolatency would encode each before
-                // `push` returns).
-                options.set("threads", "auto");
+                // Threads (the library's default is one, too slow for
+                // 1080p at 30 fps on a small machine), each on a frame of
+                // its own rather than slices of one: frames are encoded
+                // while the next is captured and converted (zerolatency's
+                // slices encode each before `push` returns). Each thread
+                // holds a frame back, so at most 6: what is on disk, and
+                // uploaded while recording, stays a few frames behind.
+                options.set("threads", &x264_threads().to_string());
                 options.set("x264-params", "sliced-threads=0");
             }
             "h264_vaapi" => {
@@ -453,6 +452,13 @@ fn open_encoder(size: (u32, u32), settings: &VideoSettings) -> Result<Opened, Vi
     Err(VideoError::NoEncoder {
         tried: settings.encoders.join(", "),
     })
+}
+
+/// x264's own choice for frame threads (one and a half per core), at
+/// most 6.
+fn x264_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 3 / 2).clamp(1, 6)
 }
 
 impl Mp4Writer {
