@@ -58,6 +58,8 @@ pub const BUILD_PACKAGES: &[&str] = &[
     "libwebkit2gtk-4.1-dev",
     // Screen recordings: H.264 in MP4 through FFmpeg's libraries.
     "libavcodec-dev",
+    "libavdevice-dev",
+    "libavfilter-dev",
     "libavformat-dev",
     "libavutil-dev",
     "libswscale-dev",
