@@ -64,7 +64,7 @@ impl Hotkeys {
         }
         let mut held = Vec::new();
         let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
-        let problems = dropcast_actions::hotkeys::problems(wanted);
+        let problems = dropcast_hotkeys::problems(wanted);
         let mut statuses = Vec::new();
         for (action, keys) in wanted.bound() {
             let outcome = (|| {
@@ -73,7 +73,7 @@ impl Hotkeys {
                 }
                 let command =
                     command_of(action).ok_or_else(|| format!("no such action: {action}"))?;
-                let key = dropcast_actions::hotkeys::parse(keys)?;
+                let key = dropcast_hotkeys::parse(keys)?;
                 if wayland {
                     return Err("global hotkeys are not available on Wayland; bind \
                          `dropcast-app --capture area` (or screen, window) in your desktop's \

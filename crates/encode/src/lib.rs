@@ -12,23 +12,23 @@
 //! is written but the pixels and, for HiDPI captures, their density (pHYs),
 //! so a viewer can show them at their logical size: no time, software,
 //! host or user names.
+//!
+//! [`mp4`] reads the boxes of the recordings that `dropcast-video` writes
+//! (where the last whole fragment ends), so resuming a recording's upload
+//! needs no video encoder. No native library is linked here: the server
+//! and the CLI's screenshot path use this crate.
 
 use std::io::Cursor;
 
-#[cfg(feature = "video")]
-pub mod audio;
-#[cfg(feature = "video")]
-pub mod gif;
 pub mod mp4;
 mod png;
-#[cfg(feature = "video")]
-pub mod video;
 
 use image::{ImageEncoder, RgbaImage};
 use serde::{Deserialize, Serialize};
 
 /// An image format we write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     #[default]

@@ -734,15 +734,41 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("dropcast-probe-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("probe.mp4");
+        let tried: &'static [&'static str] =
+            &["no_such_encoder", "h264_vaapi", "h264_nvenc", "libx264"];
         let settings = VideoSettings {
-            encoders: &["no_such_encoder", "h264_vaapi", "h264_nvenc", "libx264"],
+            encoders: tried,
             ..VideoSettings::default()
         };
         let mut writer = Mp4Writer::create(&path, 64, 48, settings).unwrap();
-        // No GPU on the machines this runs on (no render node either).
-        assert_eq!(writer.encoder_name(), "libx264");
+        // The first that opens on this machine: a GPU's encoder where there
+        // is one, else libx264. Each passed over does not open alone.
+        let chosen = writer.encoder_name().to_string();
+        let at = tried
+            .iter()
+            .position(|e| *e == chosen)
+            .expect("one of those tried");
+        assert!(at > 0, "the missing encoder was not passed over");
         writer.push(&frame(64, 48, 0), 0).unwrap();
         assert_eq!(writer.finish().unwrap(), 1);
+        for passed_over in &tried[..at] {
+            let alone = VideoSettings {
+                encoders: std::slice::from_ref(passed_over),
+                ..VideoSettings::default()
+            };
+            let opened = Mp4Writer::create(&dir.join("alone.mp4"), 64, 48, alone);
+            assert!(
+                opened.is_err(),
+                "{passed_over} opens, yet {chosen} was chosen"
+            );
+        }
+        // libx264 is always there to fall back on.
+        let software = VideoSettings {
+            encoders: &["no_such_encoder", "libx264"],
+            ..VideoSettings::default()
+        };
+        let writer = Mp4Writer::create(&dir.join("x264.mp4"), 64, 48, software).unwrap();
+        assert_eq!(writer.encoder_name(), "libx264");
         let none = VideoSettings {
             encoders: &["no_such_encoder"],
             ..VideoSettings::default()
@@ -783,7 +809,7 @@ mod tests {
             );
             let mut cursor = std::io::Cursor::new(prefix);
             assert_eq!(
-                crate::mp4::complete_length(&mut cursor, prefix.len() as u64).unwrap(),
+                dropcast_encode::mp4::complete_length(&mut cursor, prefix.len() as u64).unwrap(),
                 prefix.len() as u64,
                 "what is on disk is whole fragments"
             );
@@ -862,7 +888,7 @@ mod tests {
         let file = std::fs::read(&path).unwrap();
         let mut cursor = std::io::Cursor::new(&file);
         assert_eq!(
-            crate::mp4::complete_length(&mut cursor, file.len() as u64).unwrap(),
+            dropcast_encode::mp4::complete_length(&mut cursor, file.len() as u64).unwrap(),
             file.len() as u64,
             "the file is whole fragments, sound and video"
         );
