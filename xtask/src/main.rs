@@ -5,7 +5,10 @@
 //! Plain std only, so it compiles in seconds.
 
 mod bench;
+mod fresh;
+mod rules;
 mod sys;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -171,24 +174,134 @@ fn json_string(json: &str, key: &str) -> Option<String> {
 }
 
 fn test(_args: &[String]) -> Result<(), String> {
+    // Orphans of what the tests start become this process's children, so
+    // the last step can find them.
+    rules::become_subreaper();
     sys::ensure_packages(BUILD_PACKAGES)?;
     sys::ensure_packages(TEST_PACKAGES)?;
     sys::ensure_rust_components(&["rustfmt", "clippy"])?;
+    let tools = tools::ensure_pypi()?;
+    let only_listed = restrict_to_listed_packages()?;
     // dropcast-ui embeds ui/dist, so the UI is built before any cargo step.
     sys::build_ui()?;
     sys::cargo(&["fmt", "--all", "--", "--check"])
         .map_err(|e| format!("{e}\nrun `cargo fmt --all` to fix the formatting"))?;
-    sys::cargo(&[
+    step("dependency policy (deny.toml: bans, licences, sources)");
+    sys::run(
+        &sys::path_str(&tools.join("cargo-deny"))?,
+        // Duplicate versions are warnings: listed by `cargo deny check bans`.
+        &[
+            "--log-level",
+            "error",
+            "--locked",
+            "check",
+            "bans",
+            "licenses",
+            "sources",
+        ],
+    )?;
+    step("crates that stay out of the server and the CLI");
+    rules::check_crate_bans()?;
+    rules::check_rust_version()?;
+    build_step(&[
         "clippy",
         "--workspace",
         "--all-targets",
+        "--locked",
         "--",
         "-D",
         "warnings",
     ])?;
     // End-to-end tests run the workspace's binaries: build them first.
-    sys::cargo(&["build", "--workspace", "--bins"])?;
-    sys::cargo(&["test", "--workspace"])?;
+    build_step(&["build", "--workspace", "--bins", "--locked"])?;
+    step("libraries the binaries load");
+    let debug = sys::target_dir().join("debug");
+    rules::check_library_bans(&debug)?;
+    only_listed.check_binaries(&debug)?;
+    step("tests");
+    let tests = sys::run(
+        &sys::path_str(&tools.join("cargo-nextest"))?,
+        &[
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-tests",
+            "fail",
+        ],
+    );
     // The windows in headless chromium with the Tauri IPC mocked.
-    sys::npm(&["test"])
+    let ui = tests.and_then(|()| sys::npm(&["test"]));
+    step("nothing left running");
+    let left = rules::check_nothing_left_running();
+    ui.and(left)
 }
+
+fn step(what: &str) {
+    eprintln!("xtask: == {what}");
+}
+
+/// A cargo build step; when it fails, says how a missing system library
+/// shows and where to add its package.
+fn build_step(args: &[&str]) -> Result<(), String> {
+    step(args[0]);
+    sys::cargo(args).map_err(|e| {
+        format!(
+            "{e}\nif a build script said a system library was not found: pkg-config here sees only \
+             the packages xtask installs; add the library's -dev package to BUILD_PACKAGES in \
+             xtask/src/main.rs"
+        )
+    })
+}
+
+/// What the build may use of the system: the packages xtask installs.
+struct ListedPackages {
+    files: Vec<String>,
+}
+
+/// Points pkg-config at the `.pc` files of [`BUILD_PACKAGES`] and what
+/// they depend on, and nothing else (see `fresh.rs`).
+fn restrict_to_listed_packages() -> Result<ListedPackages, String> {
+    if !sys::is_debian() {
+        eprintln!("xtask: not a Debian/Ubuntu system: pkg-config is not restricted");
+        return Ok(ListedPackages { files: Vec::new() });
+    }
+    let packages = fresh::closure(BUILD_PACKAGES)?;
+    let files = fresh::files_of(&packages)?;
+    let dir = sys::target_dir().join("xtask/pkgconfig");
+    let count = fresh::restrict_pkg_config(&files, &dir)?;
+    eprintln!(
+        "xtask: pkg-config sees only the {count} .pc files of the {} packages xtask installs for the build",
+        packages.len()
+    );
+    Ok(ListedPackages { files })
+}
+
+impl ListedPackages {
+    /// Fails when a binary in `dir` loads a library from a package that
+    /// xtask does not install.
+    fn check_binaries(&self, dir: &std::path::Path) -> Result<(), String> {
+        if self.files.is_empty() {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        for name in BINARIES {
+            let binary = dir.join(name);
+            let libraries = fresh::linked_libraries(&binary)?;
+            for lib in fresh::foreign_libraries(&libraries, &self.files) {
+                problems.push(format!("{name} loads {}", lib.display()));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "binaries load libraries from packages xtask does not install (a fresh machine has none of them):\n  {}\n\
+             `dpkg -S FILE` names the package; add its -dev package to BUILD_PACKAGES in xtask/src/main.rs",
+            problems.join("\n  ")
+        ))
+    }
+}
+
+/// The workspace's binaries.
+const BINARIES: &[&str] = &["dropcast", "dropcast-app", "dropcast-server", "dropcast-ui"];

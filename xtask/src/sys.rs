@@ -78,6 +78,13 @@ pub fn build_release(packages: &[&str]) -> Result<PathBuf, String> {
     Ok(target_dir().join("release"))
 }
 
+/// A path as a string, for passing on a command line.
+pub fn path_str(path: &std::path::Path) -> Result<String, String> {
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()))
+}
+
 /// The path of a binary as a string, for passing on a command line.
 pub fn bin_path(dir: &std::path::Path, name: &str) -> Result<String, String> {
     dir.join(name)
@@ -115,13 +122,14 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether this is a Debian or Ubuntu system (dpkg is there).
+pub fn is_debian() -> bool {
+    Command::new("dpkg-query").arg("--version").output().is_ok()
+}
+
 /// Installs the Debian packages that are missing, with apt-get.
 pub fn ensure_packages(packages: &[&str]) -> Result<(), String> {
-    if Command::new("dpkg-query")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !is_debian() {
         eprintln!("xtask: not a Debian/Ubuntu system; make sure these are installed: {packages:?}");
         return Ok(());
     }
