@@ -53,30 +53,13 @@ pub struct Journal {
     path: PathBuf,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS drops (
-    id           TEXT PRIMARY KEY,
-    server       TEXT NOT NULL,
-    url          TEXT NOT NULL,
-    raw_url      TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    local_path   TEXT,
-    size         INTEGER,
-    status       TEXT NOT NULL,
-    on_server    INTEGER NOT NULL DEFAULT 1,
-    error        TEXT,
-    created_at   INTEGER NOT NULL,
-    completed_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS drops_by_time ON drops (created_at);
-CREATE TABLE IF NOT EXISTS reserved (
-    id         TEXT PRIMARY KEY,
-    server     TEXT NOT NULL,
-    url        TEXT NOT NULL,
-    raw_url    TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-";
+/// The schema's versions, oldest first (`migrations/`). A file made before
+/// there were migrations is adopted first (see [`adopt_unversioned`]).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Tables of a history file from before versioned migrations, whose rows
+/// are carried over into the versioned tables of the same name.
+const UNVERSIONED_TABLES: &[&str] = &["drops", "reserved"];
 
 /// Reserved ids closer than this to expiry are not handed out.
 const RESERVATION_MARGIN_MS: i64 = 3600 * 1000;
@@ -89,6 +72,86 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Brings the file to the newest schema. The CLI and the tray app may open
+/// it at the same moment, so one migrates at a time (a lock file beside
+/// it); the other then finds nothing left to do.
+async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), sqlx::Error> {
+    let lock_path = path.with_extension("db.migrating");
+    let lock = std::fs::File::create(&lock_path)?;
+    let locked = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))??;
+    adopt_unversioned(pool).await?;
+    MIGRATOR.run(pool).await?;
+    carry_over_unversioned(pool).await?;
+    drop(locked);
+    Ok(())
+}
+
+async fn table_exists(pool: &SqlitePool, name: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?")
+            .bind(name)
+            .fetch_one(pool)
+            .await?;
+    Ok(n > 0)
+}
+
+async fn columns_of(pool: &SqlitePool, table: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
+        .bind(table)
+        .fetch_all(pool)
+        .await
+}
+
+/// A history file from before versioned migrations (created with
+/// `CREATE TABLE IF NOT EXISTS`, in whichever shape its release had) has
+/// tables but no migration record. Its tables are set aside as
+/// `unversioned_*`, the migrations then build today's tables, and
+/// [`carry_over_unversioned`] copies the rows across. Each step can be
+/// cut short and is taken up again on the next open.
+async fn adopt_unversioned(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    if table_exists(pool, "_sqlx_migrations").await? || !table_exists(pool, "drops").await? {
+        return Ok(());
+    }
+    // One statement list, so it is one transaction on one connection (a
+    // failure leaves the file as it was; the pool is then dropped).
+    let mut sql = String::from("BEGIN IMMEDIATE; DROP INDEX IF EXISTS drops_by_time;");
+    for table in UNVERSIONED_TABLES {
+        if table_exists(pool, table).await? {
+            sql += &format!(" ALTER TABLE {table} RENAME TO unversioned_{table};");
+        }
+    }
+    sql += " COMMIT;";
+    sqlx::raw_sql(&sql).execute(pool).await?;
+    Ok(())
+}
+
+/// Copies the rows of set-aside tables into today's, column by column
+/// where both have it (newer columns take their defaults), then drops them.
+async fn carry_over_unversioned(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    for table in UNVERSIONED_TABLES {
+        let old = format!("unversioned_{table}");
+        if !table_exists(pool, &old).await? {
+            continue;
+        }
+        let new_columns = columns_of(pool, table).await?;
+        let shared: Vec<String> = columns_of(pool, &old)
+            .await?
+            .into_iter()
+            .filter(|c| new_columns.contains(c))
+            .collect();
+        let list = shared.join(", ");
+        sqlx::raw_sql(&format!(
+            "BEGIN IMMEDIATE; INSERT OR IGNORE INTO {table} ({list}) SELECT {list} FROM {old}; \
+             DROP TABLE {old}; COMMIT;"
+        ))
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
 }
 
 impl Journal {
@@ -114,7 +177,7 @@ impl Journal {
             .connect_with(opts)
             .await
             .map_err(err)?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await.map_err(err)?;
+        migrate(&pool, path).await.map_err(err)?;
         Ok(Journal {
             pool,
             path: path.to_path_buf(),
@@ -446,5 +509,118 @@ mod tests {
         assert!(a.id != "x" && b.id != "x", "x expires within the margin");
         assert!(j.take_reservation("http://s").await.unwrap().is_none());
         assert!(j.take_reservation("http://other").await.unwrap().is_none());
+    }
+
+    /// Makes a history file the way a release before versioned migrations
+    /// did, with one row of each kind in it.
+    async fn unversioned_file(path: &Path, schema: &str, rows: &str) {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
+        sqlx::raw_sql(schema).execute(&pool).await.unwrap();
+        sqlx::raw_sql(rows).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    /// The schema 97d22ad shipped, the first with a history.
+    const FIRST_SCHEMA: &str = "
+        CREATE TABLE IF NOT EXISTS drops (
+            id TEXT PRIMARY KEY, server TEXT NOT NULL, url TEXT NOT NULL,
+            raw_url TEXT NOT NULL, name TEXT NOT NULL, local_path TEXT, size INTEGER,
+            status TEXT NOT NULL, error TEXT, created_at INTEGER NOT NULL,
+            completed_at INTEGER);
+        CREATE INDEX IF NOT EXISTS drops_by_time ON drops (created_at);";
+
+    #[tokio::test]
+    async fn a_history_from_the_first_release_keeps_its_rows_and_gains_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        unversioned_file(
+            &path,
+            FIRST_SCHEMA,
+            "INSERT INTO drops VALUES ('done', 'http://s', 'http://s/done', 'http://s/done/raw',
+                 'a.png', '/x/a.png', 10, 'complete', NULL, 1000, 2000);
+             INSERT INTO drops VALUES ('half', 'http://s', 'http://s/half', 'http://s/half/raw',
+                 'b.mp4', '/x/b.mp4', 99, 'uploading', NULL, 3000, NULL);",
+        )
+        .await;
+        let j = Journal::open_at(&path).await.unwrap();
+        let recent: Vec<(String, String, bool)> = j
+            .recent(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.status, e.on_server))
+            .collect();
+        assert_eq!(
+            recent,
+            [
+                ("half".to_string(), UPLOADING.to_string(), true),
+                ("done".to_string(), COMPLETE.to_string(), true)
+            ]
+        );
+        let done = j.get("done").await.unwrap().unwrap();
+        assert_eq!(done.local_path.as_deref(), Some("/x/a.png"));
+        assert_eq!((done.size, done.completed_at), (Some(10), Some(2000)));
+        // Usable: the unfinished one can be resumed and completed, and the
+        // pool, which that release did not have, works.
+        let unfinished = j.unfinished("http://s").await.unwrap();
+        assert_eq!(unfinished.len(), 1);
+        j.complete(&drop_of("half")).await.unwrap();
+        assert_eq!(j.get("half").await.unwrap().unwrap().status, COMPLETE);
+        let later = time::OffsetDateTime::now_utc() + time::Duration::days(7);
+        j.add_reservations(
+            "http://s",
+            &[api::Reservation {
+                id: "r".into(),
+                url: "http://s/r".into(),
+                raw_url: "http://s/r/raw".into(),
+                expires_at: later,
+            }],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            j.take_reservation("http://s").await.unwrap().unwrap().id,
+            "r"
+        );
+        drop(j);
+        // Opening it again changes nothing.
+        let j = Journal::open_at(&path).await.unwrap();
+        assert_eq!(j.count().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_history_with_the_pool_but_no_migrations_keeps_its_reserved_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let schema = format!(
+            "{FIRST_SCHEMA}
+             ALTER TABLE drops ADD COLUMN on_server INTEGER NOT NULL DEFAULT 1;
+             CREATE TABLE IF NOT EXISTS reserved (id TEXT PRIMARY KEY, server TEXT NOT NULL,
+                 url TEXT NOT NULL, raw_url TEXT NOT NULL, expires_at INTEGER NOT NULL);"
+        );
+        let far = now_ms() + 7 * 24 * 3600 * 1000;
+        unversioned_file(
+            &path,
+            &schema,
+            &format!(
+                "INSERT INTO drops (id, server, url, raw_url, name, status, on_server, created_at)
+                     VALUES ('pooled', 'http://s', 'http://s/pooled', 'http://s/pooled/raw',
+                     'c.png', 'uploading', 0, 5000);
+                 INSERT INTO reserved VALUES ('next', 'http://s', 'http://s/next',
+                     'http://s/next/raw', {far});"
+            ),
+        )
+        .await;
+        let j = Journal::open_at(&path).await.unwrap();
+        let pooled = j.get("pooled").await.unwrap().unwrap();
+        assert!(!pooled.on_server, "a drop not yet created stays so");
+        assert_eq!(j.reservations_left("http://s").await.unwrap(), 1);
+        assert_eq!(
+            j.take_reservation("http://s").await.unwrap().unwrap().id,
+            "next"
+        );
     }
 }
