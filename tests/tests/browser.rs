@@ -151,6 +151,13 @@ fn an_expired_drop_shows_the_410_page() {
         "the expired page",
         "return document.body.innerText.includes('expired')",
     );
+    // What the browser was answered, not only what the page says.
+    let status = b.eval("return performance.getEntriesByType('navigation')[0].responseStatus");
+    assert_eq!(status, 410, "the page of an expired drop");
+    for url in [&d.url, &d.raw_url] {
+        let answer = reqwest::blocking::get(url.as_str()).unwrap();
+        assert_eq!(answer.status().as_u16(), 410, "{url}");
+    }
     b.screenshot("page-expired");
 }
 

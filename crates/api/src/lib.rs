@@ -20,10 +20,24 @@ pub const API_PREFIX: &str = "/api/v1";
 /// The same name S3 uses for `UploadPart`, so presigned S3 URLs verify it too.
 pub const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
 
-/// Stable error codes. The string form (snake_case) is part of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Stable error codes. The string form (snake_case) is part of the API:
+/// serde and [`ErrorCode::as_str`] derive it from the same variant names,
+/// and [`ErrorCode::iter`] lists every code (for tests and documents).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     /// No token, a malformed one, or one that does not exist or was revoked.
     Unauthorized,
@@ -97,33 +111,12 @@ impl ErrorCode {
 
     /// The snake_case string sent on the wire.
     pub fn as_str(self) -> &'static str {
-        use ErrorCode::*;
-        match self {
-            Unauthorized => "unauthorized",
-            PasswordRequired => "password_required",
-            InvalidCredentials => "invalid_credentials",
-            NotFound => "not_found",
-            Expired => "expired",
-            MalformedJson => "malformed_json",
-            InvalidInput => "invalid_input",
-            InvalidName => "invalid_name",
-            InvalidSignature => "invalid_signature",
-            UrlExpired => "url_expired",
-            ChecksumRequired => "checksum_required",
-            ChecksumMismatch => "checksum_mismatch",
-            PartTooSmall => "part_too_small",
-            TooLarge => "too_large",
-            TooManyParts => "too_many_parts",
-            InvalidParts => "invalid_parts",
-            SizeMismatch => "size_mismatch",
-            Conflict => "conflict",
-            NotReady => "not_ready",
-            ReservationExpired => "reservation_expired",
-            UserExists => "user_exists",
-            RangeNotSatisfiable => "range_not_satisfiable",
-            RateLimited => "rate_limited",
-            Internal => "internal",
-        }
+        self.into()
+    }
+
+    /// Every code.
+    pub fn iter() -> impl Iterator<Item = ErrorCode> {
+        <ErrorCode as strum::IntoEnumIterator>::iter()
     }
 }
 
@@ -528,16 +521,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_codes_serialize_as_their_wire_names() {
-        for code in [
-            ErrorCode::Unauthorized,
-            ErrorCode::InvalidParts,
-            ErrorCode::RangeNotSatisfiable,
-            ErrorCode::TooLarge,
-            ErrorCode::MalformedJson,
-        ] {
+    fn every_error_code_has_one_wire_name_and_an_error_status() {
+        let mut names = std::collections::BTreeSet::new();
+        for code in ErrorCode::iter() {
             let json = serde_json::to_string(&code).unwrap();
-            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(json, format!("\"{}\"", code.as_str()), "{code:?}");
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+            assert!(
+                code.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code:?} is not snake_case on the wire: {}",
+                code.as_str()
+            );
+            assert!(names.insert(code.as_str()), "{code:?}'s name is taken");
+            let status = code.http_status();
+            assert!((400..600).contains(&status), "{code:?} answers {status}");
         }
     }
 

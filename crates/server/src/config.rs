@@ -122,6 +122,8 @@ impl Config {
         flags: Table,
     ) -> Result<Config> {
         let mut merged = Table::new();
+        // Where each key's value came from, for errors that name it.
+        let mut sources: Vec<(String, String)> = Vec::new();
         let file = match file {
             Some(f) => Some(f.to_path_buf()),
             None => default_config_file().filter(|f| f.exists()),
@@ -131,13 +133,44 @@ impl Config {
                 .with_context(|| format!("reading config file {}", path.display()))?;
             let table: Table = toml::from_str(&text)
                 .with_context(|| format!("parsing config file {}", path.display()))?;
+            for key in table.keys() {
+                sources.push((key.clone(), format!("`{key}` in {}", path.display())));
+            }
             merged.extend(table);
         }
-        merged.extend(env_table(env));
+        let env = env_table(env);
+        for key in env.keys() {
+            sources.push((
+                key.clone(),
+                format!("DROPCAST_{}", key.to_ascii_uppercase()),
+            ));
+        }
+        merged.extend(env);
+        for key in flags.keys() {
+            sources.push((key.clone(), format!("--{}", key.replace('_', "-"))));
+        }
         merged.extend(flags);
-        let config: Config = Value::Table(merged)
-            .try_into()
-            .context("invalid configuration (file, DROPCAST_* environment or flags)")?;
+        let config: Config =
+            serde_path_to_error::deserialize(Value::Table(merged)).map_err(|e| {
+                let key = e.path().iter().next().map(|s| s.to_string());
+                // The last layer that set a key is the one that counts.
+                let source = key
+                    .as_deref()
+                    .and_then(|k| sources.iter().rev().find(|(s, _)| s == k))
+                    .map(|(_, source)| source.clone())
+                    .or_else(|| {
+                        // An unknown key is reported at the top: find it in
+                        // the message ("unknown field `max_partz`").
+                        let inner = e.inner().to_string();
+                        sources
+                            .iter()
+                            .rev()
+                            .find(|(k, _)| inner.contains(&format!("`{k}`")))
+                            .map(|(_, source)| source.clone())
+                    })
+                    .unwrap_or_else(|| "the configuration".into());
+                anyhow::anyhow!("invalid configuration: {source}: {}", e.inner())
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -257,8 +290,23 @@ mod tests {
         let err =
             Config::load(None, env(&[("DROPCAST_MAX_PARTZ", "1")]), Table::new()).unwrap_err();
         assert!(format!("{err:#}").contains("max_partz"), "{err:#}");
+        assert!(format!("{err:#}").contains("DROPCAST_MAX_PARTZ"), "{err:#}");
         let err = Config::load(None, env(&[("DROPCAST_BIND", "nope")]), Table::new()).unwrap_err();
-        assert!(format!("{err:#}").contains("DROPCAST_"), "{err:#}");
+        assert!(format!("{err:#}").contains("DROPCAST_BIND"), "{err:#}");
+        // The layer that set the bad value is named, not one it overrode.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "max_parts = \"many\"\nbind = \"127.0.0.1:1\"\n").unwrap();
+        let err = Config::load(Some(&file), env(&[]), Table::new()).unwrap_err();
+        let shown = format!("{err:#}");
+        assert!(
+            shown.contains("`max_parts` in") && shown.contains("server.toml"),
+            "{shown}"
+        );
+        let mut flags = Table::new();
+        flags.insert("bind".into(), Value::String("nope".into()));
+        let err = Config::load(None, env(&[("DROPCAST_BIND", "127.0.0.1:2")]), flags).unwrap_err();
+        assert!(format!("{err:#}").contains("--bind"), "{err:#}");
     }
 
     #[test]

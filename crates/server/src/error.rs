@@ -108,3 +108,22 @@ impl From<QueryRejection> for ApiError {
         ApiError::invalid(e.body_text())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_error_code_is_answered_with_its_status_and_its_code_in_the_body() {
+        for code in ErrorCode::iter() {
+            let response = ApiError::new(code, "what to do").into_response();
+            assert_eq!(response.status().as_u16(), code.http_status(), "{code:?}");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body: ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body.error.code, code);
+            assert_eq!(body.error.message, "what to do");
+        }
+    }
+}
