@@ -9,7 +9,7 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	preferences: () => typedError<Preferences_Serialize, UiError>(__TAURI_INVOKE("preferences")),
 	/**  Keys that do not parse, and two actions on the same keys. */
-	checkHotkeys: (hotkeys: HotkeySet) => __TAURI_INVOKE<HotkeyProblem[]>("check_hotkeys", { hotkeys }),
+	checkHotkeys: (hotkeys: Hotkeys_Deserialize) => __TAURI_INVOKE<HotkeyProblem[]>("check_hotkeys", { hotkeys }),
 	savePreferences: (preferences: Preferences_Deserialize) => typedError<null, UiError>(__TAURI_INVOKE("save_preferences", { preferences })),
 	/**  Which hotkeys the tray app holds, as it last said. */
 	hotkeyStatus: () => __TAURI_INVOKE<HotkeyStatus_Serialize[]>("hotkey_status"),
@@ -25,7 +25,7 @@ export const commands = {
 	openLink: (url: string) => typedError<null, UiError>(__TAURI_INVOKE("open_link", { url })),
 	deleteDrop: (id: string) => typedError<null, UiError>(__TAURI_INVOKE("delete_drop", { id })),
 	/**  Resumes every unfinished upload; answers how many completed. */
-	retryUploads: () => typedError<number, UiError>(__TAURI_INVOKE("retry_uploads")),
+	resumeUploads: () => typedError<number, UiError>(__TAURI_INVOKE("resume_uploads")),
 	/**
 	 *  Asks for files to share with the desktop's file chooser; none when
 	 *  cancelled.
@@ -69,20 +69,10 @@ export type Account_Serialize = {
 	problem: UiError | null,
 };
 
-export type CopyWhat = "link" | "image" | "none";
-
-/**  What kind of failure, for the UI to say what to do. */
-export type ErrorCode = 
-/**  Not signed in, or the token was refused. */
-"sign_in" | 
-/**  The server cannot be reached. */
-"unreachable" | 
-/**  A local file cannot be read or written. */
-"local_file" | 
-/**  Nothing to capture. */
-"capture" | 
-/**  A value in a form is not valid. */
-"invalid" | "failed";
+/**  An image format we write. */
+export type Format = "png" | "jpeg" | 
+/**  Lossless WebP. */
+"webp";
 
 /**  A drop in the history. */
 export type HistoryItem = HistoryItem_Serialize | HistoryItem_Deserialize;
@@ -123,15 +113,6 @@ export type HotkeyProblem = {
 	message: string,
 };
 
-/**  The tray app's hotkeys, "Ctrl+Shift+4" or "" for none. */
-export type HotkeySet = {
-	screen: string,
-	area: string,
-	window: string,
-	record: string,
-	upload: string,
-};
-
 /**
  *  One action's hotkey and whether the resident app holds it (else why
  *  not).
@@ -160,7 +141,68 @@ export type HotkeyStatus_Serialize = {
 	error: string | null,
 };
 
-export type ImageFormat = "png" | "jpeg" | "webp";
+/**
+ *  The tray app's global hotkeys, as "Ctrl+Shift+3" (modifiers and one
+ *  key); an empty string leaves that action without one.
+ */
+export type Hotkeys = Hotkeys_Serialize | Hotkeys_Deserialize;
+
+/**
+ *  The tray app's global hotkeys, as "Ctrl+Shift+3" (modifiers and one
+ *  key); an empty string leaves that action without one.
+ */
+export type Hotkeys_Deserialize = {
+	screen?: string,
+	area?: string,
+	window?: string,
+	record?: string,
+	upload?: string,
+};
+
+/**
+ *  The tray app's global hotkeys, as "Ctrl+Shift+3" (modifiers and one
+ *  key); an empty string leaves that action without one.
+ */
+export type Hotkeys_Serialize = {
+	screen: string,
+	area: string,
+	window: string,
+	record: string,
+	upload: string,
+};
+
+/**
+ *  What kind of failure, for a front end to act on: the CLI maps it to an
+ *  exit code, the windows to advice (`ui/src/lib/errors.ts`).
+ */
+export type Kind = 
+/**  Not signed in, or the server refused the token: sign in again. */
+"sign_in" | 
+/**  The server cannot be reached. */
+"unreachable" | 
+/**  A local file cannot be read or written (a full disk, say). */
+"local_file" | 
+/**
+ *  Nothing to capture: no display, no such monitor or window, a region
+ *  off screen.
+ */
+"capture" | 
+/**  A value the user gave is not valid; the message says which. */
+"invalid" | 
+/**  Anything else; the message says what. */
+"failed";
+
+/**
+ *  What goes on the clipboard when a drop is made (the `copy` setting,
+ *  `--copy` on the command line, the Settings window's choice).
+ */
+export type OnClipboard = 
+/**  The link (several: one per line). */
+"link" | 
+/**  The captured image itself (captures only; files copy their link). */
+"image" | 
+/**  Nothing. */
+"none";
 
 export type PickMonitor = {
 	x: number,
@@ -195,48 +237,68 @@ export type Preferences = Preferences_Serialize | Preferences_Deserialize;
 
 /**  What the settings window edits. */
 export type Preferences_Deserialize = {
-	format: ImageFormat,
+	format: Format,
 	jpegQuality: number,
 	downscale: boolean,
 	cursor: boolean,
-	copy: CopyWhat,
+	copy: OnClipboard,
 	openInBrowser: boolean,
 	saveFolder?: string | null,
 	notify: boolean,
 	sound: boolean,
 	startAtLogin: boolean,
-	hotkeys: HotkeySet,
-	recording: RecordingPrefs,
+	hotkeys: Hotkeys_Deserialize,
+	recording: Record_Deserialize,
 };
 
 /**  What the settings window edits. */
 export type Preferences_Serialize = {
-	format: ImageFormat,
+	format: Format,
 	jpegQuality: number,
 	downscale: boolean,
 	cursor: boolean,
-	copy: CopyWhat,
+	copy: OnClipboard,
 	openInBrowser: boolean,
 	saveFolder: string | null,
 	notify: boolean,
 	sound: boolean,
 	startAtLogin: boolean,
-	hotkeys: HotkeySet,
-	recording: RecordingPrefs,
+	hotkeys: Hotkeys_Serialize,
+	recording: Record_Serialize,
 };
 
-/**  How screencasts are recorded. */
-export type RecordingPrefs = {
+/**  How screencasts are recorded and shared. */
+export type Record = Record_Serialize | Record_Deserialize;
+
+/**  How screencasts are recorded and shared. */
+export type Record_Deserialize = {
 	/**  Frames per second, 1 to 60. */
-	fps: number,
-	/**  Stop by itself after this many minutes; 0: never. */
-	maxMinutes: number,
+	fps?: number,
+	/**  A recording stops by itself after this many minutes; 0: never. */
+	max_minutes?: number,
 	/**
 	 *  The link goes to the clipboard when recording starts (else when it
 	 *  stops).
 	 */
-	linkAtStart: boolean,
-	/**  Include the mouse pointer. */
+	link_at_start?: boolean,
+	/**  Draw the mouse pointer in. */
+	cursor?: boolean,
+	/**  Record the default microphone too. */
+	audio?: boolean,
+};
+
+/**  How screencasts are recorded and shared. */
+export type Record_Serialize = {
+	/**  Frames per second, 1 to 60. */
+	fps: number,
+	/**  A recording stops by itself after this many minutes; 0: never. */
+	max_minutes: number,
+	/**
+	 *  The link goes to the clipboard when recording starts (else when it
+	 *  stops).
+	 */
+	link_at_start: boolean,
+	/**  Draw the mouse pointer in. */
 	cursor: boolean,
 	/**  Record the default microphone too. */
 	audio: boolean,
@@ -276,7 +338,8 @@ export type SharedFile_Serialize = {
 };
 
 export type UiError = {
-	code: ErrorCode,
+	/**  What kind of failure, for the UI to say what to do. */
+	code: Kind,
 	message: string,
 };
 

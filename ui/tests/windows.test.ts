@@ -52,7 +52,7 @@ const prefs = {
   format: "png", jpegQuality: 90, downscale: false, cursor: false, copy: "link",
   openInBrowser: false, saveFolder: null, notify: true, sound: true, startAtLogin: false,
   hotkeys: { screen: "Ctrl+Shift+3", area: "Ctrl+Shift+4", window: "Ctrl+Shift+W", record: "Ctrl+Shift+5", upload: "Ctrl+Shift+U" },
-  recording: { fps: 30, maxMinutes: 60, linkAtStart: true, cursor: true, audio: false },
+  recording: { fps: 30, max_minutes: 60, link_at_start: true, cursor: true, audio: false },
 };
 
 describe("settings window", () => {
@@ -146,7 +146,7 @@ describe("settings window", () => {
     expect(saved.hotkeys.area).toBe("Ctrl+Alt+R");
     expect(saved.saveFolder).toBe("/home/ada/Pictures");
     expect(saved.startAtLogin).toBe(true);
-    expect(saved.recording).toEqual({ fps: 30, maxMinutes: 5, linkAtStart: false, cursor: true, audio: true });
+    expect(saved.recording).toEqual({ fps: 30, max_minutes: 5, link_at_start: false, cursor: true, audio: true });
   });
 });
 
@@ -163,7 +163,7 @@ describe("history window", () => {
       switch (cmd) {
         case "history": return list;
         case "copy_links": return null;
-        case "retry_uploads": list = list.map((d) => ({ ...d, status: "complete", error: null })); return 1;
+        case "resume_uploads": list = list.map((d) => ({ ...d, status: "complete", error: null })); return 1;
         case "delete_drop": list = list.filter((d) => d.id !== args.id); return null;
       }
     });
@@ -178,7 +178,7 @@ describe("history window", () => {
     await until(() => document.querySelectorAll("[data-testid=drop]").length === 1, "search");
 
     const buttons = () => [...document.querySelectorAll<HTMLButtonElement>("[data-testid=drop] button")];
-    buttons().find((b) => b.textContent === "Retry")!.click();
+    buttons().find((b) => b.textContent === "Resume")!.click();
     await until(() => $("[data-status=complete]"), "retried");
     buttons().find((b) => b.textContent === "Copy")!.click();
     await until(() => text().includes("Link copied."), "copied");

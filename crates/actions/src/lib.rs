@@ -8,7 +8,6 @@
 //! carry a [`Kind`] that the CLI maps to exit codes and the app to
 //! messages.
 
-pub mod hotkeys;
 pub mod resident;
 
 use std::path::{Path, PathBuf};
@@ -19,12 +18,15 @@ use dropcast_capture::{Frame, Target};
 use dropcast_client::clipboard::{self, Content};
 use dropcast_client::credentials::Credentials;
 use dropcast_client::journal::Journal;
-use dropcast_client::settings::{Copy, Dirs, Settings};
+use dropcast_client::settings::{Dirs, OnClipboard, Settings};
 use dropcast_client::share::{Sharer, Source};
 use dropcast_client::{Client, Progress, Sensitive};
 
-/// What kind of failure, for a front end to act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What kind of failure, for a front end to act on: the CLI maps it to an
+/// exit code, the windows to advice (`ui/src/lib/errors.ts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Not signed in, or the server refused the token: sign in again.
     SignIn,
@@ -35,6 +37,8 @@ pub enum Kind {
     /// Nothing to capture: no display, no such monitor or window, a region
     /// off screen.
     Capture,
+    /// A value the user gave is not valid; the message says which.
+    Invalid,
     /// Anything else; the message says what.
     Failed,
 }
@@ -375,7 +379,7 @@ pub struct ShotOptions {
     pub image: dropcast_encode::Settings,
     /// Also keep the image here (the upload is then made from it).
     pub out: Option<PathBuf>,
-    pub copy: Copy,
+    pub copy: OnClipboard,
 }
 
 /// A frame saved to a file only.
@@ -402,7 +406,7 @@ pub async fn save_frame(
         .clone()
         .unwrap_or_else(|| PathBuf::from(capture_name(&frame, encoded.format)));
     let path = save(&path, &encoded.bytes)?;
-    let copied = options.copy == Copy::Image && route.copy_image(&frame);
+    let copied = options.copy == OnClipboard::Image && route.copy_image(&frame);
     Ok(Saved {
         path,
         width: encoded.width,
@@ -438,7 +442,7 @@ pub async fn share_frame(
     let journal = Journal::open(&session.dirs).await?;
     let pooled = Sharer::link_from_pool(&journal, &server).await?;
     let mut copied = false;
-    if let (Some(link), Copy::Link) = (&pooled, options.copy) {
+    if let (Some(link), OnClipboard::Link) = (&pooled, options.copy) {
         copied = route.copy_links(&[link.url.as_str()]);
     }
     let sharer = Sharer {
@@ -448,7 +452,7 @@ pub async fn share_frame(
         parallel: session.settings.parallel,
     };
     let link = link_or_reserve(&sharer, pooled, "capture").await?;
-    if !copied && options.copy == Copy::Link {
+    if !copied && options.copy == OnClipboard::Link {
         copied = route.copy_links(&[link.url.as_str()]);
     }
     let encoded = encode(frame.clone(), options.image).await?;
@@ -466,7 +470,7 @@ pub async fn share_frame(
     if let Ok(thumb) = dropcast_encode::thumbnail(&frame.image, dropcast_encode::THUMBNAIL_SIZE) {
         let _ = dropcast_client::share::write_file(&session.dirs.thumbnail(&link.id), &thumb);
     }
-    if options.copy == Copy::Image {
+    if options.copy == OnClipboard::Image {
         copied = route.copy_image(&frame);
     }
     let id = link.id.clone();
@@ -658,8 +662,8 @@ impl Controls {
 
 /// The microphone `sound` asks for, open; an error when it is required
 /// and there is none.
-fn open_microphone(sound: Sound) -> Result<Option<dropcast_encode::audio::Microphone>> {
-    use dropcast_encode::audio::Microphone;
+fn open_microphone(sound: Sound) -> Result<Option<dropcast_video::audio::Microphone>> {
+    use dropcast_video::audio::Microphone;
     match sound {
         Sound::None => Ok(None),
         Sound::Microphone => Microphone::open()
@@ -674,7 +678,7 @@ fn open_microphone(sound: Sound) -> Result<Option<dropcast_encode::audio::Microp
 /// The microphone's samples since the last call; none once it has failed
 /// (said once, and the microphone let go: the video goes on, the sound
 /// track goes on as silence, so it keeps pace and the file keeps growing).
-fn take_sound(mic: &mut Option<dropcast_encode::audio::Microphone>) -> Vec<f32> {
+fn take_sound(mic: &mut Option<dropcast_video::audio::Microphone>) -> Vec<f32> {
     match mic.as_ref().map(|m| m.take()) {
         Some(Ok(samples)) => samples,
         Some(Err(e)) => {
@@ -699,7 +703,7 @@ pub fn record(
     use std::sync::atomic::Ordering;
     use std::time::Duration;
     let video_error =
-        |e: dropcast_encode::video::VideoError| Error::new(Kind::Failed, e.to_string());
+        |e: dropcast_video::video::VideoError| Error::new(Kind::Failed, e.to_string());
     // The microphone first: without one asked for, nothing starts.
     let mut mic = open_microphone(options.audio)?;
     let audio = mic.as_ref().map(|m| m.source().to_string());
@@ -710,7 +714,7 @@ pub fn record(
             cursor: options.cursor,
         },
     )?;
-    let mut writer: Option<dropcast_encode::video::Mp4Writer> = None;
+    let mut writer: Option<dropcast_video::video::Mp4Writer> = None;
     let mut size = (0, 0);
     let mut last_at = Duration::ZERO;
     let mut resized = 0u64;
@@ -775,11 +779,11 @@ pub fn record(
                     })?;
                 }
                 writer.insert(
-                    dropcast_encode::video::Mp4Writer::create(
+                    dropcast_video::video::Mp4Writer::create(
                         path,
                         size.0,
                         size.1,
-                        dropcast_encode::video::VideoSettings {
+                        dropcast_video::video::VideoSettings {
                             fps: options.fps,
                             audio: mic.as_ref().map(|m| m.format()),
                             ..Default::default()
@@ -1003,11 +1007,11 @@ async fn has_fragments(path: &Path) -> bool {
 }
 
 /// Makes an animated GIF of the recording at `mp4` (see
-/// [`dropcast_encode::gif`]); answers its frame count.
+/// [`dropcast_video::gif`]); answers its frame count.
 pub async fn mp4_to_gif(mp4: &Path, gif: &Path) -> Result<u64> {
     let (mp4, gif) = (mp4.to_path_buf(), gif.to_path_buf());
     tokio::task::spawn_blocking(move || {
-        dropcast_encode::gif::mp4_to_gif(&mp4, &gif, Default::default())
+        dropcast_video::gif::mp4_to_gif(&mp4, &gif, Default::default())
     })
     .await
     .expect("GIF making does not panic")

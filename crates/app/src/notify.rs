@@ -35,7 +35,7 @@ pub fn shared(after: &After, url: &str, copied: bool) {
 }
 
 /// Something failed; the message says what to do. Failed uploads stay in
-/// History with Retry.
+/// History with Resume.
 pub fn failed(after: &After, message: &str) {
     show(after, "Dropcast: not shared", message, "dialog-error");
 }

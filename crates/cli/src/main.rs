@@ -14,6 +14,7 @@ use dropcast_actions::{self as actions, ClipboardRoute, Kind, Session, ShotOptio
 use dropcast_api as api;
 use dropcast_capture::Target;
 use dropcast_client::journal::Journal;
+use dropcast_client::settings::OnClipboard;
 use dropcast_client::Sensitive;
 use serde_json::json;
 use std::io::{IsTerminal, Read};
@@ -99,7 +100,7 @@ enum Command {
         /// What goes on the clipboard [default: link when there is a
         /// clipboard (a display), else none]
         #[arg(long, value_enum)]
-        copy: Option<Copy>,
+        copy: Option<OnClipboard>,
     },
     /// Capture the screen, a monitor, a window or a region and share it.
     ///
@@ -117,7 +118,7 @@ enum Command {
         no_upload: bool,
         /// What goes on the clipboard [default: the `copy` setting, link]
         #[arg(long, value_enum)]
-        copy: Option<Copy>,
+        copy: Option<OnClipboard>,
         /// png, jpeg or webp [default: the `image.format` setting, png]
         #[arg(long)]
         format: Option<dropcast_encode::Format>,
@@ -177,38 +178,6 @@ enum Command {
     HoldClipboard,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Copy {
-    /// The links, one per line.
-    Link,
-    /// The captured image (`shot` only).
-    Image,
-    /// Nothing.
-    None,
-}
-
-impl From<dropcast_client::settings::Copy> for Copy {
-    fn from(c: dropcast_client::settings::Copy) -> Self {
-        use dropcast_client::settings::Copy as Setting;
-        match c {
-            Setting::Link => Copy::Link,
-            Setting::Image => Copy::Image,
-            Setting::None => Copy::None,
-        }
-    }
-}
-
-impl From<Copy> for dropcast_client::settings::Copy {
-    fn from(c: Copy) -> Self {
-        use dropcast_client::settings::Copy as Setting;
-        match c {
-            Copy::Link => Setting::Link,
-            Copy::Image => Setting::Image,
-            Copy::None => Setting::None,
-        }
-    }
-}
-
 /// A failure with the exit code it maps to.
 struct Failure {
     code: u8,
@@ -231,6 +200,7 @@ impl From<actions::Error> for Failure {
             Kind::Unreachable => 4,
             Kind::LocalFile => 5,
             Kind::Capture => 6,
+            Kind::Invalid => 2,
             Kind::Failed => 1,
         };
         Failure::new(code, e.message)
@@ -353,12 +323,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 drops.push(actions::share_file(&sharer, path, &progress_bar(json)).await?);
             }
             let copy = copy.unwrap_or(if dropcast_client::clipboard::available() {
-                Copy::Link
+                OnClipboard::Link
             } else {
-                Copy::None
+                OnClipboard::None
             });
             let urls: Vec<&str> = drops.iter().map(|d| d.url.as_str()).collect();
-            let copied = copy != Copy::None && holder().copy_links(&urls);
+            let copied = copy != OnClipboard::None && holder().copy_links(&urls);
             if json {
                 let list: Vec<_> = drops.iter().map(drop_json).collect();
                 println!("{}", json!({ "drops": list, "copied": copied }));
@@ -384,14 +354,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let options = ShotOptions {
                 image,
                 out,
-                copy: copy.unwrap_or(ctx.settings.copy.into()).into(),
+                copy: copy.unwrap_or(ctx.settings.copy),
             };
             if !no_upload {
                 ctx.server()?; // signed in? say so before capturing
             }
             let frame = actions::capture(target, cursor || ctx.settings.cursor).await?;
             if no_upload {
-                if copy == Some(Copy::Link) {
+                if copy == Some(OnClipboard::Link) {
                     return Err(Failure::new(
                         2,
                         "--copy link needs an upload: use --copy image or --copy none with \

@@ -73,7 +73,7 @@ pub struct Settings {
     /// Parts sent at once.
     pub parallel: usize,
     /// What goes on the clipboard after a capture.
-    pub copy: Copy,
+    pub copy: OnClipboard,
     /// How captures are encoded.
     pub image: dropcast_encode::Settings,
     /// Draw the mouse pointer into captures.
@@ -88,6 +88,7 @@ pub struct Settings {
 
 /// How screencasts are recorded and shared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default, deny_unknown_fields)]
 pub struct Record {
     /// Frames per second, 1 to 60.
@@ -143,6 +144,7 @@ impl Default for After {
 /// The tray app's global hotkeys, as "Ctrl+Shift+3" (modifiers and one
 /// key); an empty string leaves that action without one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default, deny_unknown_fields)]
 pub struct Hotkeys {
     pub screen: String,
@@ -180,15 +182,19 @@ impl Hotkeys {
     }
 }
 
-/// What goes on the clipboard when a drop is made.
+/// What goes on the clipboard when a drop is made (the `copy` setting,
+/// `--copy` on the command line, the Settings window's choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
-pub enum Copy {
+pub enum OnClipboard {
     /// The link (several: one per line).
     #[default]
     Link,
     /// The captured image itself (captures only; files copy their link).
     Image,
+    /// Nothing.
     None,
 }
 
@@ -198,7 +204,7 @@ impl Default for Settings {
             server: None,
             credentials: CredentialBackend::Keyring,
             parallel: 4,
-            copy: Copy::Link,
+            copy: OnClipboard::Link,
             image: dropcast_encode::Settings::default(),
             cursor: false,
             after: After::default(),

@@ -1,7 +1,7 @@
 //! The commands and events between the windows (TypeScript) and Rust,
 //! typed on both sides: tauri-specta writes `ui/src/bindings.ts` from
 //! these definitions (a test fails when the checked-in file is stale).
-//! Errors carry an [`ErrorCode`] that the UI maps to what the user should
+//! Errors carry an [`actions::Kind`] that the UI maps to what the user should
 //! do; the message says the details.
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use dropcast_actions::resident::{self, Command, HotkeyStatus, PickSetup};
 use dropcast_actions::{self as actions, ClipboardRoute, Session};
-use dropcast_client::settings::{After, Copy, Hotkeys};
+use dropcast_client::settings::{After, Hotkeys, OnClipboard, Record};
 use dropcast_client::Sensitive;
 use dropcast_encode::Format;
 use serde::{Deserialize, Serialize};
@@ -17,33 +17,17 @@ use specta::Type;
 use tauri::{AppHandle, Manager};
 use tauri_specta::{collect_commands, collect_events, Event};
 
-/// What kind of failure, for the UI to say what to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// Not signed in, or the token was refused.
-    SignIn,
-    /// The server cannot be reached.
-    Unreachable,
-    /// A local file cannot be read or written.
-    LocalFile,
-    /// Nothing to capture.
-    Capture,
-    /// A value in a form is not valid.
-    Invalid,
-    Failed,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
 pub struct UiError {
-    pub code: ErrorCode,
+    /// What kind of failure, for the UI to say what to do.
+    pub code: actions::Kind,
     pub message: String,
 }
 
 impl UiError {
     fn invalid(message: impl Into<String>) -> UiError {
         UiError {
-            code: ErrorCode::Invalid,
+            code: actions::Kind::Invalid,
             message: message.into(),
         }
     }
@@ -51,16 +35,8 @@ impl UiError {
 
 impl From<actions::Error> for UiError {
     fn from(e: actions::Error) -> Self {
-        use actions::Kind;
-        let code = match e.kind {
-            Kind::SignIn => ErrorCode::SignIn,
-            Kind::Unreachable => ErrorCode::Unreachable,
-            Kind::LocalFile => ErrorCode::LocalFile,
-            Kind::Capture => ErrorCode::Capture,
-            Kind::Failed => ErrorCode::Failed,
-        };
         UiError {
-            code,
+            code: e.kind,
             message: e.message,
         }
     }
@@ -78,65 +54,22 @@ async fn tell_tray() {
     let _ = resident::send(&Command::Reload).await;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageFormat {
-    Png,
-    Jpeg,
-    Webp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum CopyWhat {
-    Link,
-    Image,
-    None,
-}
-
-/// The tray app's hotkeys, "Ctrl+Shift+4" or "" for none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-pub struct HotkeySet {
-    pub screen: String,
-    pub area: String,
-    pub window: String,
-    pub record: String,
-    pub upload: String,
-}
-
 /// What the settings window edits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Preferences {
-    pub format: ImageFormat,
+    pub format: Format,
     pub jpeg_quality: u8,
     pub downscale: bool,
     pub cursor: bool,
-    pub copy: CopyWhat,
+    pub copy: OnClipboard,
     pub open_in_browser: bool,
     pub save_folder: Option<String>,
     pub notify: bool,
     pub sound: bool,
     pub start_at_login: bool,
-    pub hotkeys: HotkeySet,
-    pub recording: RecordingPrefs,
-}
-
-/// How screencasts are recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordingPrefs {
-    /// Frames per second, 1 to 60.
-    pub fps: u32,
-    /// Stop by itself after this many minutes; 0: never.
-    pub max_minutes: u32,
-    /// The link goes to the clipboard when recording starts (else when it
-    /// stops).
-    pub link_at_start: bool,
-    /// Include the mouse pointer.
-    pub cursor: bool,
-    /// Record the default microphone too.
-    pub audio: bool,
+    pub hotkeys: Hotkeys,
+    pub recording: Record,
 }
 
 /// Starting `dropcast-app` at login (XDG autostart on Linux, a launch
@@ -161,19 +94,11 @@ fn autostart() -> std::result::Result<auto_launch::AutoLaunch, UiError> {
 pub async fn preferences() -> Result<Preferences> {
     let s = session()?.settings;
     Ok(Preferences {
-        format: match s.image.format {
-            Format::Png => ImageFormat::Png,
-            Format::Jpeg => ImageFormat::Jpeg,
-            Format::Webp => ImageFormat::Webp,
-        },
+        format: s.image.format,
         jpeg_quality: s.image.jpeg_quality,
         downscale: s.image.downscale,
         cursor: s.cursor,
-        copy: match s.copy {
-            Copy::Link => CopyWhat::Link,
-            Copy::Image => CopyWhat::Image,
-            Copy::None => CopyWhat::None,
-        },
+        copy: s.copy,
         open_in_browser: s.after.open,
         save_folder: s
             .after
@@ -184,20 +109,8 @@ pub async fn preferences() -> Result<Preferences> {
         start_at_login: autostart()
             .and_then(|a| a.is_enabled().map_err(|e| UiError::invalid(e.to_string())))
             .unwrap_or(false),
-        hotkeys: HotkeySet {
-            screen: s.hotkeys.screen,
-            area: s.hotkeys.area,
-            window: s.hotkeys.window,
-            record: s.hotkeys.record,
-            upload: s.hotkeys.upload,
-        },
-        recording: RecordingPrefs {
-            fps: s.record.fps,
-            max_minutes: s.record.max_minutes,
-            link_at_start: s.record.link_at_start,
-            cursor: s.record.cursor,
-            audio: s.record.audio,
-        },
+        hotkeys: s.hotkeys,
+        recording: s.record,
     })
 }
 
@@ -208,7 +121,7 @@ pub struct HotkeyProblem {
     pub message: String,
 }
 
-fn hotkeys_of(set: &HotkeySet) -> Hotkeys {
+fn hotkeys_of(set: &Hotkeys) -> Hotkeys {
     Hotkeys {
         screen: set.screen.trim().to_string(),
         area: set.area.trim().to_string(),
@@ -221,8 +134,8 @@ fn hotkeys_of(set: &HotkeySet) -> Hotkeys {
 /// Keys that do not parse, and two actions on the same keys.
 #[tauri::command]
 #[specta::specta]
-pub fn check_hotkeys(hotkeys: HotkeySet) -> Vec<HotkeyProblem> {
-    actions::hotkeys::problems(&hotkeys_of(&hotkeys))
+pub fn check_hotkeys(hotkeys: Hotkeys) -> Vec<HotkeyProblem> {
+    dropcast_hotkeys::problems(&hotkeys_of(&hotkeys))
         .into_iter()
         .map(|p| HotkeyProblem {
             action: p.action.into(),
@@ -258,7 +171,7 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
                 )));
             }
             std::fs::create_dir_all(&folder).map_err(|e| UiError {
-                code: ErrorCode::LocalFile,
+                code: actions::Kind::LocalFile,
                 message: format!("cannot make the folder {}: {e}", folder.display()),
             })?;
             Some(folder)
@@ -266,19 +179,11 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
     };
     let mut session = session()?;
     let s = &mut session.settings;
-    s.image.format = match p.format {
-        ImageFormat::Png => Format::Png,
-        ImageFormat::Jpeg => Format::Jpeg,
-        ImageFormat::Webp => Format::Webp,
-    };
+    s.image.format = p.format;
     s.image.jpeg_quality = p.jpeg_quality;
     s.image.downscale = p.downscale;
     s.cursor = p.cursor;
-    s.copy = match p.copy {
-        CopyWhat::Link => Copy::Link,
-        CopyWhat::Image => Copy::Image,
-        CopyWhat::None => Copy::None,
-    };
+    s.copy = p.copy;
     s.after = After {
         open: p.open_in_browser,
         save_folder,
@@ -286,13 +191,7 @@ pub async fn save_preferences(preferences: Preferences) -> Result<()> {
         sound: p.sound,
     };
     s.hotkeys = hotkeys_of(&p.hotkeys);
-    s.record = dropcast_client::settings::Record {
-        fps: p.recording.fps,
-        max_minutes: p.recording.max_minutes,
-        link_at_start: p.recording.link_at_start,
-        cursor: p.recording.cursor,
-        audio: p.recording.audio,
-    };
+    s.record = p.recording;
     session
         .settings
         .save(&session.dirs)
@@ -467,7 +366,7 @@ pub async fn delete_drop(id: String) -> Result<()> {
 /// Resumes every unfinished upload; answers how many completed.
 #[tauri::command]
 #[specta::specta]
-pub async fn retry_uploads() -> Result<u32> {
+pub async fn resume_uploads() -> Result<u32> {
     let sharer = session()?.sharer().await?;
     let done = actions::resume_all(&sharer, &|_: &str, _: u64| None).await?;
     tell_tray().await;
@@ -562,7 +461,7 @@ pub async fn share_files(app: AppHandle, paths: Vec<String>) -> Result<Vec<Share
 pub fn read_pick_setup() -> Result<PickSetup> {
     let path = resident::pick_dir().join("pick.json");
     let bytes = std::fs::read(&path).map_err(|e| UiError {
-        code: ErrorCode::Capture,
+        code: actions::Kind::Capture,
         message: format!(
             "no frozen screen at {} ({e}): capture an area from the tray",
             path.display()
@@ -601,7 +500,7 @@ pub async fn pick_done(app: AppHandle, region: Option<Region>) -> Result<()> {
     // Sent before the windows close: closing the last one ends this
     // process, and a failure is shown in the picker.
     resident::send(&command).await.map_err(|e| UiError {
-        code: ErrorCode::Failed,
+        code: actions::Kind::Failed,
         message: format!("the tray app is not running ({e}): start dropcast-app and try again"),
     })?;
     for (label, window) in app.webview_windows() {
@@ -626,7 +525,7 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
             copy_links,
             open_link,
             delete_drop,
-            retry_uploads,
+            resume_uploads,
             choose_files,
             share_files,
             pick_setup,

@@ -1,7 +1,7 @@
 // What the user should do for each error code the Rust side sends.
-import type { UiError, ErrorCode } from "../bindings";
+import type { UiError, Kind } from "../bindings";
 
-const advice: Record<ErrorCode, string> = {
+const advice: Record<Kind, string> = {
   sign_in: "Sign in again in Settings.",
   unreachable: "The server cannot be reached: is it running, and is its URL right?",
   local_file: "A file on this computer could not be read or written.",

@@ -39,7 +39,7 @@ export class Sharing {
     const failed = this.results.length - ok;
     const parts = [];
     if (ok) parts.push(`Copied ${ok} link${ok === 1 ? "" : "s"} to the clipboard`);
-    if (failed) parts.push(`${failed} failed (they stay in History to retry)`);
+    if (failed) parts.push(`${failed} failed (they stay in History to resume)`);
     return parts.join("; ");
   }
 }
