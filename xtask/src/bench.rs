@@ -18,6 +18,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     };
     let extra: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     sys::ensure_packages(crate::BUILD_PACKAGES)?;
+    crate::restrict_to_listed_packages()?;
     for name in which {
         match name {
             "server" => server(&extra)?,

@@ -94,29 +94,41 @@ pub fn files_of(packages: &BTreeSet<String>) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// Makes `dir` a folder of links to the `.pc` files among `files` and
-/// points pkg-config at it alone, for this process and every command it
-/// starts.
-pub fn restrict_pkg_config(files: &[String], dir: &Path) -> Result<usize, String> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut count = 0;
-    for file in files {
-        let path = Path::new(file);
-        let in_pkgconfig = path
-            .parent()
-            .is_some_and(|p| p.file_name().is_some_and(|n| n == "pkgconfig"));
-        if !in_pkgconfig || path.extension().is_none_or(|e| e != "pc") || !path.exists() {
-            continue;
+/// Makes a folder under `parent` of links to the `.pc` files among
+/// `files` and points pkg-config at it alone, for this process and every
+/// command it starts. The folder's name is a hash of what it holds, so a
+/// change to the package list changes `PKG_CONFIG_LIBDIR` and cargo runs
+/// the build scripts that asked pkg-config again.
+pub fn restrict_pkg_config(files: &[String], parent: &Path) -> Result<usize, String> {
+    use std::hash::{Hash, Hasher};
+    let pc_files: BTreeSet<&Path> = files
+        .iter()
+        .map(Path::new)
+        .filter(|path| {
+            path.parent()
+                .is_some_and(|p| p.file_name().is_some_and(|n| n == "pkgconfig"))
+                && path.extension().is_some_and(|e| e == "pc")
+                && path.exists()
+        })
+        .collect();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    pc_files.hash(&mut hasher);
+    let dir = parent.join(format!("pkgconfig-{:016x}", hasher.finish()));
+    if !dir.exists() {
+        let partial = parent.join("pkgconfig-partial");
+        let _ = std::fs::remove_dir_all(&partial);
+        std::fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+        for path in &pc_files {
+            let link = partial.join(path.file_name().expect("a .pc file has a name"));
+            if !link.exists() {
+                std::os::unix::fs::symlink(path, &link)
+                    .map_err(|e| format!("{}: {e}", link.display()))?;
+            }
         }
-        let link = dir.join(path.file_name().expect("a .pc file has a name"));
-        if !link.exists() {
-            std::os::unix::fs::symlink(path, &link)
-                .map_err(|e| format!("{}: {e}", link.display()))?;
-            count += 1;
-        }
+        std::fs::rename(&partial, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::env::set_var("PKG_CONFIG_LIBDIR", dir);
+    let count = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    std::env::set_var("PKG_CONFIG_LIBDIR", &dir);
     std::env::remove_var("PKG_CONFIG_PATH");
     std::env::remove_var("PKG_CONFIG_SYSROOT_DIR");
     Ok(count)

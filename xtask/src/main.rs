@@ -17,6 +17,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                  to it (the `dropcast` CLI too); prints the server's URL and a token
   test           format check, clippy, every Rust test in the workspace, the UI's tests
   ui             build the web UI (ui/dist) that dropcast-ui embeds
+  msrv           check the workspace with the Rust of its rust-version (the GitHub workflow runs it)
   bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app, record; default all)";
 
 fn main() -> ExitCode {
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ui") => sys::build_ui(),
         Some("bench") => bench::main(&args[1..]),
+        Some("msrv") => msrv(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -103,6 +105,7 @@ const TEST_PACKAGES: &[&str] = &[
 
 fn run(args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;
+    restrict_to_listed_packages()?;
     sys::build_ui()?;
     let release =
         sys::build_release(&["dropcast-server", "dropcast", "dropcast-app", "dropcast-ui"])?;
@@ -237,6 +240,31 @@ fn test(_args: &[String]) -> Result<(), String> {
     ui.and(left)
 }
 
+/// `cargo check` of everything with the toolchain `rust-version` names,
+/// installed through rustup when missing.
+fn msrv() -> Result<(), String> {
+    sys::ensure_packages(BUILD_PACKAGES)?;
+    restrict_to_listed_packages()?;
+    sys::build_ui()?;
+    let version = rules::workspace_rust_version()?;
+    sys::run(
+        "rustup",
+        &["toolchain", "install", &version, "--profile", "minimal"],
+    )?;
+    sys::run(
+        "rustup",
+        &[
+            "run",
+            &version,
+            "cargo",
+            "check",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+        ],
+    )
+}
+
 fn step(what: &str) {
     eprintln!("xtask: == {what}");
 }
@@ -255,21 +283,20 @@ fn build_step(args: &[&str]) -> Result<(), String> {
 }
 
 /// What the build may use of the system: the packages xtask installs.
-struct ListedPackages {
+pub(crate) struct ListedPackages {
     files: Vec<String>,
 }
 
 /// Points pkg-config at the `.pc` files of [`BUILD_PACKAGES`] and what
 /// they depend on, and nothing else (see `fresh.rs`).
-fn restrict_to_listed_packages() -> Result<ListedPackages, String> {
+pub(crate) fn restrict_to_listed_packages() -> Result<ListedPackages, String> {
     if !sys::is_debian() {
         eprintln!("xtask: not a Debian/Ubuntu system: pkg-config is not restricted");
         return Ok(ListedPackages { files: Vec::new() });
     }
     let packages = fresh::closure(BUILD_PACKAGES)?;
     let files = fresh::files_of(&packages)?;
-    let dir = sys::target_dir().join("xtask/pkgconfig");
-    let count = fresh::restrict_pkg_config(&files, &dir)?;
+    let count = fresh::restrict_pkg_config(&files, &sys::target_dir().join("xtask"))?;
     eprintln!(
         "xtask: pkg-config sees only the {count} .pc files of the {} packages xtask installs for the build",
         packages.len()

@@ -211,18 +211,23 @@ fn version_of(text: &str) -> Vec<u32> {
     text.split('.').filter_map(|n| n.parse().ok()).collect()
 }
 
+/// The `rust-version` of the workspace's Cargo.toml.
+pub fn workspace_rust_version() -> Result<String, String> {
+    let manifest = std::fs::read_to_string(crate::sys::workspace_root().join("Cargo.toml"))
+        .map_err(|e| format!("Cargo.toml: {e}"))?;
+    manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version"))
+        .and_then(|rest| rest.split('"').nth(1))
+        .map(str::to_string)
+        .ok_or_else(|| "the workspace's Cargo.toml has no rust-version".to_string())
+}
+
 /// Fails when a dependency of the workspace declares a `rust-version`
 /// newer than the workspace's own. (Clippy's `incompatible_msrv` lint
 /// does the same for the standard library's APIs in our code.)
 pub fn check_rust_version() -> Result<(), String> {
-    let manifest = std::fs::read_to_string(crate::sys::workspace_root().join("Cargo.toml"))
-        .map_err(|e| format!("Cargo.toml: {e}"))?;
-    let ours = manifest
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("rust-version"))
-        .and_then(|rest| rest.split('"').nth(1))
-        .ok_or("the workspace's Cargo.toml has no rust-version")?
-        .to_string();
+    let ours = workspace_rust_version()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args(["metadata", "--locked", "--format-version", "1"])
