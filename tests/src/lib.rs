@@ -415,35 +415,36 @@ impl Home {
         path
     }
 
+    /// The pids of the `dropcast` clipboard holders this home's commands
+    /// started (their environment names this home).
+    pub fn clipboard_holders(&self) -> Vec<u32> {
+        let wanted = format!("HOME={}\0", self.dir.path().display());
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'));
+            if zombie || !String::from_utf8_lossy(&cmdline).contains("__hold-clipboard") {
+                continue;
+            }
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            if String::from_utf8_lossy(&environ).contains(&wanted) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
     pub fn credentials_file(&self) -> PathBuf {
         self.dir
             .path()
             .join("config/dropcast/client/credentials.toml")
     }
-}
-
-/// The pids of the `dropcast` clipboard holders serving `display`.
-pub fn clipboard_holders(display: &str) -> Vec<u32> {
-    let wanted = format!("DISPLAY={display}\0");
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z'));
-        if zombie || !String::from_utf8_lossy(&cmdline).contains("__hold-clipboard") {
-            continue;
-        }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if String::from_utf8_lossy(&environ).contains(&wanted) {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 /// A program started for a test, killed when dropped.

@@ -351,10 +351,9 @@ fn the_pointer_is_drawn_in_only_when_asked_and_only_where_it_is() {
 #[test]
 fn the_clipboard_holder_ends_when_another_program_takes_the_clipboard_or_the_display_goes() {
     let desk = Desk::new(320, 240);
-    let display = desk.x.display.clone();
     desk.dropcast(&["shot", "--screen"], "");
     assert_eq!(
-        clipboard_holders(&display).len(),
+        desk.home.clipboard_holders().len(),
         1,
         "one holder serves the link"
     );
@@ -367,15 +366,15 @@ fn the_clipboard_holder_ends_when_another_program_takes_the_clipboard_or_the_dis
         &["-selection", "clipboard", "-quiet", other.to_str().unwrap()],
     );
     wait_until("the holder to end after xclip took the clipboard", || {
-        clipboard_holders(&display).is_empty()
+        desk.home.clipboard_holders().is_empty()
     });
     drop(xclip);
     // The display goes away while a holder serves it (the session ended).
     desk.dropcast(&["shot", "--screen"], "");
-    assert_eq!(clipboard_holders(&display).len(), 1);
-    let Desk { x, .. } = desk;
+    assert_eq!(desk.home.clipboard_holders().len(), 1);
+    let Desk { x, home, .. } = desk;
     drop(x);
     wait_until("the holder to end after its X server exited", || {
-        clipboard_holders(&display).is_empty()
+        home.clipboard_holders().is_empty()
     });
 }

@@ -5,8 +5,7 @@
 //! program (the CLI) therefore hands the text to a small detached process
 //! of its own ([`hold`]) that serves it until another program takes
 //! the clipboard over, as `xclip` does, or until its display goes away
-//! (the X server or compositor exits, the session ends), whichever comes
-//! first. macOS and Windows keep the content themselves.
+//! (the X server exits, the session ends), whichever comes first. macOS and Windows keep the content themselves.
 
 use std::io::Read;
 use std::path::Path;
@@ -194,16 +193,7 @@ pub fn copy_text_detached(text: &str, exe: &Path, hold_arg: &str) -> Result<(), 
 /// it until another program takes the clipboard over, or its display goes
 /// away.
 pub fn hold() -> Result<(), ClipboardError> {
-    if let Some(display) = Display::from_env() {
-        std::thread::spawn(move || {
-            // Serving the clipboard blocks in the display library, which
-            // does not notice a server that is gone: look once a second.
-            while display.is_there() {
-                std::thread::sleep(Duration::from_secs(1));
-            }
-            std::process::exit(0);
-        });
-    }
+    end_with_the_display();
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
@@ -213,117 +203,27 @@ pub fn hold() -> Result<(), ClipboardError> {
     content.set(&mut open()?)
 }
 
-/// Where this process's display listens: the X server's sockets, else
-/// the Wayland compositor's.
-#[derive(Debug, PartialEq)]
-enum Display {
-    /// A local X server, display number N: `/tmp/.X11-unix/XN` and, on
-    /// Linux, the abstract socket of the same name.
-    X11Local(String),
-    /// An X server over TCP (`host:N` is port 6000 + N).
-    X11Tcp(String, u16),
-    /// A Wayland compositor's socket.
-    Wayland(std::path::PathBuf),
-}
-
-impl Display {
-    fn from_env() -> Option<Display> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        if let Some(display) = var("DISPLAY") {
-            return Display::parse_x11(&display);
-        }
-        let wayland = std::path::PathBuf::from(var("WAYLAND_DISPLAY")?);
-        if wayland.is_absolute() {
-            Some(Display::Wayland(wayland))
-        } else {
-            Some(Display::Wayland(
-                std::path::PathBuf::from(var("XDG_RUNTIME_DIR")?).join(wayland),
-            ))
-        }
-    }
-
-    /// `:0`, `:1.0`, `unix:2`, `host:3.0`; a path before the colon (as
-    /// macOS's launchd gives) is the socket itself.
-    fn parse_x11(display: &str) -> Option<Display> {
-        let (host, rest) = display.rsplit_once(':')?;
-        let number = rest.split('.').next()?;
-        let n: u16 = number.parse().ok()?;
-        match host {
-            "" | "unix" => Some(Display::X11Local(format!("/tmp/.X11-unix/X{n}"))),
-            path if path.starts_with('/') => Some(Display::X11Local(path.to_string())),
-            host => Some(Display::X11Tcp(host.to_string(), 6000u16.checked_add(n)?)),
-        }
-    }
-
-    /// Whether something still listens there (a connection is opened and
-    /// closed at once).
-    fn is_there(&self) -> bool {
-        match self {
-            #[cfg(unix)]
-            Display::X11Local(path) => {
-                use std::os::unix::net::UnixStream;
-                #[cfg(target_os = "linux")]
-                {
-                    use std::os::linux::net::SocketAddrExt;
-                    let abstract_socket = std::os::unix::net::SocketAddr::from_abstract_name(path)
-                        .and_then(|a| UnixStream::connect_addr(&a));
-                    if abstract_socket.is_ok() {
-                        return true;
-                    }
-                }
-                UnixStream::connect(path).is_ok()
-            }
-            #[cfg(unix)]
-            Display::Wayland(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
-            #[cfg(not(unix))]
-            Display::X11Local(_) | Display::Wayland(_) => true,
-            Display::X11Tcp(host, port) => {
-                use std::net::ToSocketAddrs;
-                (host.as_str(), *port)
-                    .to_socket_addrs()
-                    .is_ok_and(|mut addrs| {
-                        addrs.any(|a| {
-                            std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok()
-                        })
-                    })
-            }
-        }
+/// Exits this process when the X server it serves goes away (it exited,
+/// or the session ended). Serving the clipboard blocks in arboard, which
+/// does not notice; a connection of our own does: the server closes it,
+/// and the read that waits on it ends. A new server that later takes the
+/// same display number is a different server, and changes nothing.
+fn end_with_the_display() {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if let Ok((connection, _)) = x11rb::connect(None) {
+        std::thread::spawn(move || {
+            use x11rb::connection::Connection;
+            // No events were asked for: this waits until the connection
+            // breaks.
+            while connection.wait_for_event().is_ok() {}
+            std::process::exit(0);
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn displays_are_found_where_their_names_say() {
-        let local = |p: &str| Some(Display::X11Local(p.to_string()));
-        assert_eq!(Display::parse_x11(":0"), local("/tmp/.X11-unix/X0"));
-        assert_eq!(Display::parse_x11(":12.0"), local("/tmp/.X11-unix/X12"));
-        assert_eq!(Display::parse_x11("unix:3"), local("/tmp/.X11-unix/X3"));
-        assert_eq!(
-            Display::parse_x11("/private/tmp/launch-x/org.xquartz:0"),
-            local("/private/tmp/launch-x/org.xquartz")
-        );
-        assert_eq!(
-            Display::parse_x11("box:2.0"),
-            Some(Display::X11Tcp("box".into(), 6002))
-        );
-        assert_eq!(Display::parse_x11("nonsense"), None);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_display_whose_socket_is_gone_is_not_there() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wayland-9");
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        let display = Display::Wayland(path.clone());
-        assert!(display.is_there());
-        drop(listener);
-        std::fs::remove_file(&path).unwrap();
-        assert!(!display.is_there());
-    }
 
     #[test]
     fn the_holder_reads_back_what_it_was_given() {
