@@ -142,30 +142,25 @@ pub fn check_library_bans(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// The crate names in `package`'s normal and build dependencies, for this
+/// `cargo tree` of `package`'s normal and build dependencies, for this
 /// machine's target, resolved for that package alone.
+fn cargo_tree(package: &str, extra: &[&str]) -> Result<String, String> {
+    let mut args = vec![
+        "tree",
+        "--locked",
+        "-q",
+        "-e",
+        "normal,build",
+        "-p",
+        package,
+    ];
+    args.extend_from_slice(extra);
+    crate::sys::output(&crate::sys::cargo_program(), &args)
+}
+
+/// The crate names among `package`'s dependencies.
 fn crates_of(package: &str) -> Result<BTreeSet<String>, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "tree",
-            "--locked",
-            "-q",
-            "-e",
-            "normal,build",
-            "--prefix",
-            "none",
-        ])
-        .args(["-f", "{p}", "-p", package])
-        .output()
-        .map_err(|e| format!("cargo tree: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "cargo tree -p {package}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    Ok(cargo_tree(package, &["--prefix", "none", "-f", "{p}"])?
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_string)
@@ -179,21 +174,7 @@ pub fn check_crate_bans() -> Result<(), String> {
     for ban in CRATE_BANS {
         let crates = crates_of(ban.package)?;
         for banned in ban.crates.iter().filter(|c| crates.contains(**c)) {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let path = Command::new(cargo)
-                .args([
-                    "tree",
-                    "--locked",
-                    "-q",
-                    "-e",
-                    "normal,build",
-                    "-p",
-                    ban.package,
-                ])
-                .args(["-i", banned, "--depth", "6"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
+            let path = cargo_tree(ban.package, &["-i", banned, "--depth", "6"]).unwrap_or_default();
             problems.push(format!(
                 "{} depends on {banned} ({}):\n{path}",
                 ban.package, ban.why
@@ -228,12 +209,10 @@ pub fn workspace_rust_version() -> Result<String, String> {
 /// does the same for the standard library's APIs in our code.)
 pub fn check_rust_version() -> Result<(), String> {
     let ours = workspace_rust_version()?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["metadata", "--locked", "--format-version", "1"])
-        .output()
-        .map_err(|e| format!("cargo metadata: {e}"))?;
-    let json = String::from_utf8_lossy(&out.stdout);
+    let json = crate::sys::output(
+        &crate::sys::cargo_program(),
+        &["metadata", "--locked", "--format-version", "1"],
+    )?;
     // Each package object has `"name":"..","version":"..",` and, when it
     // declares one, `"rust_version":".."`; read them in order.
     let mut newer = Vec::new();

@@ -55,9 +55,13 @@ pub fn run_with_stdin(program: &str, args: &[&str], input: &str) -> Result<(), S
     }
 }
 
+/// The cargo that runs xtask.
+pub fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
 pub fn cargo(args: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(&cargo, args)
+    run(&cargo_program(), args)
 }
 
 /// The workspace root (xtask lives one level below it).
@@ -180,8 +184,7 @@ pub fn ensure_rust_components(components: &[&str]) -> Result<(), String> {
             "clippy" => ["clippy", "--version"],
             other => return Err(format!("unknown component {other}")),
         };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(&cargo)
+        let ok = Command::new(cargo_program())
             .args(probe)
             .output()
             .map(|o| o.status.success())
