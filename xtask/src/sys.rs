@@ -91,10 +91,7 @@ pub fn path_str(path: &std::path::Path) -> Result<String, String> {
 
 /// The path of a binary as a string, for passing on a command line.
 pub fn bin_path(dir: &std::path::Path, name: &str) -> Result<String, String> {
-    dir.join(name)
-        .to_str()
-        .map(str::to_string)
-        .ok_or_else(|| format!("{} is not UTF-8", dir.display()))
+    path_str(&dir.join(name))
 }
 
 pub fn target_dir() -> PathBuf {
