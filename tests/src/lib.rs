@@ -415,8 +415,8 @@ impl Home {
         path
     }
 
-    /// The pids of the `dropcast` clipboard holders this home's commands
-    /// started (their environment names this home).
+    /// The pids of the clipboard holders (`dropcast-clipboard`) this
+    /// home's commands started (their environment names this home).
     pub fn clipboard_holders(&self) -> Vec<u32> {
         let wanted = format!("HOME={}\0", self.dir.path().display());
         let mut pids = Vec::new();
@@ -429,7 +429,8 @@ impl Home {
             let zombie = stat
                 .rsplit_once(") ")
                 .is_some_and(|(_, rest)| rest.starts_with('Z'));
-            if zombie || !String::from_utf8_lossy(&cmdline).contains("__hold-clipboard") {
+            let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+            if zombie || !program.ends_with(b"/dropcast-clipboard") {
                 continue;
             }
             let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();

@@ -302,6 +302,94 @@ fn a_killed_recording_plays_up_to_its_last_fragment_and_resume_completes_its_dro
     assert!(page.contains("<video"), "the share page plays it");
 }
 
+/// The pids of the processes `pid` started, from any of its threads.
+fn children_of(pid: u32) -> Vec<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .flat_map(|t| {
+            std::fs::read_to_string(t.path().join("children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+#[test]
+fn a_recorder_that_dies_mid_way_keeps_what_it_recorded_and_resume_shares_it() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Xvfb::start(640, 480);
+    let _content = moving_content(&x);
+    let (_server, home) = signed_in();
+    let (child, url) = start_recording(&home, &x, &["--fps", "30"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let recorder = children_of(child.id())
+        .into_iter()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("dropcast-record"))
+        })
+        .expect("the recording runs in dropcast-record");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &recorder.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "a recording that died is not a success"
+    );
+
+    // What it wrote plays, and the link works once resumed.
+    let resumed = home.json(&["resume", "--json"], "", &[FILE_STORE]);
+    assert!(resumed.to_string().contains(&url), "{resumed}");
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("resumed.mp4");
+    let raw = reqwest::blocking::get(format!("{url}/raw")).unwrap();
+    assert_eq!(raw.headers()["content-type"], "video/mp4");
+    std::fs::write(&shared, raw.bytes().unwrap()).unwrap();
+    let info = probe(&shared);
+    assert_eq!(info["streams"][0]["codec_name"], "h264");
+    assert!(frames_of(&info) >= 30, "at least a second of it: {info}");
+}
+
+#[test]
+fn a_missing_recorder_is_named_with_what_to_do_and_no_link_is_handed_out() {
+    let x = Xvfb::start(320, 240);
+    let (_server, home) = signed_in();
+    let out = home.run(
+        &["record", "--duration", "2"],
+        "",
+        &[
+            ("DISPLAY", x.display.as_str()),
+            ("DROPCAST_RECORDER", "/nowhere/dropcast-record"),
+            FILE_STORE,
+        ],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("cannot start the recorder /nowhere/dropcast-record"),
+        "{said}"
+    );
+    assert!(said.contains("reinstall Dropcast"), "what to do: {said}");
+    let clipboard = std::process::Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .env("DISPLAY", &x.display)
+        .output()
+        .unwrap();
+    assert!(clipboard.stdout.is_empty(), "no link handed out");
+    let history = home.run(&["history"], "", &[FILE_STORE]);
+    assert!(
+        !String::from_utf8_lossy(&history.stdout).contains("http"),
+        "no drop: {}",
+        String::from_utf8_lossy(&history.stdout)
+    );
+}
+
 #[test]
 fn recording_without_sharing_writes_only_the_file() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

@@ -331,4 +331,11 @@ impl ListedPackages {
 }
 
 /// The workspace's binaries.
-const BINARIES: &[&str] = &["dropcast", "dropcast-app", "dropcast-server", "dropcast-ui"];
+const BINARIES: &[&str] = &[
+    "dropcast",
+    "dropcast-app",
+    "dropcast-clipboard",
+    "dropcast-record",
+    "dropcast-server",
+    "dropcast-ui",
+];

@@ -21,24 +21,45 @@ pub struct LibraryBan {
 }
 
 /// The server and every Lambda function run where there is no desktop and
-/// no FFmpeg (an arm64 Lambda has none of them).
-pub const LIBRARY_BANS: &[LibraryBan] = &[LibraryBan {
-    binaries: &["dropcast-server", "dropcast-lambda-*"],
-    libraries: &[
-        "libav",
-        "libsw",
-        "libpostproc",
-        "libgtk",
-        "libgdk",
-        "libwebkit",
-        "libjavascriptcore",
-        "libX",
-        "libxcb",
-        "libwayland",
-        "libpipewire",
-    ],
-    why: "the server and the Lambda functions run without FFmpeg, GTK, WebKit or a display",
-}];
+/// no FFmpeg (an arm64 Lambda has none of them). The CLI, the tray app and
+/// the clipboard holder start for every shot: only the recorder
+/// (`dropcast-record`) loads FFmpeg, and only the windows process
+/// (`dropcast-ui`) GTK and WebKit.
+pub const LIBRARY_BANS: &[LibraryBan] = &[
+    LibraryBan {
+        binaries: &["dropcast-server", "dropcast-lambda-*"],
+        libraries: &[
+            "libav",
+            "libsw",
+            "libpostproc",
+            "libgtk",
+            "libgdk",
+            "libwebkit",
+            "libjavascriptcore",
+            "libX",
+            "libxcb",
+            "libwayland",
+            "libpipewire",
+        ],
+        why: "the server and the Lambda functions run without FFmpeg, GTK, WebKit or a display",
+    },
+    LibraryBan {
+        binaries: &["dropcast", "dropcast-app", "dropcast-clipboard"],
+        libraries: &[
+            "libav",
+            "libsw",
+            "libpostproc",
+            "libgtk",
+            "libgdk",
+            "libwebkit",
+            "libjavascriptcore",
+            "libtesseract",
+            "libleptonica",
+        ],
+        why: "a shot starts these: FFmpeg is the recorder's (dropcast-record), GTK and \
+              WebKit the windows process's, OCR the editor's",
+    },
+];
 
 pub struct CrateBan {
     pub package: &'static str,

@@ -8,7 +8,10 @@
 //! carry a [`Kind`] that the CLI maps to exit codes and the app to
 //! messages.
 
+pub mod recorder;
 pub mod resident;
+
+pub use recorder::{record, Controls, RecordOptions, Recorded, Recorder, Sound, Want};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -278,11 +281,11 @@ pub fn open_in_browser(url: &str) -> Result<()> {
 }
 
 /// How content reaches the clipboard. A short-lived program hands it to a
-/// detached holder process (this executable run with `arg`); a long-lived
-/// one (the tray app) can keep it itself.
-#[derive(Debug, Clone)]
+/// detached holder process (`dropcast-clipboard`); a long-lived one (the
+/// tray app) can keep it itself.
+#[derive(Debug, Clone, Copy)]
 pub enum ClipboardRoute {
-    Holder { exe: PathBuf, arg: String },
+    Holder,
     InProcess,
 }
 
@@ -291,7 +294,7 @@ impl ClipboardRoute {
     /// (it never fails the share).
     pub fn copy(&self, content: Content) -> bool {
         let done = match self {
-            ClipboardRoute::Holder { exe, arg } => clipboard::copy_detached(content, exe, arg),
+            ClipboardRoute::Holder => clipboard::copy_detached(content),
             ClipboardRoute::InProcess => clipboard::copy_here(content),
         };
         match done {
@@ -596,255 +599,6 @@ fn remove_if_capture(dirs: &Dirs, path: &Path) -> bool {
     path.starts_with(dirs.captures()) && std::fs::remove_file(path).is_ok()
 }
 
-/// What a recording made.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub path: PathBuf,
-    pub width: u32,
-    pub height: u32,
-    /// Frames in the file.
-    pub frames: u64,
-    /// From the first frame to the stop.
-    pub duration: std::time::Duration,
-    pub counts: dropcast_capture::stream::Counts,
-    /// The H.264 encoder used (hardware when there is one).
-    pub encoder: &'static str,
-    /// The microphone recorded ("pulse default"), if sound was asked for.
-    pub audio: Option<String>,
-}
-
-/// How to record.
-#[derive(Debug, Clone)]
-pub struct RecordOptions {
-    pub fps: u32,
-    pub cursor: bool,
-    /// Stop by itself after this long.
-    pub max: Option<std::time::Duration>,
-    /// Sound from the default microphone too (AAC).
-    pub audio: Sound,
-}
-
-/// Whether a recording has sound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sound {
-    #[default]
-    None,
-    /// The default microphone; no recording without it (asked for by name).
-    Microphone,
-    /// The default microphone when there is one, else none (a setting:
-    /// the hotkey still records).
-    MicrophoneIfAny,
-}
-
-/// How a front end steers a recording running on another thread.
-#[derive(Debug, Default)]
-pub struct Controls {
-    /// Set to stop (what was recorded is kept).
-    pub stop: std::sync::atomic::AtomicBool,
-    /// While set, nothing is recorded and the time does not count: the
-    /// video goes on from where it paused.
-    pub pause: std::sync::atomic::AtomicBool,
-}
-
-impl Controls {
-    pub fn stop(&self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Pauses a running recording or resumes a paused one; answers
-    /// whether it is paused now.
-    pub fn toggle_pause(&self) -> bool {
-        !self
-            .pause
-            .fetch_xor(true, std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// The microphone `sound` asks for, open; an error when it is required
-/// and there is none.
-fn open_microphone(sound: Sound) -> Result<Option<dropcast_video::audio::Microphone>> {
-    use dropcast_video::audio::Microphone;
-    match sound {
-        Sound::None => Ok(None),
-        Sound::Microphone => Microphone::open()
-            .map(Some)
-            .map_err(|e| Error::new(Kind::Capture, e.to_string())),
-        Sound::MicrophoneIfAny => Ok(Microphone::open()
-            .inspect_err(|e| eprintln!("dropcast: recording without sound: {e}"))
-            .ok()),
-    }
-}
-
-/// The microphone's samples since the last call; none once it has failed
-/// (said once, and the microphone let go: the video goes on, the sound
-/// track goes on as silence, so it keeps pace and the file keeps growing).
-fn take_sound(mic: &mut Option<dropcast_video::audio::Microphone>) -> Vec<f32> {
-    match mic.as_ref().map(|m| m.take()) {
-        Some(Ok(samples)) => samples,
-        Some(Err(e)) => {
-            eprintln!("dropcast: {e}; the recording goes on without sound");
-            *mic = None;
-            Vec::new()
-        }
-        None => Vec::new(),
-    }
-}
-
-/// Records `target` into `path` (H.264 in fragmented MP4, playable up to
-/// its last fragment at any moment) until `controls.stop` is set or
-/// `options.max` of recorded time (pauses not counted) has passed.
-/// Blocking: run it on a thread of its own.
-pub fn record(
-    target: Target,
-    path: &Path,
-    options: &RecordOptions,
-    controls: &Controls,
-) -> Result<Recorded> {
-    use std::sync::atomic::Ordering;
-    use std::time::Duration;
-    let video_error =
-        |e: dropcast_video::video::VideoError| Error::new(Kind::Failed, e.to_string());
-    // The microphone first: without one asked for, nothing starts.
-    let mut mic = open_microphone(options.audio)?;
-    let audio = mic.as_ref().map(|m| m.source().to_string());
-    let frames = dropcast_capture::stream::stream(
-        target,
-        options.fps,
-        dropcast_capture::Options {
-            cursor: options.cursor,
-        },
-    )?;
-    let mut writer: Option<dropcast_video::video::Mp4Writer> = None;
-    let mut size = (0, 0);
-    let mut last_at = Duration::ZERO;
-    let mut resized = 0u64;
-    // Pauses, on the stream's clock: their time is taken off every
-    // timestamp after them, and frames taken before the resume are left out.
-    let mut paused_total = Duration::ZERO;
-    let mut paused_since: Option<Duration> = None;
-    let mut resumed_at = Duration::ZERO;
-    let recorded_time = |paused_total: Duration, paused_since: Option<Duration>| {
-        let now = frames.elapsed();
-        now.saturating_sub(paused_total + paused_since.map_or(Duration::ZERO, |s| now - s))
-    };
-    loop {
-        match (controls.pause.load(Ordering::Relaxed), paused_since) {
-            (true, None) => paused_since = Some(frames.elapsed()),
-            (false, Some(since)) => {
-                resumed_at = frames.elapsed();
-                paused_total += resumed_at - since;
-                paused_since = None;
-            }
-            _ => {}
-        }
-        if controls.stop.load(Ordering::Relaxed)
-            || options
-                .max
-                .is_some_and(|m| recorded_time(paused_total, paused_since) >= m)
-        {
-            break;
-        }
-        let next = frames.next(Duration::from_millis(50));
-        if let Some(w) = &mut writer {
-            // Sound heard while paused is left out, as the frames are.
-            let samples = take_sound(&mut mic);
-            if paused_since.is_none() {
-                let now = recorded_time(paused_total, None).as_millis() as i64;
-                w.push_audio(&samples, now).map_err(video_error)?;
-            }
-        }
-        let (frame, at) = match next {
-            Ok(Some(f)) => f,
-            Ok(None) => continue,
-            // The capture thread ended: `stop` below says why.
-            Err(_) => break,
-        };
-        if paused_since.is_some() || at < resumed_at {
-            continue;
-        }
-        let at = at.saturating_sub(paused_total);
-        if options.max.is_some_and(|m| at >= m) {
-            break;
-        }
-        let w = match &mut writer {
-            Some(w) => w,
-            None => {
-                size = frame.image.dimensions();
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        Error::new(
-                            Kind::LocalFile,
-                            format!("cannot make {}: {e}", dir.display()),
-                        )
-                    })?;
-                }
-                writer.insert(
-                    dropcast_video::video::Mp4Writer::create(
-                        path,
-                        size.0,
-                        size.1,
-                        dropcast_video::video::VideoSettings {
-                            fps: options.fps,
-                            audio: mic.as_ref().map(|m| m.format()),
-                            ..Default::default()
-                        },
-                    )
-                    .map_err(video_error)?,
-                )
-            }
-        };
-        if frame.image.dimensions() != size {
-            // A window changed size: the video keeps the first size.
-            resized += 1;
-            continue;
-        }
-        w.push(frame.image.as_raw(), at.as_millis() as i64)
-            .map_err(video_error)?;
-        last_at = at;
-    }
-    let recorded = recorded_time(paused_total, paused_since);
-    let end = options.max.map_or(recorded, |m| m.min(recorded));
-    last_at = last_at.max(end);
-    if let (Some(w), None) = (&mut writer, paused_since) {
-        // What was heard since the last pass, up to the stop.
-        let samples = take_sound(&mut mic);
-        w.push_audio(&samples, last_at.as_millis() as i64)
-            .map_err(video_error)?;
-    }
-    // A capture that failed (the window closed, say) fails the recording
-    // only when nothing was recorded; else what was recorded is kept.
-    let mut counts = match (frames.stop(), &writer) {
-        (Ok(c), _) => c,
-        (Err(e), None) => return Err(e.into()),
-        (Err(e), Some(_)) => {
-            eprintln!("dropcast: recording stopped early: {e}");
-            dropcast_capture::stream::Counts::default()
-        }
-    };
-    counts.dropped += resized;
-    let writer = writer.ok_or_else(|| {
-        Error::new(
-            Kind::Capture,
-            "stopped before the first frame was recorded: record for longer",
-        )
-    })?;
-    let (width, height) = writer.size();
-    let encoder = writer.encoder_name();
-    let frames = writer
-        .finish_at(last_at.as_millis() as i64)
-        .map_err(video_error)?;
-    Ok(Recorded {
-        path: path.to_path_buf(),
-        width,
-        height,
-        frames,
-        duration: last_at,
-        counts,
-        encoder,
-        audio,
-    })
-}
-
 /// A recording shared while it was made.
 #[derive(Debug, Clone)]
 pub struct SharedRecording {
@@ -885,13 +639,15 @@ pub async fn share_recording(
         progress_for,
     } = hooks;
     use dropcast_client::live;
-    if options.audio == Sound::Microphone {
-        // Before a link is given out: a dead link on the clipboard helps
-        // no one. (Opened again to record: a few milliseconds.)
-        tokio::task::spawn_blocking(|| open_microphone(Sound::Microphone).map(drop))
+    // The recorder first, with its sound open: a microphone asked for and
+    // missing fails before a link is given out (a dead link on the
+    // clipboard helps no one).
+    let recorder = {
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || Recorder::start(target, &options))
             .await
-            .expect("opening the microphone does not panic")?;
-    }
+            .expect("starting the recorder does not panic")?
+    };
     let sharer = session.sharer().await?;
     let pooled = Sharer::link_from_pool(&sharer.journal, sharer.client.base()).await?;
     let link = link_or_reserve(&sharer, pooled, "recording").await?;
@@ -928,8 +684,8 @@ pub async fn share_recording(
     });
 
     let recorded = {
-        let (options, path) = (options.clone(), path.clone());
-        tokio::task::spawn_blocking(move || record(target, &path, &options, &controls))
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || recorder.record(&path, &controls))
             .await
             .expect("recording does not panic")
     };
@@ -1006,16 +762,13 @@ async fn has_fragments(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Makes an animated GIF of the recording at `mp4` (see
-/// [`dropcast_video::gif`]); answers its frame count.
+/// Makes an animated GIF of the recording at `mp4`; answers its frame
+/// count.
 pub async fn mp4_to_gif(mp4: &Path, gif: &Path) -> Result<u64> {
     let (mp4, gif) = (mp4.to_path_buf(), gif.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        dropcast_video::gif::mp4_to_gif(&mp4, &gif, Default::default())
-    })
-    .await
-    .expect("GIF making does not panic")
-    .map_err(|e| Error::new(Kind::Failed, format!("cannot make the GIF: {e}")))
+    tokio::task::spawn_blocking(move || recorder::mp4_to_gif_blocking(&mp4, &gif))
+        .await
+        .expect("GIF making does not panic")
 }
 
 /// `recording-20261126-093000.mp4`, from now (UTC).

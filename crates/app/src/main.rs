@@ -402,10 +402,12 @@ impl App {
             max: Some(settings.max_minutes)
                 .filter(|m| *m > 0)
                 .map(|m| Duration::from_secs(u64::from(m) * 60)),
-            audio: if settings.audio {
-                actions::Sound::MicrophoneIfAny
-            } else {
-                actions::Sound::None
+            audio: actions::Sound {
+                microphone: if settings.audio {
+                    actions::Want::IfAny
+                } else {
+                    actions::Want::No
+                },
             },
         };
         let out = session

@@ -17,8 +17,9 @@
 use std::time::SystemTime;
 
 use image::RgbaImage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub mod recording;
 pub mod stream;
 #[cfg(target_os = "linux")]
 mod x11;
@@ -26,7 +27,7 @@ mod x11;
 mod xcap_backend;
 
 /// A rectangle on the desktop, in physical pixels, global coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rect {
     pub x: i32,
     pub y: i32,
@@ -134,7 +135,8 @@ pub struct Window {
 }
 
 /// What to capture.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Target {
     /// Every monitor, stitched into one image of the desktop's bounding box.
     AllMonitors,

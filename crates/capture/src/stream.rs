@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::{repeating, CaptureError, Frame, Grabber, Options, Target};
 
 /// How a stream went.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Frames read from the screen.
     pub captured: u64,

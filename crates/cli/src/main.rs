@@ -173,9 +173,6 @@ enum Command {
     },
     /// Open a drop's page in the browser.
     Open { id: String },
-    /// (internal) Serve clipboard content until another program takes it.
-    #[command(name = "__hold-clipboard", hide = true)]
-    HoldClipboard,
 }
 
 /// A failure with the exit code it maps to.
@@ -313,9 +310,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("{} on {}", me.name, c.base());
             }
         }
-        Command::HoldClipboard => {
-            dropcast_client::clipboard::hold().map_err(|e| Failure::new(1, e.to_string()))?;
-        }
         Command::Upload { files, copy } => {
             let sharer = ctx.sharer().await?;
             let mut drops = Vec::new();
@@ -430,13 +424,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 fps,
                 cursor: cursor || ctx.settings.record.cursor,
                 max,
-                audio: if audio {
-                    actions::Sound::Microphone
-                } else if ctx.settings.record.audio && !gif {
-                    // A GIF has no sound.
-                    actions::Sound::MicrophoneIfAny
-                } else {
-                    actions::Sound::None
+                audio: actions::Sound {
+                    microphone: if audio {
+                        actions::Want::Required
+                    } else if ctx.settings.record.audio && !gif {
+                        // A GIF has no sound.
+                        actions::Want::IfAny
+                    } else {
+                        actions::Want::No
+                    },
                 },
             };
             let controls = std::sync::Arc::new(actions::Controls::default());
@@ -721,10 +717,7 @@ fn parse_window_id(s: &str) -> Result<u32, Failure> {
 
 /// The clipboard for a short-lived CLI: a detached holder process.
 fn holder() -> ClipboardRoute {
-    ClipboardRoute::Holder {
-        exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("dropcast")),
-        arg: "__hold-clipboard".into(),
-    }
+    ClipboardRoute::Holder
 }
 
 /// Opens a URL with the desktop's browser; false when there is none.

@@ -7,7 +7,7 @@
 //! file's SHA-256. It first asks the server which parts it already has, so
 //! calling it again after a crash or a server restart sends only the rest.
 
-pub mod clipboard;
+pub use dropcast_clipboard as clipboard;
 pub mod credentials;
 pub mod journal;
 pub mod live;

@@ -335,14 +335,8 @@ pub async fn copy_links(links: Vec<String>) -> Result<()> {
     if resident::send(&Command::Copy(links.clone())).await.is_ok() {
         return Ok(());
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| UiError::invalid(format!("where is this program? {e}")))?;
     let links: Vec<&str> = links.iter().map(String::as_str).collect();
-    let route = ClipboardRoute::Holder {
-        exe,
-        arg: crate::HOLD_CLIPBOARD.into(),
-    };
-    if route.copy_links(&links) {
+    if ClipboardRoute::Holder.copy_links(&links) {
         Ok(())
     } else {
         Err(UiError::invalid("the clipboard cannot be reached"))

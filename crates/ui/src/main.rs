@@ -14,10 +14,6 @@
 mod commands;
 mod files;
 
-/// The argument that makes this program hold the clipboard for links it
-/// copied when no tray app runs (see `ClipboardRoute::Holder`).
-pub const HOLD_CLIPBOARD: &str = "__hold-clipboard";
-
 use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
 
 /// A window this process shows.
@@ -118,15 +114,6 @@ fn open_picker(app: &AppHandle) -> Result<(), Box<dyn std::error::Error>> {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some(HOLD_CLIPBOARD) {
-        return match dropcast_client::clipboard::hold() {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("dropcast-ui: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
-    }
     let which = match Which::parse(&args) {
         Ok(w) => w,
         Err(e) => {

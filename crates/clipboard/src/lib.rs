@@ -2,13 +2,17 @@
 //!
 //! On X11 and Wayland the clipboard's content lives in the process that
 //! owns it: when that process exits, the content is gone. A short-lived
-//! program (the CLI) therefore hands the text to a small detached process
-//! of its own ([`hold`]) that serves it until another program takes
-//! the clipboard over, as `xclip` does, or until its display goes away
-//! (the X server exits, the session ends), whichever comes first. macOS and Windows keep the content themselves.
+//! program (the CLI) therefore hands the text to a small detached process,
+//! the holder (`dropcast-clipboard`, which runs [`hold`]), that serves it
+//! until another program takes the clipboard over, as `xclip` does, or
+//! until its display goes away (the X server exits, the session ends),
+//! whichever comes first. macOS and Windows keep the content themselves.
+//!
+//! The holder is found next to the running program (installers put them
+//! side by side), or at `DROPCAST_CLIPBOARD_HOLDER`.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,8 +24,15 @@ pub enum ClipboardError {
     Unavailable(String),
     #[error("the clipboard did not take the text within 2 s")]
     Timeout,
-    #[error("starting the clipboard holder: {0}")]
-    Spawn(std::io::Error),
+    #[error(
+        "starting the clipboard holder {program}: {error}; it is installed with Dropcast, beside \
+         the dropcast program: reinstall Dropcast, or set DROPCAST_CLIPBOARD_HOLDER to where it is",
+        program = .0.display(),
+        error = .1
+    )]
+    Spawn(PathBuf, std::io::Error),
+    #[error("the clipboard holder could not read what to hold: {0}")]
+    Read(std::io::Error),
 }
 
 fn open() -> Result<arboard::Clipboard, ClipboardError> {
@@ -128,26 +139,44 @@ impl Content {
     }
 }
 
+/// The name of the holder's program.
+pub const HOLDER: &str = "dropcast-clipboard";
+
+/// The holder's program: `DROPCAST_CLIPBOARD_HOLDER`, else
+/// `dropcast-clipboard` beside this program.
+pub fn holder_program() -> PathBuf {
+    if let Some(p) = std::env::var_os("DROPCAST_CLIPBOARD_HOLDER").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let name = format!("{HOLDER}{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(&name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
 /// Puts `content` on the clipboard so that it stays there after this
-/// process exits. `exe` and `hold_arg` start this program in its holder
-/// role (which must call [`hold`]).
-pub fn copy_detached(content: Content, exe: &Path, hold_arg: &str) -> Result<(), ClipboardError> {
+/// process exits: handed to the holder ([`holder_program`]) where the
+/// clipboard needs one.
+pub fn copy_detached(content: Content) -> Result<(), ClipboardError> {
     if !available() {
         return Err(ClipboardError::Unavailable("no display".into()));
     }
     if cfg!(any(target_os = "macos", windows)) {
         return content.set(&mut open()?);
     }
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg(hold_arg)
-        .stdin(std::process::Stdio::piped())
+    let holder = holder_program();
+    let mut cmd = std::process::Command::new(&holder);
+    cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().map_err(ClipboardError::Spawn)?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ClipboardError::Spawn(holder.clone(), e))?;
     std::io::Write::write_all(&mut child.stdin.take().expect("piped"), &content.encode())
-        .map_err(ClipboardError::Spawn)?;
+        .map_err(|e| ClipboardError::Spawn(holder.clone(), e))?;
     // The holder serves the content from now on; wait until it does.
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut cb = open()?;
@@ -184,11 +213,6 @@ pub fn copy_here(content: Content) -> Result<(), ClipboardError> {
     }
 }
 
-/// [`copy_detached`] for text.
-pub fn copy_text_detached(text: &str, exe: &Path, hold_arg: &str) -> Result<(), ClipboardError> {
-    copy_detached(Content::Text(text.to_string()), exe, hold_arg)
-}
-
 /// The holder: reads the content from stdin, takes the clipboard and serves
 /// it until another program takes the clipboard over, or its display goes
 /// away.
@@ -197,7 +221,7 @@ pub fn hold() -> Result<(), ClipboardError> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .read_to_end(&mut bytes)
-        .map_err(ClipboardError::Spawn)?;
+        .map_err(ClipboardError::Read)?;
     let content = Content::decode(bytes)
         .ok_or_else(|| ClipboardError::Unavailable("the holder got no valid content".into()))?;
     content.set(&mut open()?)
