@@ -660,35 +660,51 @@ impl SessionBus {
     }
 }
 
-/// A private PulseAudio server with a microphone that hears a `hz` tone:
-/// ffmpeg plays the tone in real time into a null sink, whose monitor is
-/// the server's one input. (PulseAudio's own sine source hands out seconds
-/// at once, faster than real time; a microphone does not.) `address` goes
-/// in `PULSE_SERVER`.
+/// A private PulseAudio server with two null sinks: `mic`, whose monitor
+/// is the default input (the microphone), and `speakers`, the default
+/// output (what the computer plays). ffmpeg plays a tone into each that
+/// is asked for, in real time (PulseAudio's own sine source hands out
+/// seconds at once, faster than real time; a microphone does not).
+/// `address` goes in `PULSE_SERVER`.
 pub struct SoundServer {
     pub address: String,
-    // Dropped in this order: the player before its server.
-    _player: Running,
+    // Dropped in this order: the players before their server.
+    _players: Vec<Running>,
     _daemon: Running,
     _dir: tempfile::TempDir,
 }
 
 impl SoundServer {
+    /// A microphone that hears a `hz` tone, and silent speakers.
     pub fn start(hz: u32) -> SoundServer {
+        SoundServer::with_tones(Some(hz), None)
+    }
+
+    /// The microphone hears `mic_hz`, the speakers play `speakers_hz`.
+    pub fn with_tones(mic_hz: Option<u32>, speakers_hz: Option<u32>) -> SoundServer {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("native");
+        let script = dir.path().join("server.pa");
+        std::fs::write(
+            &script,
+            format!(
+                "load-module module-native-protocol-unix auth-anonymous=1 socket={}\n\
+                 load-module module-null-sink sink_name=speakers rate=48000\n\
+                 load-module module-null-sink sink_name=mic rate=48000\n\
+                 set-default-sink speakers\n\
+                 set-default-source mic.monitor\n",
+                socket.display()
+            ),
+        )
+        .unwrap();
         let child = Command::new("pulseaudio")
             .args([
                 "-n",
                 "--daemonize=no",
                 "--exit-idle-time=-1",
                 "--use-pid-file=no",
-                &format!(
-                    "--load=module-native-protocol-unix auth-anonymous=1 socket={}",
-                    socket.display()
-                ),
-                "--load=module-null-sink sink_name=room rate=48000",
             ])
+            .arg(format!("--file={}", script.display()))
             .env("HOME", dir.path())
             .env("XDG_RUNTIME_DIR", dir.path())
             .env("XDG_CONFIG_HOME", dir.path())
@@ -701,24 +717,36 @@ impl SoundServer {
             socket.exists()
         });
         let address = format!("unix:{}", socket.display());
-        let player = Command::new("ffmpeg")
-            .args(["-v", "error", "-re", "-f", "lavfi", "-i"])
-            .arg(format!("sine=frequency={hz}:sample_rate=48000"))
-            .args(["-f", "pulse", "-device", "room", "tone"])
-            .env("PULSE_SERVER", &address)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg is installed (package ffmpeg)");
-        let player = Running(player);
-        // Heard: a quarter second from the microphone has the tone in it.
-        wait_up_to(
-            Duration::from_secs(30),
-            "the tone on the microphone",
-            || {
+        let mut players = Vec::new();
+        for (sink, hz) in [("mic", mic_hz), ("speakers", speakers_hz)] {
+            let Some(hz) = hz else { continue };
+            let player = Command::new("ffmpeg")
+                .args(["-v", "error", "-re", "-f", "lavfi", "-i"])
+                .arg(format!("sine=frequency={hz}:sample_rate=48000"))
+                // A 20 ms buffer, as a microphone has: with ffmpeg's
+                // default (2 s) the null sink renders in big blocks and its
+                // monitor hands the sound over a second late.
+                .args([
+                    "-buffer_duration",
+                    "20",
+                    "-f",
+                    "pulse",
+                    "-device",
+                    sink,
+                    "tone",
+                ])
+                .env("PULSE_SERVER", &address)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ffmpeg is installed (package ffmpeg)");
+            players.push(Running(player));
+            // Heard: a quarter second from the sink's monitor has the tone.
+            let monitor = format!("{sink}.monitor");
+            wait_up_to(Duration::from_secs(30), "the tone to be heard", || {
                 let heard = Command::new("ffmpeg")
-                    .args(["-v", "error", "-f", "pulse", "-i", "default", "-t", "0.25"])
+                    .args(["-v", "error", "-f", "pulse", "-i", &monitor, "-t", "0.25"])
                     .args(["-f", "s16le", "-"])
                     .env("PULSE_SERVER", &address)
                     .output()
@@ -727,11 +755,11 @@ impl SoundServer {
                 heard
                     .chunks_exact(2)
                     .any(|b| i16::from_le_bytes([b[0], b[1]]).unsigned_abs() > 1000)
-            },
-        );
+            });
+        }
         SoundServer {
             address,
-            _player: player,
+            _players: players,
             _daemon: daemon,
             _dir: dir,
         }

@@ -691,7 +691,7 @@ fn a_recording_with_sound_carries_the_microphone_in_step_with_the_video() {
             FILE_STORE,
         ],
     );
-    assert_eq!(done["audio"], "pulse default", "{done}");
+    assert_eq!(done["audio"], "microphone", "{done}");
     let raw = format!("{}/raw", done["url"].as_str().expect("shared"));
 
     let streams = streams(&raw);
@@ -725,6 +725,98 @@ fn a_recording_with_sound_carries_the_microphone_in_step_with_the_video() {
         "the microphone's 440 Hz: {pitch}"
     );
     assert!(loudness > 0.05, "heard, not silence: RMS {loudness}");
+}
+
+/// The sound of `input` from `from` to `to` seconds, mono, 48 kHz.
+fn samples_of(input: &str, from: f64, to: f64) -> Vec<f64> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i", input, "-ss", &from.to_string(), "-t"])
+        .arg((to - from).to_string())
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect()
+}
+
+/// The amplitude (0 to 1) of the `hz` tone in `samples` (48 kHz): one
+/// bin of a Fourier transform.
+fn amplitude_at(samples: &[f64], hz: f64) -> f64 {
+    let (mut re, mut im) = (0.0, 0.0);
+    for (n, v) in samples.iter().enumerate() {
+        let phase = std::f64::consts::TAU * hz * n as f64 / 48_000.0;
+        re += v * phase.cos();
+        im -= v * phase.sin();
+    }
+    2.0 * (re * re + im * im).sqrt() / samples.len() as f64
+}
+
+#[test]
+fn system_sound_is_recorded_alone_or_mixed_with_the_microphone_in_step_with_the_video() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Xvfb::start(320, 240);
+    let _content = moving_content(&x);
+    // The microphone hears 440 Hz; the computer plays 660 Hz.
+    let sound = SoundServer::with_tones(Some(440), Some(660));
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, name, mic_heard) in [
+        (&["--system-audio"][..], "system sound", false),
+        (
+            &["--system-audio", "--audio"][..],
+            "microphone and system sound",
+            true,
+        ),
+    ] {
+        let out = dir.path().join(format!("{}.mp4", flags.len()));
+        let mut args = vec![
+            "record",
+            "--no-upload",
+            "--duration",
+            "3",
+            "--json",
+            "--out",
+        ];
+        args.push(out.to_str().unwrap());
+        args.extend_from_slice(flags);
+        let done = home.json(
+            &args,
+            "",
+            &[
+                ("DISPLAY", x.display.as_str()),
+                ("PULSE_SERVER", sound.address.as_str()),
+            ],
+        );
+        assert_eq!(done["audio"], name, "{done}");
+        let path = out.to_str().unwrap();
+        let streams = streams(path);
+        let seconds_of =
+            |kind: &str| seconds(streams.iter().find(|s| s["codec_type"] == kind).unwrap());
+        let (v, a) = (seconds_of("video"), seconds_of("audio"));
+        assert!((v - 3.0).abs() <= 0.2, "3 s +- 0.2 of video: {v}");
+        assert!(
+            (a - v).abs() <= 0.1,
+            "as much sound as video: {a} s and {v} s"
+        );
+        let samples = samples_of(path, 0.5, 2.5);
+        let (system, mic) = (amplitude_at(&samples, 660.0), amplitude_at(&samples, 440.0));
+        eprintln!("{name}: 660 Hz at {system:.4}, 440 Hz at {mic:.4}");
+        assert!(system > 0.03, "what the computer played is heard: {system}");
+        if mic_heard {
+            assert!(mic > 0.03, "the microphone is mixed in: {mic}");
+        } else {
+            assert!(mic < 0.005, "the microphone is left out: {mic}");
+        }
+    }
 }
 
 #[test]

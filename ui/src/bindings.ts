@@ -285,6 +285,11 @@ export type Record_Deserialize = {
 	cursor?: boolean,
 	/**  Record the default microphone too. */
 	audio?: boolean,
+	/**
+	 *  Record what the computer plays too (the default output's monitor),
+	 *  mixed with the microphone when both are on.
+	 */
+	system_audio?: boolean,
 };
 
 /**  How screencasts are recorded and shared. */
@@ -302,6 +307,11 @@ export type Record_Serialize = {
 	cursor: boolean,
 	/**  Record the default microphone too. */
 	audio: boolean,
+	/**
+	 *  Record what the computer plays too (the default output's monitor),
+	 *  mixed with the microphone when both are on.
+	 */
+	system_audio: boolean,
 };
 
 /**  A region in desktop pixels. */

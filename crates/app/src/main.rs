@@ -31,12 +31,31 @@ pub enum Request {
     OpenLink(String),
     Delete(String),
     SignOut,
+    /// Turns a sound source of recordings on or off (a setting).
+    ToggleSound(SoundSetting),
     /// A second of the recording has passed (the tray shows the time).
     Tick,
     /// Time to try the tray icon again (no tray host took it yet).
     ShowTray,
     /// The recording ended: its link, or what went wrong.
     RecordingEnded(Result<String, String>),
+}
+
+/// The sound sources the tray menu turns on and off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoundSetting {
+    Microphone,
+    System,
+}
+
+/// A sound source a setting turns on: recorded when there is one (the
+/// hotkey still records without).
+fn if_any(on: bool) -> actions::Want {
+    if on {
+        actions::Want::IfAny
+    } else {
+        actions::Want::No
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -191,6 +210,7 @@ async fn run(first: Option<Command>) -> Result<(), String> {
         ) || (matches!(request, Request::Do(Command::Region(_)))
             && !app.pick_for_recording);
         tray.busy(shares);
+        let toggled = matches!(request, Request::ToggleSound(_));
         let outcome = app.handle(&session, request).await;
         tray.busy(false);
         match outcome {
@@ -208,6 +228,11 @@ async fn run(first: Option<Command>) -> Result<(), String> {
                 }
             }
         }
+        // A toggle changed the settings the menu shows.
+        let session = match toggled {
+            true => Session::load().unwrap_or(session),
+            false => session,
+        };
         tray.refresh(&session).await;
     }
     Ok(())
@@ -368,6 +393,22 @@ impl App {
                 let (server, _) = actions::sign_out(session)?;
                 Ok(format!("signed out of {server}"))
             }
+            Request::ToggleSound(which) => {
+                let mut settings = session.settings.clone();
+                let (on, what) = match which {
+                    SoundSetting::Microphone => (&mut settings.record.audio, "the microphone"),
+                    SoundSetting::System => (&mut settings.record.system_audio, "system sound"),
+                };
+                *on = !*on;
+                let said = format!(
+                    "recordings {} {what}",
+                    if *on { "record" } else { "leave out" }
+                );
+                settings
+                    .save(&session.dirs)
+                    .map_err(|e| actions::Error::new(actions::Kind::LocalFile, e.to_string()))?;
+                Ok(said)
+            }
             Request::Do(Command::Resume) => {
                 let sharer = session.sharer().await?;
                 let done = actions::resume_all(&sharer, &|_: &str, _: u64| None).await?;
@@ -403,11 +444,8 @@ impl App {
                 .filter(|m| *m > 0)
                 .map(|m| Duration::from_secs(u64::from(m) * 60)),
             audio: actions::Sound {
-                microphone: if settings.audio {
-                    actions::Want::IfAny
-                } else {
-                    actions::Want::No
-                },
+                microphone: if_any(settings.audio),
+                system: if_any(settings.system_audio),
             },
         };
         let out = session

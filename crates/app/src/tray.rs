@@ -1,5 +1,6 @@
 //! The tray icon and its menu: capture and record actions (with the
-//! recording's time while one runs), upload, the ten most
+//! recording's time while one runs), the sound recordings carry
+//! (microphone, system sound), upload, the ten most
 //! recent drops (each to copy, open or delete), history, resume,
 //! settings, sign in or out, quit. Menu choices become
 //! [`Request`]s, the same the hotkeys and other instances send. Without a
@@ -13,10 +14,10 @@ use dropcast_actions::Session;
 use dropcast_client::journal::Journal;
 use dropcast_client::settings::Hotkeys;
 use tokio::sync::mpsc;
-use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tray_icon::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
-use crate::Request;
+use crate::{Request, SoundSetting};
 
 pub struct Tray {
     icon: Option<TrayIcon>,
@@ -160,6 +161,8 @@ impl Tray {
                 .collect(),
             hotkeys: session.settings.hotkeys.clone(),
             signed_in: session.client().is_ok(),
+            microphone: session.settings.record.audio,
+            system_sound: session.settings.record.system_audio,
         };
         if let Some(t) = &self.icon {
             t.set_menu(Some(Box::new(menu(&self.state))));
@@ -175,6 +178,9 @@ struct MenuState {
     recent: Vec<Recent>,
     hotkeys: Hotkeys,
     signed_in: bool,
+    /// Recordings carry the microphone, and what the computer plays.
+    microphone: bool,
+    system_sound: bool,
 }
 
 /// What the tray says of a recording running.
@@ -221,6 +227,8 @@ fn request_of(id: &str) -> Option<Request> {
         Some(("delete", id)) => Some(Request::Delete(id.into())),
         _ => match id {
             "sign-out" => Some(Request::SignOut),
+            "toggle-microphone" => Some(Request::ToggleSound(SoundSetting::Microphone)),
+            "toggle-system-sound" => Some(Request::ToggleSound(SoundSetting::System)),
             _ => Command::from_line(id).map(Request::Do),
         },
     }
@@ -293,6 +301,20 @@ fn menu(state: &MenuState) -> Menu {
         ),
         &record_item,
         &second_item,
+        &CheckMenuItem::with_id(
+            "toggle-microphone",
+            "Record the microphone",
+            true,
+            state.microphone,
+            None,
+        ),
+        &CheckMenuItem::with_id(
+            "toggle-system-sound",
+            "Record system sound",
+            true,
+            state.system_sound,
+            None,
+        ),
         &item(
             &line(Command::Open(Window::Drop)),
             &with_keys("Upload file...", &keys.upload),
@@ -328,6 +350,10 @@ mod tests {
             Some(Request::Do(Command::Capture(Shot::Area)))
         );
         assert_eq!(request_of("sign-out"), Some(Request::SignOut));
+        assert_eq!(
+            request_of("toggle-system-sound"),
+            Some(Request::ToggleSound(SoundSetting::System))
+        );
         assert_eq!(request_of("nonsense"), None);
     }
 

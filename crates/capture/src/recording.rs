@@ -40,10 +40,12 @@ pub struct Request {
     pub sound: Sound,
 }
 
-/// Which sound a recording carries: the default microphone, or none.
+/// Which sound a recording carries: the default microphone, what the
+/// computer plays (the default output's monitor), both mixed, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Sound {
     pub microphone: Want,
+    pub system: Want,
 }
 
 /// How much a sound source is wanted.
@@ -100,7 +102,7 @@ pub struct Recorded {
     pub counts: Counts,
     /// The H.264 encoder used (hardware when there is one).
     pub encoder: String,
-    /// The sound source recorded ("pulse default"), if any.
+    /// The sound recorded ("microphone", "system sound", or both), if any.
     pub audio: Option<String>,
 }
 
@@ -142,6 +144,7 @@ mod tests {
             max: Some(Duration::from_millis(1500)),
             sound: Sound {
                 microphone: Want::IfAny,
+                system: Want::Required,
             },
         };
         let back: Request = serde_json::from_str(&line(&request)).unwrap();

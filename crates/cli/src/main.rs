@@ -157,6 +157,11 @@ enum Command {
         /// `record.audio` setting, off].
         #[arg(long, conflicts_with = "gif")]
         audio: bool,
+        /// Record what the computer plays too (the default output's
+        /// monitor), mixed with the microphone when both are on [default:
+        /// the `record.system_audio` setting, off].
+        #[arg(long, conflicts_with = "gif")]
+        system_audio: bool,
     },
     /// The monitors, numbered as `shot --monitor N` takes them.
     Monitors,
@@ -404,6 +409,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             cursor,
             gif,
             audio,
+            system_audio,
         } => {
             let fps = fps.unwrap_or(ctx.settings.record.fps);
             if !(1..=60).contains(&fps) {
@@ -425,14 +431,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 cursor: cursor || ctx.settings.record.cursor,
                 max,
                 audio: actions::Sound {
-                    microphone: if audio {
-                        actions::Want::Required
-                    } else if ctx.settings.record.audio && !gif {
-                        // A GIF has no sound.
-                        actions::Want::IfAny
-                    } else {
-                        actions::Want::No
-                    },
+                    microphone: want(audio, ctx.settings.record.audio && !gif),
+                    system: want(system_audio, ctx.settings.record.system_audio && !gif),
                 },
             };
             let controls = std::sync::Arc::new(actions::Controls::default());
@@ -713,6 +713,16 @@ fn parse_window_id(s: &str) -> Result<u32, Failure> {
             format!("--window {s:?}: use an id from `dropcast windows`"),
         )
     })
+}
+
+/// A sound source asked for by a flag (required), or by a setting (when
+/// there is one; a GIF has no sound, so the caller says no for it).
+fn want(flag: bool, setting: bool) -> actions::Want {
+    match (flag, setting) {
+        (true, _) => actions::Want::Required,
+        (false, true) => actions::Want::IfAny,
+        (false, false) => actions::Want::No,
+    }
 }
 
 /// The clipboard for a short-lived CLI: a detached holder process.

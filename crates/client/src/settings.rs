@@ -102,6 +102,9 @@ pub struct Record {
     pub cursor: bool,
     /// Record the default microphone too.
     pub audio: bool,
+    /// Record what the computer plays too (the default output's monitor),
+    /// mixed with the microphone when both are on.
+    pub system_audio: bool,
 }
 
 impl Default for Record {
@@ -112,6 +115,7 @@ impl Default for Record {
             link_at_start: true,
             cursor: true,
             audio: false,
+            system_audio: false,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use dropcast_capture::recording::{
     self as protocol, Command, Failure, FailureKind, Recorded, Report, Request, Want,
 };
-use dropcast_video::audio::Microphone;
+use dropcast_video::audio::{Input, Mix, Source};
 use dropcast_video::video::{Mp4Writer, VideoError, VideoSettings};
 
 fn main() -> ExitCode {
@@ -109,31 +109,40 @@ fn follow(lines: std::io::Lines<std::io::BufReader<std::io::Stdin>>, controls: A
     });
 }
 
-/// The microphone the request asks for, open; an error when it is
-/// required and there is none.
-fn open_microphone(want: Want) -> Result<Option<Microphone>, Failure> {
-    match want {
-        Want::No => Ok(None),
-        Want::Required => Microphone::open()
-            .map(Some)
-            .map_err(|e| failure(FailureKind::Capture, e.to_string())),
-        Want::IfAny => Ok(Microphone::open()
-            .inspect_err(|e| eprintln!("dropcast: recording without sound: {e}"))
-            .ok()),
+/// The sound the request asks for, open and mixed; an error when a
+/// source is required and missing, said before anything is recorded.
+fn open_sound(sound: protocol::Sound) -> Result<Option<Mix>, Failure> {
+    let mut sources = Vec::new();
+    for (input, want) in [
+        (Input::Microphone, sound.microphone),
+        (Input::System, sound.system),
+    ] {
+        match want {
+            Want::No => {}
+            Want::Required => sources.push(
+                Source::open(input).map_err(|e| failure(FailureKind::Capture, e.to_string()))?,
+            ),
+            Want::IfAny => match Source::open(input) {
+                Ok(s) => sources.push(s),
+                Err(e) => eprintln!("dropcast: recording without {}: {e}", input.name()),
+            },
+        }
     }
+    Ok(Mix::new(sources))
 }
 
-/// The microphone's samples since the last call; none once it has failed
-/// (said once, and the microphone let go: the video goes on, the sound
-/// track goes on as silence, so it keeps pace and the file keeps growing).
-fn take_sound(mic: &mut Option<Microphone>) -> Vec<f32> {
-    match mic.as_ref().map(|m| m.take()) {
-        Some(Ok(samples)) => samples,
-        Some(Err(e)) => {
-            eprintln!("dropcast: {e}; the recording goes on without sound");
-            *mic = None;
-            Vec::new()
-        }
+/// The sound since the last call; a source that stops is said once and
+/// left out (the video goes on, and the sound track as silence, so it
+/// keeps pace and the file keeps growing).
+fn take_sound(sound: &mut Option<Mix>) -> Vec<f32> {
+    match sound {
+        Some(mix) => mix.take(&mut |e, none_left| {
+            if none_left {
+                eprintln!("dropcast: {e}; the recording goes on without sound");
+            } else {
+                eprintln!("dropcast: {e}; the recording goes on without it");
+            }
+        }),
         None => Vec::new(),
     }
 }
@@ -147,9 +156,9 @@ fn record() -> Result<Option<Recorded>, Failure> {
         .and_then(|l| l.ok())
         .and_then(|l| serde_json::from_str(&l).ok())
         .ok_or_else(|| failure(FailureKind::Failed, "the recorder got no valid request"))?;
-    // The sound first: without a microphone asked for, nothing starts.
-    let mut mic = open_microphone(request.sound.microphone)?;
-    let audio = mic.as_ref().map(|m| m.source().to_string());
+    // The sound first: without a source asked for, nothing starts.
+    let mut sound = open_sound(request.sound)?;
+    let audio = sound.as_ref().map(|m| m.name().to_string());
     say(&Report::Ready {
         audio: audio.clone(),
     });
@@ -165,7 +174,7 @@ fn record() -> Result<Option<Recorded>, Failure> {
     };
     let controls = Arc::new(Controls::default());
     follow(lines, controls.clone());
-    record_into(&request, &path, &controls, &mut mic, audio).map(Some)
+    record_into(&request, &path, &controls, &mut sound, audio).map(Some)
 }
 
 /// Records `request.target` into `path` (H.264 in fragmented MP4, playable
@@ -175,7 +184,7 @@ fn record_into(
     request: &Request,
     path: &Path,
     controls: &Controls,
-    mic: &mut Option<Microphone>,
+    sound: &mut Option<Mix>,
     audio: Option<String>,
 ) -> Result<Recorded, Failure> {
     let frames = dropcast_capture::stream::stream(
@@ -219,7 +228,7 @@ fn record_into(
         let next = frames.next(Duration::from_millis(50));
         if let Some(w) = &mut writer {
             // Sound heard while paused is left out, as the frames are.
-            let samples = take_sound(mic);
+            let samples = take_sound(sound);
             if paused_since.is_none() {
                 let now = recorded_time(paused_total, None).as_millis() as i64;
                 w.push_audio(&samples, now).map_err(failed)?;
@@ -257,7 +266,7 @@ fn record_into(
                         size.1,
                         VideoSettings {
                             fps: request.fps,
-                            audio: mic.as_ref().map(|m| m.format()),
+                            audio: sound.as_ref().map(|m| m.format()),
                             ..Default::default()
                         },
                     )
@@ -281,7 +290,7 @@ fn record_into(
     last_at = last_at.max(end);
     if let (Some(w), None) = (&mut writer, paused_since) {
         // What was heard since the last pass, up to the stop.
-        let samples = take_sound(mic);
+        let samples = take_sound(sound);
         w.push_audio(&samples, last_at.as_millis() as i64)
             .map_err(failed)?;
     }

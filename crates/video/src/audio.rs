@@ -1,17 +1,25 @@
-//! Microphone sound for recordings. The system's default input is read
-//! through FFmpeg's capture devices (PulseAudio on Linux, which PipeWire
-//! serves too; AVFoundation on macOS) on a thread of its own, and
-//! handed to the recorder as interleaved `f32` samples in the device's own
-//! rate and channels; [`crate::video::Mp4Writer`] encodes them to AAC next
-//! to the video. Windows' DirectShow needs a device's name and is not done.
+//! Sound for recordings: the default microphone, what the computer plays
+//! (the default output's monitor), or both mixed.
+//!
+//! On Linux both come from the sound server through libpulse-simple
+//! (PulseAudio, or PipeWire's pipewire-pulse), which hands over 48 kHz
+//! stereo `f32` whatever the device's own format: no FFmpeg capture device
+//! (libavdevice pulls in libavfilter and a long tail of libraries the
+//! recorder never uses). macOS reads the microphone through FFmpeg's
+//! AVFoundation device; Windows has no sound input yet.
+//!
+//! Each [`Source`] is read on a thread of its own into a queue that the
+//! recorder empties every few milliseconds; a [`Mix`] adds sources
+//! together and hands [`crate::video::Mp4Writer`] one stream of
+//! interleaved samples to encode to AAC next to the video.
 
-use std::ffi::CString;
+#[cfg(target_os = "macos")]
+mod avfoundation;
+#[cfg(target_os = "linux")]
+mod pulse;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-
-use ffmpeg::format::sample::{Sample, Type};
-use ffmpeg::{codec, frame, media, Dictionary};
-use ffmpeg_next as ffmpeg;
 
 use crate::video::VideoError;
 
@@ -22,23 +30,32 @@ pub struct AudioFormat {
     pub channels: u16,
 }
 
-/// The capture devices tried, in order: FFmpeg's input format and the
-/// device it opens.
-#[cfg(target_os = "linux")]
-const DEVICES: &[(&str, &str)] = &[("pulse", "default")];
-#[cfg(target_os = "macos")]
-const DEVICES: &[(&str, &str)] = &[("avfoundation", ":default")];
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
-const DEVICES: &[(&str, &str)] = &[];
-
 /// At most this many seconds of sound wait for the recorder; older sound
 /// goes first (the recorder takes it every few milliseconds).
 const MAX_WAITING_SECONDS: usize = 10;
 
-/// The microphone, open and being read.
-pub struct Microphone {
-    format: AudioFormat,
-    source: String,
+/// Where sound comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The default microphone (the sound server's default source).
+    Microphone,
+    /// What the computer plays: the monitor of the default output.
+    System,
+}
+
+impl Input {
+    pub fn name(self) -> &'static str {
+        match self {
+            Input::Microphone => "microphone",
+            Input::System => "system sound",
+        }
+    }
+}
+
+/// Samples read by a source's thread, waiting for the recorder, and the
+/// flag that ends the thread.
+#[derive(Default, Clone)]
+struct Reading {
     waiting: Arc<Mutex<Waiting>>,
     stop: Arc<AtomicBool>,
 }
@@ -49,29 +66,47 @@ struct Waiting {
     error: Option<String>,
 }
 
-impl Microphone {
-    /// Opens the default input, the first of the devices that opens.
-    pub fn open() -> Result<Microphone, VideoError> {
-        ffmpeg::init()?;
-        ffmpeg::device::register_all();
-        let mut tried = Vec::new();
-        for (device, url) in DEVICES {
-            // A missing sound server is expected, not worth FFmpeg's lines.
-            ffmpeg::log::set_level(ffmpeg::log::Level::Quiet);
-            let opened = open_device(device, url);
-            ffmpeg::log::set_level(ffmpeg::log::Level::Error);
-            match opened {
-                Ok(m) => return Ok(m),
-                Err(e) => tried.push(format!("{device} {url}: {e}")),
-            }
-        }
-        Err(VideoError::NoMicrophone {
-            tried: if tried.is_empty() {
-                "no capture device on this system".into()
-            } else {
-                tried.join("; ")
-            },
+impl Reading {
+    /// Adds samples, the oldest dropped beyond [`MAX_WAITING_SECONDS`].
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn add(&self, samples: &[f32], format: AudioFormat) {
+        let most = format.rate as usize * usize::from(format.channels) * MAX_WAITING_SECONDS;
+        let mut waiting = self.waiting.lock().expect("the sound's lock");
+        waiting.samples.extend_from_slice(samples);
+        let over = waiting.samples.len().saturating_sub(most);
+        waiting.samples.drain(..over);
+    }
+
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn fail(&self, error: String) {
+        self.waiting.lock().expect("the sound's lock").error = Some(error);
+    }
+}
+
+/// A sound input, open and being read.
+pub struct Source {
+    input: Input,
+    format: AudioFormat,
+    reading: Reading,
+}
+
+impl Source {
+    /// Opens `input`; an error says what to do when there is none.
+    pub fn open(input: Input) -> Result<Source, VideoError> {
+        let opened = open_input(input);
+        let (format, reading) = opened.map_err(|why| match input {
+            Input::Microphone => VideoError::NoMicrophone { tried: why },
+            Input::System => VideoError::NoSystemSound { why },
+        })?;
+        Ok(Source {
+            input,
+            format,
+            reading,
         })
+    }
+
+    pub fn input(&self) -> Input {
+        self.input
     }
 
     /// The sound's rate and channels.
@@ -79,150 +114,179 @@ impl Microphone {
         self.format
     }
 
-    /// Which device this is ("pulse default").
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
     /// The samples read since the last call (interleaved), or why the
-    /// microphone stopped.
+    /// source stopped.
     pub fn take(&self) -> Result<Vec<f32>, VideoError> {
-        let mut waiting = self.waiting.lock().expect("the microphone's lock");
+        let mut waiting = self.reading.waiting.lock().expect("the sound's lock");
         if let Some(e) = waiting.error.take() {
-            return Err(VideoError::Microphone(e));
+            return Err(VideoError::SoundStopped {
+                what: self.input.name(),
+                why: e,
+            });
         }
         Ok(std::mem::take(&mut waiting.samples))
     }
 }
 
-impl Drop for Microphone {
+impl Drop for Source {
     fn drop(&mut self) {
-        // The reading thread sees it at its next packet (a few ms).
-        self.stop.store(true, Ordering::Relaxed);
+        // The reading thread sees it after its current read (20 ms).
+        self.reading.stop.store(true, Ordering::Relaxed);
     }
 }
 
-fn open_device(device: &str, url: &str) -> Result<Microphone, String> {
-    let name = CString::new(device).expect("a device name has no NUL");
-    // SAFETY: looks up a static table by a NUL-terminated name.
-    let found = unsafe { ffmpeg::ffi::av_find_input_format(name.as_ptr()) };
-    if found.is_null() {
-        return Err("not in this FFmpeg".into());
+#[cfg(target_os = "linux")]
+fn open_input(input: Input) -> Result<(AudioFormat, Reading), String> {
+    pulse::open(input)
+}
+
+#[cfg(target_os = "macos")]
+fn open_input(input: Input) -> Result<(AudioFormat, Reading), String> {
+    match input {
+        Input::Microphone => avfoundation::open_microphone(),
+        Input::System => Err("recording what the computer plays is not done on macOS".into()),
     }
-    // SAFETY: the format is a static FFmpeg table entry, never freed.
-    let format = ffmpeg::Format::Input(unsafe { ffmpeg::format::Input::wrap(found as *mut _) });
-    let mut options = Dictionary::new();
-    options.set("sample_rate", "48000");
-    options.set("channels", "2");
-    // Sound in 20 ms pieces (the server's default can be seconds).
-    options.set("fragment_size", "3840");
-    let mut input = match ffmpeg::format::open_with(url, &format, options) {
-        Ok(ffmpeg::format::context::Context::Input(input)) => input,
-        Ok(_) => return Err("not an input".into()),
-        Err(e) => return Err(e.to_string()),
-    };
-    let stream = input
-        .streams()
-        .best(media::Type::Audio)
-        .ok_or("no sound in it")?;
-    let index = stream.index();
-    let mut decoder = codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().audio())
-        .map_err(|e| e.to_string())?;
-    let format = AudioFormat {
-        rate: decoder.rate(),
-        channels: decoder.channels(),
-    };
-    if format.rate == 0 || !(1..=2).contains(&format.channels) {
-        return Err(format!(
-            "it gives {} channels at {} Hz; only mono or stereo is recorded",
-            format.channels, format.rate
-        ));
-    }
-    let waiting = Arc::new(Mutex::new(Waiting::default()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (w, s) = (waiting.clone(), stop.clone());
-    let most = format.rate as usize * usize::from(format.channels) * MAX_WAITING_SECONDS;
-    std::thread::Builder::new()
-        .name("dropcast-microphone".into())
-        .spawn(move || {
-            let mut decoded = frame::Audio::empty();
-            let mut samples = Vec::new();
-            let failed = |e: String| w.lock().expect("the microphone's lock").error = Some(e);
-            let mut packet = ffmpeg::Packet::empty();
-            loop {
-                if s.load(Ordering::Relaxed) {
-                    return;
-                }
-                match packet.read(&mut input) {
-                    Ok(()) => {}
-                    // A damaged packet: the device goes on after it.
-                    Err(ffmpeg::Error::InvalidData) => continue,
-                    Err(e) => return failed(format!("it went away ({e})")),
-                }
-                if packet.stream() != index {
-                    continue;
-                }
-                if let Err(e) = decoder.send_packet(&packet) {
-                    return failed(e.to_string());
-                }
-                while decoder.receive_frame(&mut decoded).is_ok() {
-                    samples.clear();
-                    if let Err(e) = interleave(&decoded, format.channels, &mut samples) {
-                        return failed(e);
-                    }
-                    let mut waiting = w.lock().expect("the microphone's lock");
-                    waiting.samples.extend_from_slice(&samples);
-                    let over = waiting.samples.len().saturating_sub(most);
-                    waiting.samples.drain(..over);
-                }
-            }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn open_input(_: Input) -> Result<(AudioFormat, Reading), String> {
+    Err("no sound input on this system yet".into())
+}
+
+/// Sources added together into one stream of samples. All sources have
+/// the same format (the sound server converts), except on macOS, where
+/// there is only the microphone.
+pub struct Mix {
+    sources: Vec<(Source, Vec<f32>)>,
+    format: AudioFormat,
+    name: String,
+}
+
+/// A source may fall this far behind the others (in seconds) before its
+/// missing sound is taken as silence, so one stalled source does not hold
+/// the others back.
+const MAX_LAG_SECONDS: f32 = 0.2;
+
+impl Mix {
+    /// A mix of `sources`; `None` when there is none.
+    pub fn new(sources: Vec<Source>) -> Option<Mix> {
+        let format = sources.first()?.format();
+        let name = sources
+            .iter()
+            .map(|s| s.input().name())
+            .collect::<Vec<_>>()
+            .join(" and ");
+        Some(Mix {
+            sources: sources.into_iter().map(|s| (s, Vec::new())).collect(),
+            format,
+            name,
         })
-        .map_err(|e| e.to_string())?;
-    Ok(Microphone {
-        format,
-        source: format!("{device} {url}"),
-        waiting,
-        stop,
-    })
+    }
+
+    pub fn format(&self) -> AudioFormat {
+        self.format
+    }
+
+    /// What is mixed: "microphone", "system sound", or both.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The mixed samples since the last call. A source that stopped is
+    /// left out from then on, and `stopped` is told why (the others go on;
+    /// with none left, the track goes on as silence).
+    pub fn take(&mut self, stopped: &mut dyn FnMut(VideoError, bool)) -> Vec<f32> {
+        let mut i = 0;
+        while i < self.sources.len() {
+            match self.sources[i].0.take() {
+                Ok(samples) => {
+                    self.sources[i].1.extend_from_slice(&samples);
+                    i += 1;
+                }
+                Err(e) => {
+                    self.sources.remove(i);
+                    stopped(e, self.sources.is_empty());
+                }
+            }
+        }
+        let lens = self.sources.iter().map(|(_, p)| p.len());
+        let (shortest, longest) = (lens.clone().min().unwrap_or(0), lens.max().unwrap_or(0));
+        let lag =
+            (MAX_LAG_SECONDS * self.format.rate as f32 * f32::from(self.format.channels)) as usize;
+        // In step: as much as every source has; one too far behind counts
+        // as silence for the difference.
+        let n = if longest - shortest > lag {
+            longest
+        } else {
+            shortest
+        };
+        let mut out = vec![0.0f32; n];
+        for (_, pending) in &mut self.sources {
+            let k = n.min(pending.len());
+            for (o, s) in out.iter_mut().zip(pending.drain(..k)) {
+                *o += s;
+            }
+        }
+        if self.sources.len() > 1 {
+            for o in &mut out {
+                *o = o.clamp(-1.0, 1.0);
+            }
+        }
+        out
+    }
 }
 
-/// Appends `frame`'s samples to `out` as interleaved `f32` in -1..1.
-fn interleave(frame: &frame::Audio, channels: u16, out: &mut Vec<f32>) -> Result<(), String> {
-    let n = frame.samples();
-    let ch = usize::from(channels);
-    let packed = |bytes: usize| &frame.data(0)[..n * ch * bytes];
-    match frame.format() {
-        Sample::I16(Type::Packed) => out.extend(
-            packed(2)
-                .chunks_exact(2)
-                .map(|b| f32::from(i16::from_ne_bytes([b[0], b[1]])) / 32768.0),
-        ),
-        Sample::I32(Type::Packed) => out.extend(
-            packed(4)
-                .chunks_exact(4)
-                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0),
-        ),
-        Sample::F32(Type::Packed) => out.extend(
-            packed(4)
-                .chunks_exact(4)
-                .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
-        ),
-        Sample::F32(Type::Planar) => {
-            for i in 0..n {
-                for c in 0..ch {
-                    out.push(frame.plane::<f32>(c)[i]);
-                }
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source_with(input: Input, samples: &[f32]) -> Source {
+        let format = AudioFormat {
+            rate: 1000,
+            channels: 1,
+        };
+        let reading = Reading::default();
+        reading.add(samples, format);
+        Source {
+            input,
+            format,
+            reading,
         }
-        Sample::I16(Type::Planar) => {
-            for i in 0..n {
-                for c in 0..ch {
-                    out.push(f32::from(frame.plane::<i16>(c)[i]) / 32768.0);
-                }
-            }
-        }
-        other => return Err(format!("the microphone gives samples as {other:?}")),
     }
-    Ok(())
+
+    #[test]
+    fn a_mix_adds_its_sources_in_step_and_clamps() {
+        let mic = source_with(Input::Microphone, &[0.5, 0.5, 0.5]);
+        let system = source_with(Input::System, &[0.25, 0.75]);
+        let mut mix = Mix::new(vec![mic, system]).unwrap();
+        assert_eq!(mix.name(), "microphone and system sound");
+        let mut told = Vec::new();
+        // What both have; the third sample waits for the system's.
+        assert_eq!(mix.take(&mut |e, _| told.push(e.to_string())), [0.75, 1.0]);
+        assert!(told.is_empty());
+    }
+
+    #[test]
+    fn a_source_that_stops_or_stalls_does_not_hold_the_mix_back() {
+        let mic = source_with(Input::Microphone, &[0.1; 300]);
+        let system = source_with(Input::System, &[]);
+        system.reading.fail("it went away".into());
+        let mut mix = Mix::new(vec![mic, system]).unwrap();
+        let mut told = Vec::new();
+        let out = mix.take(&mut |e, last| told.push((e.to_string(), last)));
+        assert_eq!(out.len(), 300, "the microphone goes on alone");
+        assert_eq!(
+            told,
+            [("the system sound stopped: it went away".to_string(), false)]
+        );
+
+        // Stalled (no error, no sound): after 0.2 s it counts as silence.
+        let mic = source_with(Input::Microphone, &[0.1; 300]);
+        let system = source_with(Input::System, &[]);
+        let mut mix = Mix::new(vec![mic, system]).unwrap();
+        assert_eq!(mix.take(&mut |_, _| {}).len(), 300);
+        let mic = source_with(Input::Microphone, &[0.1; 100]);
+        let mut mix = Mix::new(vec![mic, source_with(Input::System, &[])]).unwrap();
+        assert!(mix.take(&mut |_, _| {}).is_empty(), "0.1 s: waited for");
+    }
 }

@@ -80,8 +80,13 @@ pub enum VideoError {
          or record without sound"
     )]
     NoMicrophone { tried: String },
-    #[error("the microphone stopped: {0}")]
-    Microphone(String),
+    #[error(
+        "no system sound to record ({why}); start the sound server (PulseAudio, or PipeWire \
+         with pipewire-pulse), or record without --system-audio"
+    )]
+    NoSystemSound { why: String },
+    #[error("the {what} stopped: {why}")]
+    SoundStopped { what: &'static str, why: String },
     #[error("a {width}x{height} recording is too small to encode (2x2 at least)")]
     TooSmall { width: u32, height: u32 },
     #[error("frame is {got} bytes, a {width}x{height} RGBA frame is {want}")]
