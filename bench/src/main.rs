@@ -22,12 +22,19 @@
 //! `record`: `dropcast record` vs `ffmpeg -f x11grab` (CPU, dropped frames,
 //! size, peak RSS), and stop to playable link with throttled uploads (see
 //! record.rs).
+//!
+//! `startup`: each of our programs' `--version` vs `scrot --version`
+//! (hyperfine), their shared libraries and sizes.
+//!
+//! `summary`: every benchmark, briefly, then one table of the figures each
+//! recorded with [`figure`].
 
 mod app;
 mod capture;
 mod pages;
 mod record;
 mod server;
+mod startup;
 
 use std::process::ExitCode;
 
@@ -40,6 +47,8 @@ async fn main() -> ExitCode {
         Some("pages") => pages::run(&args[1..]).await,
         Some("app") => tokio::task::block_in_place(|| app::run(&args[1..])),
         Some("record") => tokio::task::block_in_place(|| record::run(&args[1..])),
+        Some("startup") => tokio::task::block_in_place(|| startup::run(&args[1..])),
+        Some("summary") => summary(&args[1..]).await,
         // One upload against a running server, for profiling by hand.
         Some("upload-once") => server::upload_once_cli(&args[1..]).await,
         _ => Err(
@@ -47,7 +56,9 @@ async fn main() -> ExitCode {
                   dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench pages --server-bin PATH [--duration S]\n       \
                   dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
-                  dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]"
+                  dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]\n       \
+                  dropcast-bench startup --bin-dir DIR [--runs N]\n       \
+                  dropcast-bench summary --bin-dir DIR"
                 .into(),
         ),
     };
@@ -57,6 +68,144 @@ async fn main() -> ExitCode {
             eprintln!("bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One figure of a benchmark, for the summary's table.
+pub struct Figure {
+    pub what: String,
+    pub ours: String,
+    /// The peer and its figure, when there is one.
+    pub peer: Option<(String, String)>,
+    /// Ours over the peer's.
+    pub ratio: Option<f64>,
+    pub target: String,
+}
+
+static FIGURES: std::sync::Mutex<Vec<Figure>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps a figure for the summary (each benchmark prints its own too).
+pub fn figure(
+    what: &str,
+    ours: String,
+    peer: Option<(&str, String)>,
+    ratio: Option<f64>,
+    target: &str,
+) {
+    FIGURES.lock().unwrap().push(Figure {
+        what: what.into(),
+        ours,
+        peer: peer.map(|(n, v)| (n.to_string(), v)),
+        ratio,
+        target: target.into(),
+    });
+}
+
+/// Every benchmark, briefly (fewer runs, smaller files, shorter
+/// recordings), then the table of their figures. A benchmark that fails is
+/// said in the table and the others go on.
+async fn summary(args: &[String]) -> Result<(), String> {
+    let dir = flag(args, "--bin-dir").ok_or("--bin-dir DIR is required")?;
+    let bin = |name: &str| format!("{dir}/{name}");
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+    let (dropcast, app, server) = (bin("dropcast"), bin("dropcast-app"), bin("dropcast-server"));
+    let mut failed = Vec::new();
+    let started = std::time::Instant::now();
+    type Bench = fn(&[String]) -> Result<(), String>;
+    let blocking: [(&str, Bench, Vec<String>); 4] = [
+        (
+            "startup",
+            startup::run,
+            s(&["--bin-dir", &dir, "--runs", "20"]),
+        ),
+        (
+            "capture",
+            capture::run,
+            s(&[
+                "--dropcast-bin",
+                &dropcast,
+                "--server-bin",
+                &server,
+                "--runs",
+                "3",
+            ]),
+        ),
+        (
+            "app",
+            app::run,
+            s(&[
+                "--app-bin",
+                &app,
+                "--dropcast-bin",
+                &dropcast,
+                "--server-bin",
+                &server,
+                "--runs",
+                "8",
+            ]),
+        ),
+        (
+            "record",
+            record::run,
+            s(&[
+                "--dropcast-bin",
+                &dropcast,
+                "--server-bin",
+                &server,
+                "--seconds",
+                "10",
+            ]),
+        ),
+    ];
+    for (name, run, args) in blocking {
+        println!("\n=== {name} ===");
+        if let Err(e) = tokio::task::block_in_place(|| run(&args)) {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    println!("\n=== server ===");
+    if let Err(e) = server::run(&s(&[
+        "--server-bin",
+        &server,
+        "--size-mib",
+        "256",
+        "--runs",
+        "1",
+    ]))
+    .await
+    {
+        failed.push(format!("server: {e}"));
+    }
+    println!("\n=== pages ===");
+    if let Err(e) = pages::run(&s(&["--server-bin", &server, "--duration", "3"])).await {
+        failed.push(format!("pages: {e}"));
+    }
+
+    println!(
+        "\nSummary ({:.0} s; brief runs: read the trend, and run a benchmark alone for its \
+         figure):\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!("| figure | dropcast | peer | ratio | target |");
+    println!("|---|---|---|---|---|");
+    for f in FIGURES.lock().unwrap().iter() {
+        let peer = f
+            .peer
+            .as_ref()
+            .map_or("".to_string(), |(n, v)| format!("{n} {v}"));
+        let ratio = f.ratio.map_or("".to_string(), |r| format!("{r:.2}x"));
+        println!(
+            "| {} | {} | {peer} | {ratio} | {} |",
+            f.what, f.ours, f.target
+        );
+    }
+    for f in &failed {
+        println!("| {f} | not measured | | | |");
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} benchmarks failed", failed.len()))
     }
 }
 

@@ -108,6 +108,13 @@ pub async fn run(args: &[String]) -> Result<(), String> {
         "  nginx            {:>9.0} req/s  p99 {:>6.2} ms",
         theirs.rps, theirs.p99_ms
     );
+    crate::figure(
+        "share page req/s (vs nginx, same bytes)",
+        format!("{:.0}/s, p99 {:.2} ms", ours.rps, ours.p99_ms),
+        Some(("nginx", format!("{:.0}/s", theirs.rps))),
+        Some(ours.rps / theirs.rps),
+        ">= 0.5x, p99 <= 5 ms",
+    );
     println!(
         "  throughput ratio {:.2}x (target >= 0.5x), our p99 {:.2} ms (target <= 5 ms)",
         ours.rps / theirs.rps,

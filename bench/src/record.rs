@@ -203,6 +203,24 @@ fn report(what: &str, seconds: u32, ours: &Outcome, peer: &Outcome, still: bool)
     };
     line("dropcast", ours);
     line("ffmpeg", peer);
+    let target = if still { "<= 0.3x" } else { "<= 1.2x" };
+    crate::figure(
+        &format!("recording CPU, {what}"),
+        format!("{:.1} s", ours.cost.cpu),
+        Some(("ffmpeg x11grab", format!("{:.1} s", peer.cost.cpu))),
+        Some(ours.cost.cpu / peer.cost.cpu),
+        target,
+    );
+    crate::figure(
+        &format!("recording peak RSS, {what}"),
+        format!("{:.1} MiB", ours.cost.rss as f64 / 1048576.0),
+        Some((
+            "ffmpeg x11grab",
+            format!("{:.1} MiB", peer.cost.rss as f64 / 1048576.0),
+        )),
+        Some(ours.cost.rss as f64 / peer.cost.rss as f64),
+        "",
+    );
     println!(
         "  ratio dropcast/ffmpeg: CPU {:.2}x (target <= {}x), size {:.2}x, peak RSS {:.2}x",
         ours.cost.cpu / peer.cost.cpu,
@@ -416,6 +434,16 @@ fn throttled(
         if playable { "" } else { "  NOT PLAYABLE" }
     );
     println!("  shared after the stop   {:>6.2} s", after.as_secs_f64());
+    crate::figure(
+        "stop -> playable link, throttled, shared while recording",
+        format!("{:.2} s", live.as_secs_f64()),
+        Some((
+            "upload after the stop",
+            format!("{:.2} s", after.as_secs_f64()),
+        )),
+        Some(live.as_secs_f64() / after.as_secs_f64()),
+        "<= 1 s",
+    );
     println!(
         "  ratio live/after: {:.2}x",
         live.as_secs_f64() / after.as_secs_f64()

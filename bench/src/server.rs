@@ -312,6 +312,28 @@ pub async fn run(args: &[String]) -> Result<(), String> {
         .sum();
 
     let mib = |b: u64| b as f64 / MIB as f64;
+    let mbs = |v: f64| format!("{v:.0} MB/s");
+    crate::figure(
+        "upload, no fsync (vs curl -T to nginx)",
+        mbs(up_ours_nosync),
+        Some(("nginx", mbs(up_nginx))),
+        Some(up_ours_nosync / up_nginx),
+        ">= 0.8x",
+    );
+    crate::figure(
+        "download /{id}/raw (vs nginx static)",
+        mbs(down_ours),
+        Some(("nginx", mbs(down_nginx))),
+        Some(down_ours / down_nginx),
+        ">= 0.7x",
+    );
+    crate::figure(
+        "server peak RSS, 50 concurrent uploads",
+        format!("{:.1} MiB", mib(rss_ours)),
+        Some(("nginx", format!("{:.1} MiB", mib(rss_nginx)))),
+        Some(rss_ours as f64 / rss_nginx.max(1) as f64),
+        "<= 100 MiB",
+    );
     println!(
         "{:<44} {:>12} {:>12} {:>8}  target",
         "", "dropcast", "nginx", "ratio"

@@ -1,134 +1,117 @@
 //! `cargo xtask bench [NAME]`: builds release binaries, installs the peer
 //! tools, and runs the benchmarks in `bench/`, which print ratios.
+//! `cargo xtask bench summary` runs each of them briefly and prints one
+//! table of every figure.
 
 use crate::sys;
 
-const BENCHES: &[&str] = &["server", "capture", "pages", "app", "record"];
+/// Each benchmark and the packages it needs (the peers and the desktop
+/// they run on).
+const BENCHES: &[(&str, &[&str])] = &[
+    ("server", &["nginx", "curl", "procps"]),
+    (
+        "capture",
+        &[
+            "xvfb",
+            "feh",
+            "xdotool",
+            "imagemagick",
+            "fonts-dejavu-core",
+            "scrot",
+            "maim",
+            "flameshot",
+        ],
+    ),
+    ("pages", &["nginx", "wrk"]),
+    (
+        "app",
+        &[
+            "xvfb",
+            "feh",
+            "xdotool",
+            "imagemagick",
+            "fonts-dejavu-core",
+            "dbus",
+            "haskell-gtk-sni-tray-utils",
+            "haskell-status-notifier-item-utils",
+            "flameshot",
+        ],
+    ),
+    (
+        "record",
+        &[
+            "xvfb",
+            "feh",
+            "imagemagick",
+            "fonts-dejavu-core",
+            "ffmpeg",
+            "time",
+        ],
+    ),
+    ("startup", &["hyperfine", "scrot"]),
+];
+
+/// Every program the benchmarks start (the CLI starts the clipboard
+/// holder and the recorder), built in release mode. The windows process
+/// is not: idle means no window open.
+const PROGRAMS: &[&str] = &[
+    "dropcast-server",
+    "dropcast",
+    "dropcast-app",
+    "dropcast-clipboard",
+    "dropcast-record",
+    "dropcast-bench",
+];
 
 pub fn main(args: &[String]) -> Result<(), String> {
+    let names: Vec<&str> = BENCHES.iter().map(|(n, _)| *n).collect();
     let which: Vec<&str> = match args.first().map(String::as_str) {
-        None | Some("all") => BENCHES.to_vec(),
-        Some(name) if BENCHES.contains(&name) => vec![name],
+        None | Some("all") => names.clone(),
+        Some("summary") => vec!["summary"],
+        Some(name) if names.contains(&name) => vec![name],
         Some(other) => {
             return Err(format!(
-                "unknown bench {other:?}; known: {}",
-                BENCHES.join(", ")
+                "unknown bench {other:?}; known: {}, summary",
+                names.join(", ")
             ))
         }
     };
     let extra: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     sys::ensure_packages(crate::BUILD_PACKAGES)?;
     crate::restrict_to_listed_packages()?;
-    for name in which {
-        match name {
-            "server" => server(&extra)?,
-            "capture" => capture(&extra)?,
-            "pages" => pages(&extra)?,
-            "app" => app(&extra)?,
-            "record" => record(&extra)?,
-            _ => unreachable!(),
+    for (name, packages) in BENCHES {
+        if which.contains(name) || which == ["summary"] {
+            sys::ensure_packages(packages)?;
         }
     }
+    let release = sys::build_release(PROGRAMS)?;
+    let bin = |name: &str| sys::bin_path(&release, name);
+    let bench = bin("dropcast-bench")?;
+    let (server, dropcast, app) = (
+        bin("dropcast-server")?,
+        bin("dropcast")?,
+        bin("dropcast-app")?,
+    );
+    let dir = sys::path_str(&release)?;
+    for name in which {
+        let mut args: Vec<&str> = match name {
+            "server" | "pages" => vec![name, "--server-bin", &server],
+            "capture" | "record" => {
+                vec![name, "--dropcast-bin", &dropcast, "--server-bin", &server]
+            }
+            "app" => vec![
+                name,
+                "--app-bin",
+                &app,
+                "--dropcast-bin",
+                &dropcast,
+                "--server-bin",
+                &server,
+            ],
+            _ => vec![name, "--bin-dir", &dir],
+        };
+        args.extend_from_slice(&extra);
+        sys::run(&bench, &args)?;
+    }
     Ok(())
-}
-
-fn server(extra: &[&str]) -> Result<(), String> {
-    sys::ensure_packages(&["nginx", "curl", "procps"])?;
-    let release = sys::build_release(&["dropcast-server", "dropcast-bench"])?;
-    let server = sys::bin_path(&release, "dropcast-server")?;
-    let mut args = vec!["server", "--server-bin", &server];
-    args.extend_from_slice(extra);
-    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
-}
-
-fn capture(extra: &[&str]) -> Result<(), String> {
-    sys::ensure_packages(&[
-        "xvfb",
-        "feh",
-        "xdotool",
-        "imagemagick",
-        "fonts-dejavu-core",
-        "scrot",
-        "maim",
-        "flameshot",
-    ])?;
-    let release = sys::build_release(&["dropcast-server", "dropcast", "dropcast-bench"])?;
-    let server = sys::bin_path(&release, "dropcast-server")?;
-    let dropcast = sys::bin_path(&release, "dropcast")?;
-    let mut args = vec![
-        "capture",
-        "--dropcast-bin",
-        &dropcast,
-        "--server-bin",
-        &server,
-    ];
-    args.extend_from_slice(extra);
-    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
-}
-
-fn pages(extra: &[&str]) -> Result<(), String> {
-    sys::ensure_packages(&["nginx", "wrk"])?;
-    let release = sys::build_release(&["dropcast-server", "dropcast-bench"])?;
-    let server = sys::bin_path(&release, "dropcast-server")?;
-    let mut args = vec!["pages", "--server-bin", &server];
-    args.extend_from_slice(extra);
-    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
-}
-
-fn app(extra: &[&str]) -> Result<(), String> {
-    sys::ensure_packages(&[
-        "xvfb",
-        "feh",
-        "xdotool",
-        "imagemagick",
-        "fonts-dejavu-core",
-        "dbus",
-        "haskell-gtk-sni-tray-utils",
-        "haskell-status-notifier-item-utils",
-        "flameshot",
-    ])?;
-    // Idle means no window: the windows process is not started.
-    let release = sys::build_release(&[
-        "dropcast-server",
-        "dropcast",
-        "dropcast-app",
-        "dropcast-bench",
-    ])?;
-    let server = sys::bin_path(&release, "dropcast-server")?;
-    let dropcast = sys::bin_path(&release, "dropcast")?;
-    let app = sys::bin_path(&release, "dropcast-app")?;
-    let mut args = vec![
-        "app",
-        "--app-bin",
-        &app,
-        "--dropcast-bin",
-        &dropcast,
-        "--server-bin",
-        &server,
-    ];
-    args.extend_from_slice(extra);
-    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
-}
-
-fn record(extra: &[&str]) -> Result<(), String> {
-    sys::ensure_packages(&[
-        "xvfb",
-        "feh",
-        "imagemagick",
-        "fonts-dejavu-core",
-        "ffmpeg",
-        "time",
-    ])?;
-    let release = sys::build_release(&["dropcast-server", "dropcast", "dropcast-bench"])?;
-    let server = sys::bin_path(&release, "dropcast-server")?;
-    let dropcast = sys::bin_path(&release, "dropcast")?;
-    let mut args = vec![
-        "record",
-        "--dropcast-bin",
-        &dropcast,
-        "--server-bin",
-        &server,
-    ];
-    args.extend_from_slice(extra);
-    sys::run(&sys::bin_path(&release, "dropcast-bench")?, &args)
 }

@@ -61,6 +61,10 @@ fn if_any(on: bool) -> actions::Want {
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if args == ["--version"] {
+        println!("dropcast-app {}", env!("CARGO_PKG_VERSION"));
+        return std::process::ExitCode::SUCCESS;
+    }
     let first = if args.is_empty() {
         None
     } else {
@@ -69,7 +73,7 @@ fn main() -> std::process::ExitCode {
             None => {
                 eprintln!(
                     "dropcast-app: unknown arguments {args:?}; use --capture screen|window|area, \
-                     --record screen|area|pause|stop, --open settings|history|drop, --resume or --quit"
+                     --record screen|area|pause|stop, --open settings|history|drop, --resume, --quit or --version"
                 );
                 return std::process::ExitCode::from(2);
             }
