@@ -357,6 +357,45 @@ fn a_recorder_that_dies_mid_way_keeps_what_it_recorded_and_resume_shares_it() {
 }
 
 #[test]
+fn ctrl_c_in_a_terminal_stops_the_recording_and_keeps_all_of_it() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Xvfb::start(320, 240);
+    let _content = moving_content(&x);
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("interrupted.mp4");
+    let mut cmd = home.command("dropcast");
+    cmd.args(["record", "--no-upload", "--json", "--out"])
+        .arg(&out)
+        .env("DISPLAY", &x.display)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // A process group of its own, as a shell gives a foreground job: the
+    // terminal's Ctrl+C goes to the whole group.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().unwrap();
+    wait_up_to(Duration::from_secs(30), "the recording to start", || {
+        std::fs::metadata(&out).is_ok_and(|m| m.len() > 0)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let done = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "stopped, not failed: {said}");
+    let info: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(info["path"], out.to_str().unwrap(), "{info}");
+    let seconds = seconds(&streams(out.to_str().unwrap())[0]);
+    assert!(
+        seconds >= 1.8,
+        "the whole recording, to the stop: {seconds} s"
+    );
+}
+
+#[test]
 fn a_missing_recorder_is_named_with_what_to_do_and_no_link_is_handed_out() {
     let x = Xvfb::start(320, 240);
     let (_server, home) = signed_in();

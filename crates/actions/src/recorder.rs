@@ -63,8 +63,12 @@ pub fn program() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
+/// How long the recorder may take to start and open its sound.
+const READY_WITHIN: Duration = Duration::from_secs(15);
+
 /// A recorder process, started and with its sound open, waiting to be
-/// told where to record.
+/// told where to record. Dropped without [`Recorder::record`], it is
+/// stopped and waited for.
 pub struct Recorder {
     child: Child,
     stdin: ChildStdin,
@@ -92,10 +96,21 @@ impl Recorder {
             audio: None,
         };
         recorder.send(&request)?;
-        match recorder.next_report(None)? {
+        match recorder.next_report(Some(READY_WITHIN))? {
             Some(Report::Ready { audio }) => {
                 recorder.audio = audio;
                 Ok(recorder)
+            }
+            None => {
+                recorder.stop_now();
+                Err(Error::new(
+                    Kind::Capture,
+                    format!(
+                        "the recorder did not get ready within {} s (is the sound server \
+                         hanging? check PULSE_SERVER); record again, or without sound",
+                        READY_WITHIN.as_secs()
+                    ),
+                ))
             }
             other => Err(recorder.unexpected(other)),
         }
@@ -143,10 +158,22 @@ impl Recorder {
     }
 
     fn send<T: serde::Serialize>(&mut self, message: &T) -> Result<()> {
+        let line = protocol::line(message).map_err(|e| {
+            Error::new(
+                Kind::LocalFile,
+                format!("cannot hand the recording to the recorder ({e}): use a UTF-8 file name"),
+            )
+        })?;
         self.stdin
-            .write_all(protocol::line(message).as_bytes())
+            .write_all(line.as_bytes())
             .and_then(|()| self.stdin.flush())
             .map_err(|_| self.died())
+    }
+
+    /// Ends the recorder at once (nothing worth keeping is being written).
+    fn stop_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The next report (none when `timeout` passed first); the recorder's
@@ -177,8 +204,11 @@ impl Recorder {
         }
     }
 
-    /// The recorder ended without saying how: it crashed or was killed.
+    /// The recorder ended without saying how: it crashed or was killed (or
+    /// its output can no longer be read: then it is ended too, as what it
+    /// wrote so far plays).
     fn died(&mut self) -> Error {
+        let _ = self.child.kill();
         let status = self
             .child
             .wait()
@@ -199,8 +229,20 @@ impl Recorder {
         let _ = self.child.wait();
         Error::new(
             Kind::Failed,
-            format!("the recorder said {report:?} out of turn: is it from another version?"),
+            format!(
+                "the recorder said {report:?} out of turn: it is from another version of \
+                 Dropcast; reinstall Dropcast so that dropcast and dropcast-record match"
+            ),
         )
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // Dropped before `record` (the link could not be made, say): no
+        // recorder is left waiting, and none as a zombie. After `record`
+        // it has been waited for already, and this does nothing.
+        self.stop_now();
     }
 }
 
@@ -208,31 +250,44 @@ impl Recorder {
 /// reports by a thread of its own (which ends with the recorder).
 fn spawn(args: &[&str]) -> Result<(Child, ChildStdin, Receiver<Report>)> {
     let program = program();
-    let mut child = std::process::Command::new(&program)
+    let mut command = std::process::Command::new(&program);
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| {
-            Error::new(
-                Kind::Failed,
-                format!(
-                    "cannot start the recorder {}: {e}; it is installed with Dropcast, beside \
+        .stderr(Stdio::inherit());
+    // A group of its own: Ctrl+C in a terminal reaches the front end,
+    // which stops the recording (the recorder finishes its file), not the
+    // recorder itself.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().map_err(|e| {
+        Error::new(
+            Kind::Failed,
+            format!(
+                "cannot start the recorder {}: {e}; it is installed with Dropcast, beside \
                      the dropcast program: reinstall Dropcast, or set DROPCAST_RECORDER to \
                      where it is",
-                    program.display()
-                ),
-            )
-        })?;
+                program.display()
+            ),
+        )
+    })?;
     let stdout = child.stdout.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("dropcast-recorder".into())
         .spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                match serde_json::from_str::<Report>(&line) {
+            let mut reader = BufReader::new(stdout);
+            let mut bytes = Vec::new();
+            loop {
+                bytes.clear();
+                match reader.read_until(b'\n', &mut bytes) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = String::from_utf8_lossy(&bytes);
+                let line = line.trim_end();
+                match serde_json::from_str::<Report>(line) {
                     Ok(r) => {
                         if tx.send(r).is_err() {
                             break;

@@ -124,11 +124,12 @@ pub enum FailureKind {
     Failed,
 }
 
-/// One message as its line (with the newline).
-pub fn line<T: Serialize>(message: &T) -> String {
-    let mut s = serde_json::to_string(message).expect("protocol messages serialize");
+/// One message as its line (with the newline); an error for a path that
+/// is not UTF-8 (JSON has no way to say it).
+pub fn line<T: Serialize>(message: &T) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string(message)?;
     s.push('\n');
-    s
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -147,7 +148,7 @@ mod tests {
                 system: Want::Required,
             },
         };
-        let back: Request = serde_json::from_str(&line(&request)).unwrap();
+        let back: Request = serde_json::from_str(&line(&request).unwrap()).unwrap();
         assert_eq!(back, request);
         for c in [
             Command::Start {
@@ -156,14 +157,17 @@ mod tests {
             Command::Pause,
             Command::Stop,
         ] {
-            assert_eq!(serde_json::from_str::<Command>(&line(&c)).unwrap(), c);
+            assert_eq!(
+                serde_json::from_str::<Command>(&line(&c).unwrap()).unwrap(),
+                c
+            );
         }
         let failed = Report::Failed(Failure {
             kind: FailureKind::Capture,
             message: "no microphone".into(),
         });
         assert_eq!(
-            serde_json::from_str::<Report>(&line(&failed)).unwrap(),
+            serde_json::from_str::<Report>(&line(&failed).unwrap()).unwrap(),
             failed
         );
     }

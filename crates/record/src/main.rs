@@ -66,8 +66,10 @@ fn main() -> ExitCode {
 /// Writes one message to the front end.
 fn say<T: serde::Serialize>(message: &T) {
     let mut out = std::io::stdout().lock();
-    // A front end that went away reads nothing more: the file is what counts.
-    let _ = out.write_all(protocol::line(message).as_bytes());
+    // A front end that went away reads nothing more: the file is what
+    // counts. (Every report is JSON: its paths came in as JSON.)
+    let line = protocol::line(message).unwrap_or_default();
+    let _ = out.write_all(line.as_bytes());
     let _ = out.flush();
 }
 
@@ -97,12 +99,14 @@ struct Controls {
 /// stdin (the front end went away) stops the recording.
 fn follow(lines: std::io::Lines<std::io::BufReader<std::io::Stdin>>, controls: Arc<Controls>) {
     std::thread::spawn(move || {
-        for line in lines {
-            match line.ok().and_then(|l| serde_json::from_str(&l).ok()) {
-                Some(Command::Pause) => controls.pause.store(true, Ordering::Relaxed),
-                Some(Command::Resume) => controls.pause.store(false, Ordering::Relaxed),
-                Some(Command::Stop) | None => break,
-                Some(Command::Start { .. }) => {}
+        // Until the end of stdin (or a read error); a line that is not a
+        // command is passed over.
+        for line in lines.map_while(Result::ok) {
+            match serde_json::from_str(&line) {
+                Ok(Command::Pause) => controls.pause.store(true, Ordering::Relaxed),
+                Ok(Command::Resume) => controls.pause.store(false, Ordering::Relaxed),
+                Ok(Command::Stop) => break,
+                Ok(Command::Start { .. }) | Err(_) => {}
             }
         }
         controls.stop.store(true, Ordering::Relaxed);
@@ -155,7 +159,13 @@ fn record() -> Result<Option<Recorded>, Failure> {
         .next()
         .and_then(|l| l.ok())
         .and_then(|l| serde_json::from_str(&l).ok())
-        .ok_or_else(|| failure(FailureKind::Failed, "the recorder got no valid request"))?;
+        .ok_or_else(|| {
+            failure(
+                FailureKind::Failed,
+                "the recorder got no valid request: it is started by dropcast and dropcast-app \
+                 (use `dropcast record`); if they started it, reinstall Dropcast so that they match",
+            )
+        })?;
     // The sound first: without a source asked for, nothing starts.
     let mut sound = open_sound(request.sound)?;
     let audio = sound.as_ref().map(|m| m.name().to_string());

@@ -160,6 +160,8 @@ pub struct Mix {
     sources: Vec<(Source, Vec<f32>)>,
     format: AudioFormat,
     name: String,
+    /// Nothing taken yet: the sources are lined up at their ends.
+    first: bool,
 }
 
 /// A source may fall this far behind the others (in seconds) before its
@@ -180,6 +182,7 @@ impl Mix {
             sources: sources.into_iter().map(|s| (s, Vec::new())).collect(),
             format,
             name,
+            first: true,
         })
     }
 
@@ -207,6 +210,17 @@ impl Mix {
                     self.sources.remove(i);
                     stopped(e, self.sources.is_empty());
                 }
+            }
+        }
+        if std::mem::take(&mut self.first) {
+            // Opened one after the other, the sources hold different
+            // amounts of the same past: each is cut to what all heard, so
+            // they start in step.
+            let ch = usize::from(self.format.channels);
+            let shortest = self.sources.iter().map(|(_, p)| p.len()).min().unwrap_or(0);
+            for (_, pending) in &mut self.sources {
+                let extra = (pending.len() - shortest) / ch * ch;
+                pending.drain(..extra);
             }
         }
         let lens = self.sources.iter().map(|(_, p)| p.len());
@@ -261,8 +275,11 @@ mod tests {
         let mut mix = Mix::new(vec![mic, system]).unwrap();
         assert_eq!(mix.name(), "microphone and system sound");
         let mut told = Vec::new();
-        // What both have; the third sample waits for the system's.
+        // Lined up at their ends: the microphone's oldest sample, heard
+        // before the system sound was open, is left out.
         assert_eq!(mix.take(&mut |e, _| told.push(e.to_string())), [0.75, 1.0]);
+        mix.sources[0].0.reading.add(&[0.5], mix.format);
+        assert!(mix.take(&mut |_, _| {}).is_empty(), "waits for the other");
         assert!(told.is_empty());
     }
 
@@ -281,12 +298,16 @@ mod tests {
         );
 
         // Stalled (no error, no sound): after 0.2 s it counts as silence.
-        let mic = source_with(Input::Microphone, &[0.1; 300]);
-        let system = source_with(Input::System, &[]);
-        let mut mix = Mix::new(vec![mic, system]).unwrap();
-        assert_eq!(mix.take(&mut |_, _| {}).len(), 300);
-        let mic = source_with(Input::Microphone, &[0.1; 100]);
+        let format = AudioFormat {
+            rate: 1000,
+            channels: 1,
+        };
+        let mic = source_with(Input::Microphone, &[]);
         let mut mix = Mix::new(vec![mic, source_with(Input::System, &[])]).unwrap();
+        assert!(mix.take(&mut |_, _| {}).is_empty());
+        mix.sources[0].0.reading.add(&[0.1; 100], format);
         assert!(mix.take(&mut |_, _| {}).is_empty(), "0.1 s: waited for");
+        mix.sources[0].0.reading.add(&[0.1; 200], format);
+        assert_eq!(mix.take(&mut |_, _| {}).len(), 300, "0.3 s: goes on alone");
     }
 }
