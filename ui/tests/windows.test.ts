@@ -52,7 +52,7 @@ const prefs = {
   format: "png", jpegQuality: 90, downscale: false, cursor: false, copy: "link",
   openInBrowser: false, saveFolder: null, notify: true, sound: true, startAtLogin: false,
   hotkeys: { screen: "Ctrl+Shift+3", area: "Ctrl+Shift+4", window: "Ctrl+Shift+W", record: "Ctrl+Shift+5", upload: "Ctrl+Shift+U" },
-  recording: { fps: 30, max_minutes: 60, link_at_start: true, cursor: true, audio: false },
+  recording: { fps: 30, max_minutes: 60, link_at_start: true, cursor: true, audio: false, system_audio: false },
 };
 
 describe("settings window", () => {
@@ -140,13 +140,21 @@ describe("settings window", () => {
     linkAt.selectedIndex = 1;
     linkAt.dispatchEvent(new Event("change", { bubbles: true }));
     $<HTMLInputElement>("input[name=audio]")!.click();
+    $<HTMLInputElement>("input[name=system-audio]")!.click();
     $<HTMLButtonElement>("form button[type=submit]")!.click();
     await until(() => text().includes("Saved."), "saved");
     const saved = calls.find((c) => c.cmd === "save_preferences")!.args.preferences as typeof prefs;
     expect(saved.hotkeys.area).toBe("Ctrl+Alt+R");
     expect(saved.saveFolder).toBe("/home/ada/Pictures");
     expect(saved.startAtLogin).toBe(true);
-    expect(saved.recording).toEqual({ fps: 30, max_minutes: 5, link_at_start: false, cursor: true, audio: true });
+    expect(saved.recording).toEqual({
+      fps: 30,
+      max_minutes: 5,
+      link_at_start: false,
+      cursor: true,
+      audio: true,
+      system_audio: true,
+    });
   });
 });
 
