@@ -678,24 +678,7 @@ fn seconds(stream: &Value) -> f64 {
 /// The sound of `input` from `from` to `to` seconds, mono: its pitch (Hz,
 /// by zero crossings) and loudness (RMS, 0 to 1).
 fn tone_of(input: &str, from: f64, to: f64) -> (f64, f64) {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-i", input, "-ss", &from.to_string(), "-t"])
-        .arg((to - from).to_string())
-        .args([
-            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let samples: Vec<f64> = out
-        .stdout
-        .chunks_exact(2)
-        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-        .collect();
+    let samples = samples_of(input, from, to);
     let crossings = samples
         .windows(2)
         .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
