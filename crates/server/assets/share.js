@@ -73,13 +73,13 @@
           : formatBytes(received) + ' received';
       }
     };
-    var fail = function () {
-      status.classList.add('is-failed');
+    var stall = function () {
+      status.classList.add('is-stalled');
       var title = status.querySelector('[data-status-title]');
-      if (title) title.textContent = 'Upload failed';
+      if (title) title.textContent = 'Upload stalled';
       var progress = status.querySelector('[data-progress]');
       if (progress) progress.hidden = true;
-      var msg = status.querySelector('[data-failed]');
+      var msg = status.querySelector('[data-stalled]');
       if (msg) msg.hidden = false;
     };
     var schedule = function () {
@@ -96,7 +96,7 @@
         .then(function (s) {
           if (!s) return;
           if (s.status === 'complete') { window.location.reload(); return; }
-          if (s.status === 'failed') { fail(); return; }
+          if (s.status === 'stalled') { stall(); return; }
           show(Number(s.received) || 0, s.size == null ? NaN : Number(s.size));
           delay = 1000;
           schedule();

@@ -103,7 +103,7 @@ struct UploadingPage<'a> {
     status_url: String,
     received: u64,
     size: Option<u64>,
-    failed: bool,
+    stalled: bool,
     /// A screencast still being recorded (and sent as it records).
     recording: bool,
 }
@@ -333,7 +333,7 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
             status_url: format!("/{id}/status"),
             received: received as u64,
             size: d.declared_size.map(|s| s as u64),
-            failed: stalled(&d, last),
+            stalled: stalled(&d, last),
             recording: is_recording(&d),
         }
         .render();
@@ -478,7 +478,7 @@ pub async fn status(
     let status = if complete {
         "complete"
     } else if stalled(&d, last) {
-        "failed"
+        "stalled"
     } else {
         "uploading"
     };
