@@ -3,6 +3,9 @@
 //! HTTP. Used by the server's tests and by the end-to-end tests in `tests/`.
 
 pub mod browser;
+mod tamper;
+
+pub use tamper::Tamper;
 
 use dropcast_api as api;
 use dropcast_client::Client;
@@ -190,11 +193,6 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-pub fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
 }
 
 pub fn new_drop(name: &str, size: Option<u64>) -> api::CreateDrop {

@@ -3,8 +3,9 @@
 //! Everything that crosses HTTP is defined here once: request and response
 //! bodies, and the stable [`ErrorCode`]s that every API error carries as
 //! `{"error":{"code":"...","message":"..."}}`. The UI and the CLI map codes,
-//! never message strings. This crate depends on serde (and, with the
-//! `openapi` feature, utoipa for schema generation) and nothing else.
+//! never message strings. This crate depends on serde, on crc-fast and
+//! base64 for the [`checksum`] (and, with the `openapi` feature, on utoipa
+//! for schema generation), and nothing else.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -16,9 +17,8 @@ use utoipa::ToSchema;
 /// Prefix of every API path.
 pub const API_PREFIX: &str = "/api/v1";
 
-/// Header carrying the base64 SHA-256 of a part's bytes on `PUT <part url>`.
-/// The same name S3 uses for `UploadPart`, so presigned S3 URLs verify it too.
-pub const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
+pub mod checksum;
+pub use checksum::{Crc64, Crc64Digest, CHECKSUM_HEADER};
 
 /// Stable error codes. The string form (snake_case) is part of the API:
 /// serde and [`ErrorCode::as_str`] derive it from the same variant names,
@@ -57,9 +57,9 @@ pub enum ErrorCode {
     InvalidSignature,
     /// A part URL is past its `expires_at`; ask for a new one.
     UrlExpired,
-    /// A part was sent without its `x-amz-checksum-sha256` header.
+    /// A part was sent without the checksum header its URL was signed with.
     ChecksumRequired,
-    /// The bytes received do not hash to the checksum sent with them.
+    /// The bytes received do not match the checksum sent with them.
     ChecksumMismatch,
     /// A part other than the last is smaller than the minimum part size.
     PartTooSmall,
@@ -67,7 +67,7 @@ pub enum ErrorCode {
     TooLarge,
     /// A part number outside 1..=max_parts, or more parts than allowed.
     TooManyParts,
-    /// `complete` named parts that are missing or whose etag differs.
+    /// `complete` named parts that are missing or whose ETag differs.
     InvalidParts,
     /// `complete`'s size differs from the sum of the parts or the declared size.
     SizeMismatch,
@@ -375,8 +375,10 @@ pub struct Drop {
     /// Decided by the server from the bytes once complete; the declared type before.
     pub content_type: Option<String>,
     pub size: Option<u64>,
-    /// Hex SHA-256 of the whole file, once complete.
-    pub sha256: Option<String>,
+    /// CRC64-NVME of the whole file, once complete (base64, as S3 gives it).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub crc64nvme: Option<Crc64>,
     pub status: DropStatus,
     pub visibility: Visibility,
     #[serde(with = "time::serde::rfc3339")]
@@ -435,11 +437,35 @@ pub struct ReserveResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PartUrlsRequest {
-    pub numbers: Vec<u32>,
+    /// The parts to be sent: the URLs are signed for these exact checksums.
+    pub parts: Vec<PartToSend>,
 }
 
-/// Where and how to send one part: `PUT url` with `headers` and the
-/// `x-amz-checksum-sha256` header; the response's `ETag` header is the etag.
+/// A part the client is about to send.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PartToSend {
+    pub number: u32,
+    pub size: u64,
+    /// CRC64-NVME of the part's bytes.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub crc64nvme: Crc64,
+}
+
+impl PartToSend {
+    /// Part `number`, whose bytes are `bytes`.
+    pub fn of(number: u32, bytes: &[u8]) -> PartToSend {
+        PartToSend {
+            number,
+            size: bytes.len() as u64,
+            crc64nvme: Crc64::of(bytes),
+        }
+    }
+}
+
+/// Where and how to send one part: `PUT url` with exactly `headers` (they
+/// include the checksum header). The URL may point at another host than the
+/// API's. The response's `ETag` header names the stored part in `complete`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PartUrl {
@@ -461,6 +487,7 @@ pub struct PartUrls {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct StoredPart {
     pub number: u32,
+    /// What the store answered the part's PUT with; opaque.
     pub etag: String,
     pub size: u64,
 }
@@ -484,8 +511,9 @@ pub struct CompleteRequest {
     /// In ascending order of number.
     pub parts: Vec<CompletePart>,
     pub size: u64,
-    /// Hex SHA-256 of the whole file.
-    pub sha256: String,
+    /// CRC64-NVME of the whole file: the parts' values combined in order.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub crc64nvme: Crc64,
 }
 
 /// One file stored by `POST /api/v1/upload`.

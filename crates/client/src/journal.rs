@@ -428,7 +428,7 @@ mod tests {
             title: None,
             content_type: None,
             size: Some(10),
-            sha256: None,
+            crc64nvme: None,
             status: api::DropStatus::Uploading,
             visibility: api::Visibility::Unlisted,
             created_at: time::OffsetDateTime::UNIX_EPOCH,

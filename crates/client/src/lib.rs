@@ -2,10 +2,14 @@
 //!
 //! [`Client`] speaks the drop server's JSON API and maps every error body to
 //! an [`Error::Api`] carrying its stable [`ErrorCode`]. [`upload_file`]
-//! sends a file through the part protocol: parts read at their offsets, sent
-//! in parallel with their SHA-256, retried, then completed with the whole
-//! file's SHA-256. It first asks the server which parts it already has, so
-//! calling it again after a crash or a server restart sends only the rest.
+//! sends a file through the part protocol: each part is read once at its
+//! offset and its CRC64-NVME computed as it is read; the parts are sent in
+//! parallel to whatever URLs the server hands out, with exactly the headers
+//! it names, retried; then the drop is completed with the whole file's
+//! CRC64-NVME, combined from the parts' values. It first asks the server
+//! which parts it already has, so calling it again after a crash or a
+//! server restart sends only the rest (reading the others once, for their
+//! checksums).
 
 pub use dropcast_clipboard as clipboard;
 pub mod credentials;
@@ -17,17 +21,15 @@ pub mod share;
 
 pub use sensitive::Sensitive;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use dropcast_api as api;
 use dropcast_api::ErrorCode;
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,32 @@ impl Error {
             Error::Http(_) => true,
             Error::Api { status, .. } | Error::Unexpected { status, .. } => *status >= 500,
             Error::Io(_) | Error::Journal(_) => false,
+        }
+    }
+
+    /// A part URL that its store no longer takes: expired, or its
+    /// signature refused. Asking for a new URL is the cure.
+    pub fn is_refused_url(&self) -> bool {
+        match self {
+            Error::Api { code, .. } => {
+                matches!(code, ErrorCode::UrlExpired | ErrorCode::InvalidSignature)
+            }
+            // An object store's own answer (S3: AccessDenied, "Request has
+            // expired", SignatureDoesNotMatch).
+            Error::Unexpected { status, .. } => *status == 403,
+            _ => false,
+        }
+    }
+
+    /// The store refused a part because its bytes do not match their
+    /// checksum.
+    pub fn is_bad_checksum(&self) -> bool {
+        match self {
+            Error::Api { code, .. } => *code == ErrorCode::ChecksumMismatch,
+            Error::Unexpected { status, body } => {
+                *status == 400 && (body.contains("BadDigest") || body.contains("InvalidDigest"))
+            }
+            _ => false,
         }
     }
 }
@@ -188,12 +216,17 @@ impl Client {
         Ok(())
     }
 
-    pub async fn part_urls(&self, id: &str, numbers: Vec<u32>) -> Result<Vec<api::PartUrl>> {
+    /// URLs for sending `parts`, signed for their sizes and checksums.
+    pub async fn part_urls(
+        &self,
+        id: &str,
+        parts: Vec<api::PartToSend>,
+    ) -> Result<Vec<api::PartUrl>> {
         let r: api::PartUrls = self
             .call(
                 Method::POST,
                 &format!("/api/v1/drops/{id}/parts"),
-                &api::PartUrlsRequest { numbers },
+                &api::PartUrlsRequest { parts },
             )
             .await?;
         Ok(r.parts)
@@ -205,15 +238,11 @@ impl Client {
         Ok(r.parts)
     }
 
-    /// Sends one part to its URL; returns the etag. No bearer token: the
-    /// URL is its own authorisation.
+    /// Sends one part to its URL with exactly the headers it names; returns
+    /// the ETag. No bearer token: the URL is its own authorisation, and it
+    /// may point at another host (an object store).
     pub async fn put_part(&self, part: &api::PartUrl, bytes: bytes::Bytes) -> Result<String> {
-        let sum = STANDARD.encode(Sha256::digest(&bytes));
-        let mut rb = self
-            .http
-            .put(&part.url)
-            .header(api::CHECKSUM_HEADER, sum)
-            .body(bytes);
+        let mut rb = self.http.put(&part.url).body(bytes);
         for (k, v) in &part.headers {
             rb = rb.header(k, v);
         }
@@ -228,6 +257,49 @@ impl Client {
                 body: "a stored part came back without an ETag".into(),
             })?;
         Ok(etag)
+    }
+
+    /// Sends part `part` of drop `id` (whose bytes are `bytes`) to `url`,
+    /// or to a new URL when `url` is `None`, and returns its ETag.
+    ///
+    /// Network and server errors are retried (`attempts` tries). A URL the
+    /// store refuses (expired, or its signature no longer valid, as when
+    /// the credentials that signed it have lapsed) is replaced by a fresh
+    /// one. A part whose checksum the store refuses (damaged on the wire)
+    /// is sent once more, then reported.
+    pub async fn send_part(
+        &self,
+        id: &str,
+        part: api::PartToSend,
+        bytes: bytes::Bytes,
+        url: Option<api::PartUrl>,
+        attempts: u32,
+    ) -> Result<String> {
+        let mut url = url;
+        let mut renewed = 0;
+        let mut resent = false;
+        loop {
+            let to = match url.take() {
+                Some(u) => u,
+                None => with_retries(attempts, || self.part_urls(id, vec![part]))
+                    .await?
+                    .into_iter()
+                    .find(|u| u.number == part.number)
+                    .ok_or_else(|| Error::Unexpected {
+                        status: 200,
+                        body: format!("no URL came back for part {}", part.number),
+                    })?,
+            };
+            match with_retries(attempts, || self.put_part(&to, bytes.clone())).await {
+                Ok(etag) => return Ok(etag),
+                Err(e) if e.is_refused_url() && renewed < 3 => renewed += 1,
+                Err(e) if e.is_bad_checksum() && !resent => {
+                    resent = true;
+                    url = Some(to);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub async fn complete(&self, id: &str, req: &api::CompleteRequest) -> Result<api::Drop> {
@@ -326,62 +398,117 @@ pub async fn upload_file(
         .filter(|n| have.get(n).is_none_or(|p| p.size != span(*n).1))
         .collect();
 
-    // The whole-file hash is read alongside the parts.
-    let whole = {
-        let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || sha256_of(&path, size))
-    };
-    let done = std::sync::atomic::AtomicU64::new(
+    // Everything the pipeline below holds is owned: futures that borrow
+    // through stream combinators are not `Send` to the compiler.
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(
         have.iter()
             .filter(|(n, _)| !missing.contains(n))
             .map(|(_, p)| p.size)
             .sum(),
-    );
-    let report = |bytes: u64| {
+    ));
+    let progress = opts.progress.clone();
+    let report = move |bytes: u64| {
         let total = done.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed) + bytes;
-        if let Some(p) = &opts.progress {
+        if let Some(p) = &progress {
             p(total);
         }
     };
     report(0);
-    let mut etags: HashMap<u32, String> = have
-        .iter()
-        .filter(|(n, _)| !missing.contains(n))
-        .map(|(n, p)| (*n, p.etag.clone()))
-        .collect();
-    for batch in missing.chunks(1000) {
-        let urls = client.part_urls(&drop.id, batch.to_vec()).await?;
-        let sent: Vec<(u32, String)> = futures_util::stream::iter(urls)
-            .map(|url| {
-                let path = path.to_path_buf();
-                let (offset, len) = span(url.number);
-                let report = &report;
-                async move {
-                    let bytes = read_at(path, offset, len).await?;
-                    let etag = with_retries(opts.attempts, || client.put_part(&url, bytes.clone()))
-                        .await?;
-                    report(len);
-                    Ok::<_, Error>((url.number, etag))
-                }
-            })
-            .buffer_unordered(opts.parallel.max(1))
-            .try_collect()
-            .await?;
-        etags.extend(sent);
-    }
-    let sha256 = whole
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-    let parts = (1..=count)
-        .map(|n| api::CompletePart {
-            number: n,
-            etag: etags[&n].clone(),
+    let report = Arc::new(report);
+    let have = Arc::new(have);
+    let missing: Arc<std::collections::HashSet<u32>> = Arc::new(missing.into_iter().collect());
+    let id: Arc<str> = drop.id.as_str().into();
+    let attempts = opts.attempts;
+
+    // Every part is read once, in order, and its CRC computed as it is
+    // read: a stored part only for its CRC, a missing one to be sent.
+    // Parts read together share one request for their URLs. At most about
+    // three times `parallel` parts are in memory at once.
+    let parallel = opts.parallel.max(1);
+    let path = path.to_path_buf();
+    let reads = futures_util::stream::iter(1..=count)
+        .map(move |n| {
+            let path = path.clone();
+            let (offset, len) = span(n);
+            async move {
+                let (bytes, crc) = read_part(path, offset, len).await?;
+                let part = api::PartToSend {
+                    number: n,
+                    size: len,
+                    crc64nvme: crc,
+                };
+                Ok::<_, Error>((part, bytes))
+            }
         })
-        .collect();
+        .buffered(parallel);
+    let with_urls = reads.ready_chunks(parallel).then({
+        let (client, id, missing) = (client.clone(), id.clone(), missing.clone());
+        move |read| {
+            let (client, id, missing) = (client.clone(), id.clone(), missing.clone());
+            async move {
+                let read: Vec<(api::PartToSend, bytes::Bytes)> =
+                    read.into_iter().collect::<Result<_>>()?;
+                let wanted: Vec<api::PartToSend> = read
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .filter(|p| missing.contains(&p.number))
+                    .collect();
+                let mut urls: HashMap<u32, api::PartUrl> = if wanted.is_empty() {
+                    HashMap::new()
+                } else {
+                    with_retries(attempts, || client.part_urls(&id, wanted.clone()))
+                        .await?
+                        .into_iter()
+                        .map(|u| (u.number, u))
+                        .collect()
+                };
+                let items: Vec<Result<_>> = read
+                    .into_iter()
+                    .map(|(p, bytes)| Ok((p, bytes, urls.remove(&p.number))))
+                    .collect();
+                Ok::<_, Error>(futures_util::stream::iter(items))
+            }
+        }
+    });
+    let mut sent: Vec<(api::PartToSend, String)> = with_urls
+        .try_flatten()
+        .map_ok({
+            let client = client.clone();
+            move |(part, bytes, url)| {
+                let (client, id, have, missing, report) = (
+                    client.clone(),
+                    id.clone(),
+                    have.clone(),
+                    missing.clone(),
+                    report.clone(),
+                );
+                async move {
+                    if !missing.contains(&part.number) {
+                        return Ok((part, have[&part.number].etag.clone()));
+                    }
+                    let etag = client.send_part(&id, part, bytes, url, attempts).await?;
+                    report(part.size);
+                    Ok((part, etag))
+                }
+            }
+        })
+        .try_buffer_unordered(parallel)
+        .try_collect()
+        .await?;
+    sent.sort_by_key(|(p, _)| p.number);
+    let crc64nvme = sent.iter().fold(api::Crc64::default(), |whole, (p, _)| {
+        whole.then(p.crc64nvme, p.size)
+    });
     let req = api::CompleteRequest {
-        parts,
+        parts: sent
+            .into_iter()
+            .map(|(p, etag)| api::CompletePart {
+                number: p.number,
+                etag,
+            })
+            .collect(),
         size,
-        sha256,
+        crc64nvme,
     };
     with_retries(opts.attempts, || client.complete(&drop.id, &req)).await
 }
@@ -405,48 +532,41 @@ where
     }
 }
 
-async fn read_at(path: std::path::PathBuf, offset: u64, len: u64) -> Result<bytes::Bytes> {
-    let buf = tokio::task::spawn_blocking(move || {
+/// `len` bytes of the file at `path` from `offset`, with their CRC64-NVME
+/// computed as they are read; an error if the file is shorter.
+async fn read_part(
+    path: std::path::PathBuf,
+    offset: u64,
+    len: u64,
+) -> Result<(bytes::Bytes, api::Crc64)> {
+    let (buf, crc) = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek, SeekFrom};
         // Its own handle, so parts read in parallel each have their own
-        // position; read_to_end fills the buffer without zeroing it first.
+        // position. Read in blocks, each summed while still in the cache.
         let mut file = std::fs::File::open(&path)?;
         file.seek(SeekFrom::Start(offset))?;
-        let mut buf = Vec::with_capacity(len as usize);
-        file.take(len).read_to_end(&mut buf)?;
-        if buf.len() as u64 != len {
+        let mut file = file.take(len);
+        let mut buf = vec![0u8; len as usize];
+        let mut crc = api::Crc64Digest::default();
+        let mut at = 0;
+        while at < buf.len() {
+            let end = (at + (1 << 20)).min(buf.len());
+            let n = file.read(&mut buf[at..end])?;
+            if n == 0 {
+                break;
+            }
+            crc.update(&buf[at..at + n]);
+            at += n;
+        }
+        if at as u64 != len {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 format!("{} changed while it was being uploaded", path.display()),
             ));
         }
-        Ok::<_, std::io::Error>(buf)
+        Ok::<_, std::io::Error>((buf, crc.finish()))
     })
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))??;
-    Ok(buf.into())
-}
-
-/// Hex SHA-256 of the first `size` bytes of a file; an error if it is shorter.
-pub fn sha256_of(path: &Path, size: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut file = std::fs::File::open(path)?.take(size);
-    let mut read = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        read += n as u64;
-    }
-    if read != size {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("{} changed while it was being uploaded", path.display()),
-        ));
-    }
-    Ok(hex::encode(hasher.finalize()))
+    Ok((buf.into(), crc))
 }

@@ -21,7 +21,7 @@ use dropcast_api as api;
 use tokio::sync::watch;
 
 use crate::settings::Dirs;
-use crate::{read_at, with_retries, Client, Result};
+use crate::{read_part, Client, Result};
 
 /// Parts of a live upload are the server's smallest, so the tail left at
 /// stop is small; but not tiny, so a long recording stays within the
@@ -55,18 +55,20 @@ pub async fn send_growing(
             .map(|m| m.len())
             .unwrap_or(0);
         while len >= u64::from(next) * part_size {
-            let url = client
-                .part_urls(drop_id, vec![next])
-                .await?
-                .pop()
-                .expect("one URL per number asked");
-            let bytes = read_at(
+            let (bytes, crc) = read_part(
                 path.to_path_buf(),
                 u64::from(next - 1) * part_size,
                 part_size,
             )
             .await?;
-            with_retries(attempts, || client.put_part(&url, bytes.clone())).await?;
+            let part = api::PartToSend {
+                number: next,
+                size: part_size,
+                crc64nvme: crc,
+            };
+            client
+                .send_part(drop_id, part, bytes, None, attempts)
+                .await?;
             next += 1;
         }
         if done {

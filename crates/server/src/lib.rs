@@ -41,8 +41,6 @@ pub struct AppInner {
     /// back by TCP rather than in our memory: this bounds the server's RSS
     /// whatever the number of clients.
     pub part_slots: tokio::sync::Semaphore,
-    /// Completions (whole-file hashing) at once: CPU-bound, one per core.
-    pub complete_slots: tokio::sync::Semaphore,
     /// Woken when an event was written to the outbox.
     pub events_waiting: tokio::sync::Notify,
     /// Page views of drops without a view limit, counted here and added to
@@ -106,9 +104,6 @@ impl App {
             store,
             signer,
             part_slots: tokio::sync::Semaphore::new(8),
-            complete_slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ),
             events_waiting: tokio::sync::Notify::new(),
             views: Views::default(),
             abuse,

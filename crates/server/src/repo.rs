@@ -123,7 +123,8 @@ pub struct DropRow {
     pub content_type: Option<String>,
     pub declared_size: Option<i64>,
     pub size: Option<i64>,
-    pub sha256: Option<String>,
+    /// Hex CRC64-NVME of the whole file, once complete.
+    pub crc64nvme: Option<String>,
     pub visibility: String,
     pub delete_token_hash: Option<String>,
     pub created_at: i64,
@@ -142,7 +143,7 @@ pub struct DropRow {
 
 pub const RESERVED: &str = "reserved";
 pub const UPLOADING: &str = "uploading";
-/// `complete` is hashing the parts: no part may change meanwhile.
+/// `complete` is checking the parts: no part may change meanwhile.
 pub const COMPLETING: &str = "completing";
 pub const COMPLETE: &str = "complete";
 
@@ -150,7 +151,8 @@ pub const COMPLETE: &str = "complete";
 pub struct PartRow {
     pub number: i64,
     pub size: i64,
-    pub sha256: String,
+    /// Hex CRC64-NVME of the part's bytes.
+    pub crc64nvme: String,
     pub nonce: String,
 }
 
@@ -170,7 +172,7 @@ pub struct NewDrop<'a> {
 /// What `complete` records once the bytes are verified.
 pub struct Completion<'a> {
     pub size: i64,
-    pub sha256: &'a str,
+    pub crc64nvme: &'a str,
     pub content_type: &'a str,
     pub delete_token_hash: Option<&'a str>,
     /// Pixel size and density, when the file's first bytes tell.
@@ -199,7 +201,7 @@ pub enum Claim {
 }
 
 const DROP_COLUMNS: &str = "id, owner_id, status, name, title, declared_type, content_type, \
-     declared_size, size, sha256, visibility, delete_token_hash, created_at, completed_at, \
+     declared_size, size, crc64nvme, visibility, delete_token_hash, created_at, completed_at, \
      expires_at, reserved_until, views, max_views, password_hash, width, height, density, \
      thumbnail";
 
@@ -608,14 +610,14 @@ impl Repo {
         let now = now_ms();
         let dims = c.dimensions;
         let done = sqlx::query(
-            "UPDATE drops SET status = $1, size = $2, sha256 = $3, content_type = $4, \
+            "UPDATE drops SET status = $1, size = $2, crc64nvme = $3, content_type = $4, \
              completed_at = $5, delete_token_hash = COALESCE($6, delete_token_hash), \
              width = $10, height = $11, density = $12 \
              WHERE id = $7 AND (status = $8 OR status = $9)",
         )
         .bind(COMPLETE)
         .bind(c.size)
-        .bind(c.sha256)
+        .bind(c.crc64nvme)
         .bind(c.content_type)
         .bind(now)
         .bind(c.delete_token_hash)
@@ -821,7 +823,7 @@ impl Repo {
         drop_id: &str,
         number: u32,
         size: i64,
-        sha256: &str,
+        crc64nvme: &str,
         nonce: &str,
     ) -> DbResult<PutPart> {
         let old: Option<String> =
@@ -835,17 +837,17 @@ impl Repo {
         // Only while the drop takes parts: a late or replayed PUT must not
         // touch a drop that is completing or complete.
         let inserted = sqlx::query(
-            "INSERT INTO parts (drop_id, number, size, sha256, nonce, created_at) \
+            "INSERT INTO parts (drop_id, number, size, crc64nvme, nonce, created_at) \
              SELECT $1, CAST($2 AS BIGINT), CAST($3 AS BIGINT), $4, $5, CAST($6 AS BIGINT) \
              WHERE EXISTS (SELECT 1 FROM drops WHERE id = $1 AND status = $7) \
              ON CONFLICT (drop_id, number) DO UPDATE SET \
-             size = excluded.size, sha256 = excluded.sha256, nonce = excluded.nonce, \
+             size = excluded.size, crc64nvme = excluded.crc64nvme, nonce = excluded.nonce, \
              created_at = excluded.created_at",
         )
         .bind(drop_id)
         .bind(number as i64)
         .bind(size)
-        .bind(sha256)
+        .bind(crc64nvme)
         .bind(nonce)
         .bind(now_ms())
         .bind(UPLOADING)
@@ -859,7 +861,7 @@ impl Repo {
 
     pub async fn parts(&self, drop_id: &str) -> DbResult<Vec<PartRow>> {
         sqlx::query_as(
-            "SELECT number, size, sha256, nonce FROM parts WHERE drop_id = $1 ORDER BY number",
+            "SELECT number, size, crc64nvme, nonce FROM parts WHERE drop_id = $1 ORDER BY number",
         )
         .bind(drop_id)
         .fetch_all(&self.pool)

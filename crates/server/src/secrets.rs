@@ -10,6 +10,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use dropcast_api::Crc64;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -89,8 +90,14 @@ impl Signer {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    pub fn sign(&self, drop_id: &str, number: u32, expires: i64) -> String {
-        self.mac(&format!("part\n{drop_id}\n{number}\n{expires}"))
+    /// The signature of a part URL: for one drop, part number, expiry and
+    /// the checksum the part's bytes must have (its header is signed, as in
+    /// an S3 presigned URL).
+    pub fn sign(&self, drop_id: &str, number: u32, expires: i64, crc: Crc64) -> String {
+        self.mac(&format!(
+            "part\n{drop_id}\n{number}\n{expires}\n{}",
+            crc.to_hex()
+        ))
     }
 
     /// A grant for `drop_id` until `expires` (unix ms): `{expires}.{mac}`.
@@ -117,9 +124,9 @@ impl Signer {
         self.mac(&format!("form\n{drop_id}"))
     }
 
-    pub fn verify(&self, drop_id: &str, number: u32, expires: i64, sig: &str) -> bool {
+    pub fn verify(&self, drop_id: &str, number: u32, expires: i64, crc: Crc64, sig: &str) -> bool {
         constant_time_eq(
-            self.sign(drop_id, number, expires).as_bytes(),
+            self.sign(drop_id, number, expires, crc).as_bytes(),
             sig.as_bytes(),
         )
     }
@@ -159,13 +166,15 @@ mod tests {
     }
 
     #[test]
-    fn signatures_bind_drop_part_and_expiry() {
+    fn signatures_bind_drop_part_expiry_and_checksum() {
         let s = Signer::new(b"k".to_vec());
-        let sig = s.sign("abc", 3, 100);
-        assert!(s.verify("abc", 3, 100, &sig));
-        assert!(!s.verify("abc", 4, 100, &sig));
-        assert!(!s.verify("abd", 3, 100, &sig));
-        assert!(!s.verify("abc", 3, 101, &sig));
-        assert!(!Signer::new(b"other".to_vec()).verify("abc", 3, 100, &sig));
+        let crc = Crc64::of(b"part");
+        let sig = s.sign("abc", 3, 100, crc);
+        assert!(s.verify("abc", 3, 100, crc, &sig));
+        assert!(!s.verify("abc", 4, 100, crc, &sig));
+        assert!(!s.verify("abd", 3, 100, crc, &sig));
+        assert!(!s.verify("abc", 3, 101, crc, &sig));
+        assert!(!s.verify("abc", 3, 100, Crc64::of(b"other"), &sig));
+        assert!(!Signer::new(b"other".to_vec()).verify("abc", 3, 100, crc, &sig));
     }
 }

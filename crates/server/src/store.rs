@@ -4,7 +4,7 @@
 //! A drop's bytes are its parts, in order, at `drops/{drop}/{number:05}-{nonce}`.
 //! A retried part gets a new nonce, so a row in `parts` always names exactly
 //! one file. Completing a drop verifies the parts and copies nothing: the
-//! served file is the parts read one after another ([`Store::read_pieces`]).
+//! served file is the parts read one after another ([`Store::read_parts`]).
 //!
 //! Writes go through a multipart upload, which object_store stages aside and
 //! renames into place on completion: a reader never sees a half-written file.
@@ -91,16 +91,16 @@ impl Store {
         })
     }
 
-    /// `range` of the concatenation of `pieces` (each a path and its size),
-    /// opening each piece only when the stream reaches it.
-    pub fn read_pieces(
+    /// `range` of the concatenation of `parts` (each a path and its size),
+    /// opening each part only when the stream reaches it.
+    pub fn read_parts(
         &self,
-        pieces: Vec<(Path, u64)>,
+        parts: Vec<(Path, u64)>,
         range: Range<u64>,
     ) -> BoxStream<'static, Result<Bytes, StoreError>> {
         let mut wanted = Vec::new();
         let mut offset = 0u64;
-        for (path, size) in pieces {
+        for (path, size) in parts {
             let (start, end) = (offset, offset + size);
             offset = end;
             let from = range.start.max(start);

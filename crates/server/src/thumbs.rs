@@ -58,10 +58,10 @@ impl Handler for Thumbnailer {
             if size > if image { MAX_SOURCE } else { MAX_VIDEO_SOURCE } {
                 return Ok(());
             }
-            let pieces = crate::http::pieces(app, &d.id)
+            let parts = crate::http::part_locations(app, &d.id)
                 .await
                 .map_err(|e| e.message)?;
-            let mut bytes = read_all(app, pieces, size as u64).await?;
+            let mut bytes = read_all(app, parts, size as u64).await?;
             if video {
                 match first_frame(&d.id, bytes).await? {
                     Some(png) => bytes = png,
@@ -156,10 +156,10 @@ async fn first_frame(id: &str, video: Vec<u8>) -> Result<Option<Vec<u8>>, String
     }
 }
 
-async fn read_all(app: &App, pieces: Vec<(Path, u64)>, size: u64) -> Result<Vec<u8>, String> {
+async fn read_all(app: &App, parts: Vec<(Path, u64)>, size: u64) -> Result<Vec<u8>, String> {
     use futures_util::TryStreamExt;
     let mut bytes = Vec::with_capacity(size as usize);
-    let mut stream = app.store.read_pieces(pieces, 0..size);
+    let mut stream = app.store.read_parts(parts, 0..size);
     while let Some(chunk) = stream.try_next().await.map_err(|e| e.to_string())? {
         bytes.extend_from_slice(&chunk);
     }

@@ -4,14 +4,17 @@
 mod support;
 
 use bytes::Bytes;
-use dropcast_api::{self as api, ErrorCode};
+use dropcast_api::{self as api, Crc64, ErrorCode, PartToSend};
 use dropcast_client::{upload_file, Client, UploadOptions};
 use futures_util::future::join_all;
 use support::*;
 
 /// Sends `data` as part `n` of drop `id`.
 async fn put(c: &Client, id: &str, n: u32, data: &[u8]) -> Result<String, dropcast_client::Error> {
-    let url = c.part_urls(id, vec![n]).await?.remove(0);
+    let url = c
+        .part_urls(id, vec![PartToSend::of(n, data)])
+        .await?
+        .remove(0);
     c.put_part(&url, Bytes::copy_from_slice(data)).await
 }
 
@@ -25,7 +28,7 @@ fn complete_req(parts: &[(u32, &str)], data: &[u8]) -> api::CompleteRequest {
             })
             .collect(),
         size: data.len() as u64,
-        sha256: sha256_hex(data),
+        crc64nvme: Crc64::of(data),
     }
 }
 
@@ -44,7 +47,13 @@ async fn fifty_mib_in_six_parallel_out_of_order_parts_comes_back_identical_and_i
 
     // Out of order, all six at once.
     let order = [4u32, 1, 6, 2, 5, 3];
-    let urls = c.part_urls(&d.id, order.to_vec()).await.unwrap();
+    let urls = c
+        .part_urls(
+            &d.id,
+            order.iter().map(|&n| PartToSend::of(n, chunk(n))).collect(),
+        )
+        .await
+        .unwrap();
     let sent = join_all(
         urls.iter()
             .map(|u| c.put_part(u, Bytes::copy_from_slice(chunk(u.number)))),
@@ -55,7 +64,7 @@ async fn fifty_mib_in_six_parallel_out_of_order_parts_comes_back_identical_and_i
         .zip(sent)
         .map(|(n, e)| (*n, e.unwrap()))
         .collect();
-    // Part 2 retried (as after a lost answer): same bytes, same etag.
+    // Part 2 retried (as after a lost answer): same bytes, same ETag.
     let again = put(&c, &d.id, 2, chunk(2)).await.unwrap();
     assert_eq!(again, etags.iter().find(|(n, _)| *n == 2).unwrap().1);
     etags.sort();
@@ -66,7 +75,7 @@ async fn fifty_mib_in_six_parallel_out_of_order_parts_comes_back_identical_and_i
         .await
         .unwrap();
     assert_eq!(done.status, api::DropStatus::Complete);
-    assert_eq!(done.sha256.as_deref(), Some(sha256_hex(&data).as_str()));
+    assert_eq!(done.crc64nvme, Some(Crc64::of(&data)));
 
     let anyone = server.anonymous();
     let got = get_bytes(&anyone, &d.raw_url).await;
@@ -134,19 +143,17 @@ async fn server_killed_mid_upload_lists_acknowledged_parts_and_completes_after_r
         acked.push((n, e));
     }
     // Part 2 is on its way, half sent, when the server dies.
-    let url = c.part_urls(&d.id, vec![2]).await.unwrap().remove(0);
+    let url = c
+        .part_urls(&d.id, vec![PartToSend::of(2, &data[part..2 * part])])
+        .await
+        .unwrap()
+        .remove(0);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let half = Bytes::copy_from_slice(&data[part..part + part / 2]);
-    let sum = {
-        use base64::Engine;
-        use sha2::Digest;
-        base64::engine::general_purpose::STANDARD
-            .encode(sha2::Sha256::digest(&data[part..2 * part]))
-    };
     let inflight = tokio::spawn(
         reqwest::Client::new()
             .put(&url.url)
-            .header(api::CHECKSUM_HEADER, sum)
+            .header(api::CHECKSUM_HEADER, &url.headers[api::CHECKSUM_HEADER])
             .header("content-length", part)
             .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)))
             .send(),
@@ -224,7 +231,12 @@ async fn users_cannot_see_list_change_delete_or_upload_to_each_others_drops() {
             ErrorCode::NotFound
         );
         assert_eq!(
-            code(b.part_urls(id, vec![1]).await.unwrap_err()).1,
+            code(
+                b.part_urls(id, vec![PartToSend::of(1, b"x")])
+                    .await
+                    .unwrap_err()
+            )
+            .1,
             ErrorCode::NotFound
         );
         assert_eq!(
@@ -247,7 +259,11 @@ async fn users_cannot_see_list_change_delete_or_upload_to_each_others_drops() {
     }
     assert!(get_bytes(&a, &private.raw_url).await == data);
     // A part URL of A's drop with its signature bent to another part fails.
-    let url = a.part_urls(&uploading.id, vec![1]).await.unwrap().remove(0);
+    let url = a
+        .part_urls(&uploading.id, vec![PartToSend::of(1, b"x")])
+        .await
+        .unwrap()
+        .remove(0);
     let mut forged = url.clone();
     forged.url = url.url.replace("/parts/1?", "/parts/2?");
     assert_eq!(
@@ -353,17 +369,29 @@ async fn bad_inputs_each_get_their_error_code() {
         .unwrap_err();
     assert_eq!(code(e), (413, ErrorCode::TooLarge, vec![]));
     let d = c.create_drop(&new_drop("x.bin", None)).await.unwrap();
-    let e = c.part_urls(&d.id, vec![3, 10_001, 0]).await.unwrap_err();
+    let e = c
+        .part_urls(
+            &d.id,
+            [3, 10_001, 0]
+                .iter()
+                .map(|&n| PartToSend::of(n, b"x"))
+                .collect(),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(code(e), (400, ErrorCode::TooManyParts, vec![10_001, 0]));
-    // Bad and missing checksums.
-    let part = c.part_urls(&d.id, vec![1]).await.unwrap().remove(0);
+    // Bad and missing checksums. The URL is signed for "not empty".
+    let part = c
+        .part_urls(&d.id, vec![PartToSend::of(1, b"not empty")])
+        .await
+        .unwrap()
+        .remove(0);
+    let signed = &part.headers[api::CHECKSUM_HEADER];
+    assert_eq!(*signed, Crc64::of(b"not empty").to_base64());
     let resp = http
         .put(&part.url)
-        .header(
-            api::CHECKSUM_HEADER,
-            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
-        )
-        .body("not empty")
+        .header(api::CHECKSUM_HEADER, signed)
+        .body("not emptY")
         .send()
         .await
         .unwrap();
@@ -379,9 +407,20 @@ async fn bad_inputs_each_get_their_error_code() {
             .unwrap(),
     )
     .await;
+    // Another (valid) checksum than the one signed is a forgery.
+    expect(403, "invalid_signature")(
+        http.put(&part.url)
+            .header(api::CHECKSUM_HEADER, Crc64::of(b"x").to_base64())
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     expect(403, "invalid_signature")(
         http.put(part.url.replace("sig=", "sig=0"))
-            .body("x")
+            .header(api::CHECKSUM_HEADER, signed)
+            .body("not empty")
             .send()
             .await
             .unwrap(),
@@ -423,7 +462,7 @@ async fn bad_inputs_each_get_their_error_code() {
         ErrorCode::SizeMismatch
     );
     let mut req = complete_req(&[(1, &e1)], &p1);
-    req.sha256 = sha256_hex(b"something else");
+    req.crc64nvme = Crc64::of(b"something else");
     assert_eq!(
         code(c.complete(&d.id, &req).await.unwrap_err()).1,
         ErrorCode::ChecksumMismatch
@@ -495,7 +534,11 @@ async fn limits_from_the_environment_apply_expired_urls_and_oversized_files() {
     let d = c.create_drop(&new_drop("x.bin", None)).await.unwrap();
     assert_eq!(d.upload.unwrap().max_part_size, 6_000_000);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let url = c.part_urls(&d.id, vec![1]).await.unwrap().remove(0);
+    let url = c
+        .part_urls(&d.id, vec![PartToSend::of(1, b"x")])
+        .await
+        .unwrap()
+        .remove(0);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let e = c
         .put_part(&url, Bytes::from_static(b"x"))
@@ -533,16 +576,17 @@ async fn oversized_parts_are_refused_without_storing_them() {
     let e = put(&c, &d.id, 1, &bytes(6_000_001, 6)).await.unwrap_err();
     assert_eq!(code(e), (413, ErrorCode::TooLarge, vec![1]));
     // Sent without a length up front: refused when the limit is crossed.
-    let url = c.part_urls(&d.id, vec![1]).await.unwrap().remove(0);
+    let url = c
+        .part_urls(&d.id, vec![PartToSend::of(1, b"x")])
+        .await
+        .unwrap()
+        .remove(0);
     let chunks: Vec<Result<Bytes, std::io::Error>> = (0..7)
         .map(|i| Ok(Bytes::from(bytes(1_000_000, i))))
         .collect();
     let resp = reqwest::Client::new()
         .put(&url.url)
-        .header(
-            api::CHECKSUM_HEADER,
-            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
-        )
+        .header(api::CHECKSUM_HEADER, &url.headers[api::CHECKSUM_HEADER])
         .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
             chunks,
         )))
@@ -990,7 +1034,7 @@ async fn parts_left_out_of_complete_are_dropped_and_not_served() {
         .complete(&d.id, &complete_req(&[(1, &e1)], &first))
         .await
         .unwrap();
-    assert_eq!(again.sha256, done.sha256);
+    assert_eq!(again.crc64nvme, done.crc64nvme);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1000,7 +1044,16 @@ async fn a_late_or_replayed_part_cannot_change_a_complete_drop() {
     let data = bytes(5 * MIB + 10, 13);
     let d = c.create_drop(&new_drop("a.bin", None)).await.unwrap();
     // URLs handed out before completion stay signed until they expire.
-    let urls = c.part_urls(&d.id, vec![1, 2]).await.unwrap();
+    let urls = c
+        .part_urls(
+            &d.id,
+            vec![
+                PartToSend::of(1, &data[..5 * MIB]),
+                PartToSend::of(2, &data[5 * MIB..]),
+            ],
+        )
+        .await
+        .unwrap();
     let e1 = c
         .put_part(&urls[0], Bytes::copy_from_slice(&data[..5 * MIB]))
         .await
@@ -1072,4 +1125,67 @@ async fn odd_ids_are_not_found_and_never_redirected_elsewhere() {
         .unwrap();
     assert_eq!(r.status(), 416);
     assert_eq!(r.headers()["content-type"], "application/json");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_damaged_on_the_wire_is_refused_then_sent_again_and_the_file_arrives_whole() {
+    let mut server = start();
+    // Part URLs point at a network that damages the first part sent.
+    let tamper = Tamper::start(server.port, 1);
+    server.restart_with(&[("DROPCAST_PUBLIC_URL", &tamper.url())]);
+    let c = server.client();
+    let data = bytes(12 * MIB, 20);
+    let d = c
+        .create_drop(&new_drop("d.bin", Some(data.len() as u64)))
+        .await
+        .unwrap();
+    let file = temp_file(&data);
+    let opts = UploadOptions {
+        part_size: Some(5 * MIB as u64),
+        ..Default::default()
+    };
+    let done = upload_file(&c, &d, file.path(), opts.clone())
+        .await
+        .unwrap();
+    assert_eq!(tamper.damaged(), 1);
+    assert_eq!(done.crc64nvme, Some(Crc64::of(&data)));
+    assert!(get_bytes(&c, &d.raw_url).await == data);
+
+    // Damaged every time: sent twice, then reported, and nothing is stored.
+    let small = bytes(1000, 21);
+    let d = c
+        .create_drop(&new_drop("e.bin", Some(small.len() as u64)))
+        .await
+        .unwrap();
+    tamper.damage_next(usize::MAX);
+    let before = tamper.damaged();
+    let file = temp_file(&small);
+    let e = upload_file(&c, &d, file.path(), opts).await.unwrap_err();
+    assert_eq!(code(e), (400, ErrorCode::ChecksumMismatch, vec![1]));
+    assert_eq!(tamper.damaged() - before, 2, "sent once, then once more");
+    assert!(c.stored_parts(&d.id).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_part_url_is_replaced_and_the_part_goes_through() {
+    let server = start_with(&[("DROPCAST_PART_URL_TTL", "2")]);
+    let c = server.client();
+    let data = bytes(1000, 22);
+    let d = c.create_drop(&new_drop("late.bin", None)).await.unwrap();
+    let part = PartToSend::of(1, &data);
+    let stale = c.part_urls(&d.id, vec![part]).await.unwrap().remove(0);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let e = c
+        .put_part(&stale, Bytes::copy_from_slice(&data))
+        .await
+        .unwrap_err();
+    assert_eq!(code(e).1, ErrorCode::UrlExpired);
+    let etag = c
+        .send_part(&d.id, part, Bytes::copy_from_slice(&data), Some(stale), 3)
+        .await
+        .unwrap();
+    c.complete(&d.id, &complete_req(&[(1, &etag)], &data))
+        .await
+        .unwrap();
+    assert!(get_bytes(&c, &d.raw_url).await == data);
 }

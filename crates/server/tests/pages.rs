@@ -283,10 +283,13 @@ async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_upl
         .create_drop(&new_drop("stale.bin", Some(10 * MIB as u64)))
         .await
         .unwrap();
-    let url = c.part_urls(&stale.id, vec![1]).await.unwrap().remove(0);
-    c.put_part(&url, bytes::Bytes::from(bytes(6 * MIB, 3)))
+    let part = bytes(6 * MIB, 3);
+    let url = c
+        .part_urls(&stale.id, vec![dropcast_api::PartToSend::of(1, &part)])
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
+    c.put_part(&url, bytes::Bytes::from(part)).await.unwrap();
     let objects = server.objects();
     let dir_of = |id: &str| objects.join("drops").join(id);
     assert!(dir_of(&expiring.id).exists() && dir_of(&stale.id).exists());

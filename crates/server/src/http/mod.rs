@@ -191,7 +191,10 @@ pub async fn owned_drop(app: &App, user: &UserRow, id: &str) -> ApiResult<DropRo
 }
 
 /// Where a drop's bytes are: its parts in order, each with its size.
-pub(crate) async fn pieces(app: &App, id: &str) -> ApiResult<Vec<(object_store::path::Path, u64)>> {
+pub(crate) async fn part_locations(
+    app: &App,
+    id: &str,
+) -> ApiResult<Vec<(object_store::path::Path, u64)>> {
     Ok(app
         .repo
         .parts(id)
@@ -234,7 +237,7 @@ impl App {
             title: d.title.clone(),
             content_type: d.content_type.clone().or_else(|| d.declared_type.clone()),
             size: d.size.or(d.declared_size).map(|s| s as u64),
-            sha256: d.sha256.clone(),
+            crc64nvme: d.crc64nvme.as_deref().and_then(api::Crc64::from_hex),
             status: if uploading {
                 api::DropStatus::Uploading
             } else {

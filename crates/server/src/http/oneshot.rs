@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use dropcast_api::{self as api, ErrorCode};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// Most files in one request.
 const MAX_FILES: usize = 20;
@@ -98,7 +97,7 @@ async fn store_file(
     let stored = async {
         let max = app.config.max_oneshot_size;
         let mut writer = app.store.writer(store::part_path(&id, 1, &nonce)).await?;
-        let mut hasher = Sha256::new();
+        let mut crc = dropcast_api::Crc64Digest::default();
         let mut head = sniff::Head::default();
         let mut size = 0u64;
         loop {
@@ -122,29 +121,29 @@ async fn store_file(
                 ));
             }
             head.feed(&chunk);
-            hasher.update(&chunk);
+            crc.update(&chunk);
             if let Err(e) = writer.write(&chunk).await {
                 writer.abort().await;
                 return Err(e.into());
             }
         }
         writer.finish().await?;
-        Ok((size, hex::encode(hasher.finalize()), head))
+        Ok((size, crc.finish().to_hex(), head))
     }
     .await;
-    let (size, sha, head) = match stored {
+    let (size, crc, head) = match stored {
         Ok(s) => s,
         Err(e) => {
             super::drops::delete_drop(app, &id).await?;
             return Err(e);
         }
     };
-    app.repo.put_part(&id, 1, size as i64, &sha, &nonce).await?;
+    app.repo.put_part(&id, 1, size as i64, &crc, &nonce).await?;
     let content_type = head.content_type();
     let delete_token = secrets::new_token();
     let completion = Completion {
         size: size as i64,
-        sha256: &sha,
+        crc64nvme: &crc,
         content_type: &content_type,
         delete_token_hash: Some(&secrets::token_hash(&delete_token)),
         dimensions: head.dimensions(),

@@ -645,8 +645,8 @@ fn is_text(content_type: &str) -> bool {
 /// The first `len` bytes of a complete drop.
 async fn read_prefix(app: &App, id: &str, len: u64) -> Result<Vec<u8>, Denied> {
     use futures_util::TryStreamExt;
-    let pieces = super::pieces(app, id).await?;
-    let mut stream = app.store.read_pieces(pieces, 0..len);
+    let parts = super::part_locations(app, id).await?;
+    let mut stream = app.store.read_parts(parts, 0..len);
     let mut bytes = Vec::with_capacity(len as usize);
     while let Some(chunk) = stream.try_next().await.map_err(ApiError::from)? {
         bytes.extend_from_slice(&chunk);

@@ -1,5 +1,15 @@
 //! The part protocol: hand out signed part URLs, take parts (any order, in
 //! parallel, retried), list what is stored, and complete.
+//!
+//! Integrity costs no second read. A part URL is signed for the part's
+//! CRC64-NVME, which its PUT must carry in [`api::CHECKSUM_HEADER`]; the
+//! bytes are checked against it as they stream to disk. `complete` combines
+//! the stored parts' CRCs in order and compares the result with the whole
+//! file's CRC the client sent; only the first bytes are read back, to
+//! decide the content type.
+//!
+//! A stored part's ETag is its CRC in hex: like S3's, it depends only on
+//! the bytes, so a part sent twice has one ETag.
 
 use super::{owned_drop, time_of, Auth, Json};
 use crate::error::{ApiError, ApiResult};
@@ -9,12 +19,9 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use dropcast_api::{self as api, ErrorCode};
+use dropcast_api::{self as api, Crc64, Crc64Digest, ErrorCode};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Most part URLs handed out by one request.
@@ -59,36 +66,50 @@ pub async fn part_urls(
     if d.status != UPLOADING {
         return Err(not_uploading());
     }
-    if req.numbers.is_empty() || req.numbers.len() > MAX_URLS_PER_REQUEST {
+    if req.parts.is_empty() || req.parts.len() > MAX_URLS_PER_REQUEST {
         return Err(ApiError::invalid(format!(
-            "ask for 1 to {MAX_URLS_PER_REQUEST} part numbers at a time"
+            "ask for 1 to {MAX_URLS_PER_REQUEST} parts at a time"
         )));
     }
     let bad: Vec<u32> = req
-        .numbers
+        .parts
         .iter()
-        .copied()
+        .map(|p| p.number)
         .filter(|&n| check_part_number(&app, n).is_err())
         .collect();
     if !bad.is_empty() {
         return Err(check_part_number(&app, bad[0]).unwrap_err().with_parts(bad));
     }
+    let max = app.config.max_part_size;
+    let big: Vec<u32> = req
+        .parts
+        .iter()
+        .filter(|p| p.size > max)
+        .map(|p| p.number)
+        .collect();
+    if let Some(&first) = big.first() {
+        return Err(part_too_large(max, first).with_parts(big));
+    }
     let expires_ms = now_ms() + app.config.part_url_ttl as i64 * 1000;
     let expires = expires_ms / 1000;
     let parts = req
-        .numbers
+        .parts
         .iter()
-        .map(|&n| api::PartUrl {
-            number: n,
+        .map(|p| api::PartUrl {
+            number: p.number,
             url: format!(
-                "{}/api/v1/drops/{id}/parts/{n}?expires={expires}&sig={}",
+                "{}/api/v1/drops/{id}/parts/{}?expires={expires}&sig={}",
                 app.public_url,
-                app.signer.sign(&id, n, expires)
+                p.number,
+                app.signer.sign(&id, p.number, expires, p.crc64nvme)
             ),
-            headers: BTreeMap::from([(
-                "content-type".to_string(),
-                "application/octet-stream".to_string(),
-            )]),
+            headers: BTreeMap::from([
+                (
+                    "content-type".to_string(),
+                    "application/octet-stream".to_string(),
+                ),
+                (api::CHECKSUM_HEADER.to_string(), p.crc64nvme.to_base64()),
+            ]),
             expires_at: time_of(expires * 1000),
         })
         .collect();
@@ -113,7 +134,7 @@ pub async fn stored_parts(
         .into_iter()
         .map(|p| api::StoredPart {
             number: p.number as u32,
-            etag: p.sha256,
+            etag: p.crc64nvme,
             size: p.size as u64,
         })
         .collect();
@@ -127,12 +148,14 @@ pub struct Signature {
 }
 
 /// Stores one part. Authorised by the URL's signature, not a token, like an
-/// S3 presigned URL. The body's SHA-256 must match the
-/// `x-amz-checksum-sha256` header (base64). Answers the etag in the `ETag`
-/// header (and the body).
+/// S3 presigned URL; the signature covers the part's checksum. The body's
+/// CRC64-NVME must match the `x-amz-checksum-crc64nvme` header (base64 of
+/// its 8 big-endian bytes). Answers the ETag in the `ETag` header (and the
+/// body).
 #[utoipa::path(put, path = "/api/v1/drops/{id}/parts/{number}",
     params(("id" = String, Path), ("number" = u32, Path), Signature,
-        ("x-amz-checksum-sha256" = String, Header, description = "base64 SHA-256 of the body")),
+        ("x-amz-checksum-crc64nvme" = String, Header,
+            description = "base64 CRC64-NVME of the body, the value the URL was signed for")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, body = api::StoredPart), (status = 400, body = api::ErrorBody),
         (status = 403, body = api::ErrorBody), (status = 409, body = api::ErrorBody),
@@ -163,7 +186,7 @@ pub async fn put_part(
     let nonce = crate::secrets::new_id();
     let path = store::part_path(&id, number, &nonce);
     let mut writer = app.store.writer(path.clone()).await?;
-    let mut hasher = Sha256::new();
+    let mut crc = Crc64Digest::default();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
     loop {
@@ -192,13 +215,13 @@ pub async fn put_part(
             drain(&mut stream).await;
             return Err(part_too_large(max, number));
         }
-        hasher.update(&chunk);
+        crc.update(&chunk);
         if let Err(e) = writer.write(&chunk).await {
             writer.abort().await;
             return Err(e.into());
         }
     }
-    if hasher.finalize()[..] != expected[..] {
+    if crc.finish() != expected {
         writer.abort().await;
         return Err(ApiError::new(
             ErrorCode::ChecksumMismatch,
@@ -207,10 +230,10 @@ pub async fn put_part(
         .with_parts(vec![number]));
     }
     writer.finish().await?;
-    let sha = hex::encode(&expected);
+    let etag = expected.to_hex();
     match app
         .repo
-        .put_part(&id, number, size as i64, &sha, &nonce)
+        .put_part(&id, number, size as i64, &etag, &nonce)
         .await?
     {
         PutPart::Stored { replaced } => {
@@ -228,31 +251,55 @@ pub async fn put_part(
     }
     let mut resp = Json(api::StoredPart {
         number,
-        etag: sha.clone(),
+        etag: etag.clone(),
         size,
     })
     .into_response();
     resp.headers_mut().insert(
         header::ETAG,
-        HeaderValue::from_str(&format!("\"{sha}\"")).expect("hex is a valid header"),
+        HeaderValue::from_str(&format!("\"{etag}\"")).expect("hex is a valid header"),
     );
     Ok(resp)
 }
 
-/// The checks a part PUT passes before its body is read: signature,
-/// expiry, number, checksum header, declared size, drop state. Returns the
-/// expected SHA-256 and the size limit.
+/// The checks a part PUT passes before its body is read: checksum header,
+/// signature (which covers the checksum), expiry, number, declared size,
+/// drop state. Returns the expected CRC and the size limit.
 async fn check_part_request(
     app: &App,
     id: &str,
     number: u32,
     sig: &Signature,
     headers: &HeaderMap,
-) -> ApiResult<(Vec<u8>, u64)> {
-    if !app.signer.verify(id, number, sig.expires, &sig.sig) {
+) -> ApiResult<(Crc64, u64)> {
+    let expected = headers
+        .get(api::CHECKSUM_HEADER)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ChecksumRequired,
+                format!(
+                    "send the headers the part URL came with, including {}",
+                    api::CHECKSUM_HEADER
+                ),
+            )
+        })?
+        .to_str()
+        .ok()
+        .and_then(Crc64::from_base64)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{} must be the base64 of the part's 8-byte CRC64-NVME",
+                api::CHECKSUM_HEADER
+            ))
+        })?;
+    if !app
+        .signer
+        .verify(id, number, sig.expires, expected, &sig.sig)
+    {
         return Err(ApiError::new(
             ErrorCode::InvalidSignature,
-            "this part URL is not valid; ask POST /api/v1/drops/{id}/parts for one",
+            "this part URL is not valid for these bytes; ask POST /api/v1/drops/{id}/parts \
+             for one, with the part's checksum",
         ));
     }
     if sig.expires * 1000 < now_ms() {
@@ -262,27 +309,6 @@ async fn check_part_request(
         ));
     }
     check_part_number(app, number)?;
-    let expected = headers
-        .get(api::CHECKSUM_HEADER)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ChecksumRequired,
-                format!(
-                    "send the part's base64 SHA-256 in the {} header",
-                    api::CHECKSUM_HEADER
-                ),
-            )
-        })?
-        .to_str()
-        .ok()
-        .and_then(|v| STANDARD.decode(v.trim()).ok())
-        .filter(|d| d.len() == 32)
-        .ok_or_else(|| {
-            ApiError::invalid(format!(
-                "{} must be the base64 of a 32-byte SHA-256",
-                api::CHECKSUM_HEADER
-            ))
-        })?;
     let max = app.config.max_part_size;
     let declared: Option<u64> = headers
         .get(header::CONTENT_LENGTH)
@@ -323,8 +349,9 @@ async fn drain(stream: &mut axum::body::BodyDataStream) {
 }
 
 /// Assembles the listed parts into the drop, checking the part list, the
-/// total size and the whole file's SHA-256. Until this succeeds nothing of
-/// the drop is served.
+/// total size and the whole file's CRC64-NVME (combined from the parts',
+/// so no byte is read again). Until this succeeds nothing of the drop is
+/// served.
 #[utoipa::path(post, path = "/api/v1/drops/{id}/complete", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = api::CompleteRequest,
     responses((status = 200, body = api::Drop), (status = 400, body = api::ErrorBody),
@@ -336,20 +363,17 @@ pub async fn complete(
     Json(req): Json<api::CompleteRequest>,
 ) -> ApiResult<Json<api::Drop>> {
     let d = owned_drop(&app, &user, &id).await?;
-    let want_sha = req.sha256.trim().to_ascii_lowercase();
-    if want_sha.len() != 64 || !want_sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid("sha256 must be 64 hex digits"));
-    }
+    let want = req.crc64nvme.to_hex();
     if d.status == COMPLETE {
-        return same_completion(&app, d, &req, &want_sha);
+        return same_completion(&app, d, &req, &want);
     }
     super::drops::check_drop_size(&app, req.size)?;
     // Freeze the parts: from here on no PUT can change them.
     if !app.repo.begin_completing(&id).await? {
         let d = owned_drop(&app, &user, &id).await?;
-        return same_completion(&app, d, &req, &want_sha);
+        return same_completion(&app, d, &req, &want);
     }
-    let checked = check_parts(&app, &id, d.declared_size, &req, &want_sha).await;
+    let checked = check_parts(&app, &id, d.declared_size, &req).await;
     let (total, head) = match checked {
         Ok(v) => v,
         Err(e) => {
@@ -361,7 +385,7 @@ pub async fn complete(
     let content_type = head.content_type();
     let completion = Completion {
         size: total as i64,
-        sha256: &want_sha,
+        crc64nvme: &want,
         content_type: &content_type,
         delete_token_hash: None,
         dimensions: head.dimensions(),
@@ -380,7 +404,7 @@ pub async fn complete(
         // Completed by a concurrent request, or deleted meanwhile.
         None => {
             let d = owned_drop(&app, &user, &id).await?;
-            same_completion(&app, d, &req, &want_sha)
+            same_completion(&app, d, &req, &want)
         }
     }
 }
@@ -391,10 +415,10 @@ fn same_completion(
     app: &App,
     d: crate::repo::DropRow,
     req: &api::CompleteRequest,
-    want_sha: &str,
+    want: &str,
 ) -> ApiResult<Json<api::Drop>> {
     if d.status == COMPLETE
-        && d.sha256.as_deref() == Some(want_sha)
+        && d.crc64nvme.as_deref() == Some(want)
         && d.size == Some(req.size as i64)
     {
         return Ok(Json(app.drop_json(&d)));
@@ -408,14 +432,13 @@ fn same_completion(
     ))
 }
 
-/// Checks the listed parts against the stored ones, then hashes them in
-/// order. Returns the size and the content type decided from the bytes.
+/// Checks the listed parts against the stored ones and combines their
+/// CRCs. Returns the size and the first bytes (for the content type).
 async fn check_parts(
     app: &App,
     id: &str,
     declared_size: Option<i64>,
     req: &api::CompleteRequest,
-    want_sha: &str,
 ) -> ApiResult<(u64, sniff::Head)> {
     if req.parts.is_empty() && req.size != 0 {
         return Err(ApiError::new(ErrorCode::InvalidParts, "no parts listed"));
@@ -440,14 +463,14 @@ async fn check_parts(
         .filter(|p| {
             stored
                 .get(&p.number)
-                .is_none_or(|s| s.sha256 != p.etag.trim_matches('"'))
+                .is_none_or(|s| s.crc64nvme != p.etag.trim_matches('"'))
         })
         .map(|p| p.number)
         .collect();
     if !unknown.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidParts,
-            "these parts are not stored or their etags differ; list the stored parts \
+            "these parts are not stored or their ETags differ; list the stored parts \
              (GET .../parts) and send the missing ones",
         )
         .with_parts(unknown));
@@ -483,14 +506,35 @@ async fn check_parts(
         ));
     }
 
-    let _slot = app
-        .complete_slots
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal("waiting for a completion slot", e))?;
-    // Read the parts in order and hash them: nothing is copied, the
-    // drop's file is its parts.
-    let pieces: Vec<_> = listed
+    let whole = listed.iter().try_fold(Crc64::default(), |whole, p| {
+        Crc64::from_hex(&p.crc64nvme).map(|crc| whole.then(crc, p.size as u64))
+    });
+    let Some(whole) = whole else {
+        // Stored before checksums were CRCs.
+        let old: Vec<u32> = listed
+            .iter()
+            .filter(|p| Crc64::from_hex(&p.crc64nvme).is_none())
+            .map(|p| p.number as u32)
+            .collect();
+        return Err(ApiError::new(
+            ErrorCode::InvalidParts,
+            "these parts were stored by an older server without a CRC64-NVME; send them again",
+        )
+        .with_parts(old));
+    };
+    if whole != req.crc64nvme {
+        return Err(ApiError::new(
+            ErrorCode::ChecksumMismatch,
+            format!(
+                "the parts' CRC64-NVME combine to {whole}, not the {} sent; the parts are kept: \
+                 re-send the wrong ones and complete again",
+                req.crc64nvme
+            ),
+        ));
+    }
+
+    // Only the first bytes are read back, to decide what the file is.
+    let locations: Vec<_> = listed
         .iter()
         .map(|p| {
             (
@@ -499,22 +543,11 @@ async fn check_parts(
             )
         })
         .collect();
-    let mut bytes = app.store.read_pieces(pieces, 0..total);
-    let mut hasher = Sha256::new();
+    let head_len = total.min(sniff::SNIFF_LEN as u64);
+    let mut bytes = app.store.read_parts(locations, 0..head_len);
     let mut head = sniff::Head::default();
     while let Some(chunk) = bytes.try_next().await? {
         head.feed(&chunk);
-        hasher.update(&chunk);
-    }
-    let got_sha = hex::encode(hasher.finalize());
-    if got_sha != want_sha {
-        return Err(ApiError::new(
-            ErrorCode::ChecksumMismatch,
-            format!(
-                "the parts hash to {got_sha}, not the sha256 sent; the parts are kept: \
-                 re-send the wrong ones and complete again"
-            ),
-        ));
     }
     Ok((total, head))
 }

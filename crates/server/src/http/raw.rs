@@ -47,8 +47,8 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         ));
     }
     let size = d.size.unwrap_or(0) as u64;
-    let sha = d.sha256.clone().unwrap_or_default();
-    let etag = format!("\"{sha}\"");
+    // The whole file's checksum names this exact content.
+    let etag = format!("\"{}\"", d.crc64nvme.as_deref().unwrap_or_default());
     let content_type = d
         .content_type
         .clone()
@@ -131,8 +131,8 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         None => (StatusCode::OK, 0..size),
     };
     put(header::CONTENT_LENGTH, &(span.end - span.start).to_string());
-    let pieces = super::pieces(app, id).await?;
-    let stream = app.store.read_pieces(pieces, span);
+    let parts = super::part_locations(app, id).await?;
+    let stream = app.store.read_parts(parts, span);
     Ok((status, h, Body::from_stream(stream)).into_response())
 }
 
