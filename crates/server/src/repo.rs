@@ -139,6 +139,8 @@ pub struct DropRow {
     pub density: Option<i64>,
     /// 1 when `thumbnails/{id}.png` is in the store.
     pub thumbnail: i64,
+    /// The object store's id of the upload in progress (S3's UploadId).
+    pub upload_id: Option<String>,
 }
 
 pub const RESERVED: &str = "reserved";
@@ -203,7 +205,7 @@ pub enum Claim {
 const DROP_COLUMNS: &str = "id, owner_id, status, name, title, declared_type, content_type, \
      declared_size, size, crc64nvme, visibility, delete_token_hash, created_at, completed_at, \
      expires_at, reserved_until, views, max_views, password_hash, width, height, density, \
-     thumbnail";
+     thumbnail, upload_id";
 
 impl Repo {
     /// Connects and brings the schema up to date.
@@ -419,6 +421,17 @@ impl Repo {
         Ok(())
     }
 
+    /// Records the object store's id of drop `id`'s upload.
+    pub async fn set_upload_id(&self, id: &str, upload_id: Option<&str>) -> DbResult<()> {
+        let _changed = self.rows.changing(id);
+        sqlx::query("UPDATE drops SET upload_id = $1 WHERE id = $2")
+            .bind(upload_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Holds `count` fresh ids for `owner_id` until `until`; forgets expired
     /// reservations on the way.
     pub async fn reserve(&self, owner_id: &str, count: u32, until: i64) -> DbResult<Vec<String>> {
@@ -611,7 +624,7 @@ impl Repo {
         let dims = c.dimensions;
         let done = sqlx::query(
             "UPDATE drops SET status = $1, size = $2, crc64nvme = $3, content_type = $4, \
-             completed_at = $5, delete_token_hash = COALESCE($6, delete_token_hash), \
+             completed_at = $5, delete_token_hash = COALESCE($6, delete_token_hash), upload_id = NULL, \
              width = $10, height = $11, density = $12 \
              WHERE id = $7 AND (status = $8 OR status = $9)",
         )

@@ -1,15 +1,14 @@
-//! The first event handler: a thumbnail for each completed image drop,
-//! stored beside its parts as `drops/{id}/thumb.png` (at most
-//! [`THUMB_SIZE`] pixels a side), used by the share page's unfurl tags.
+//! The first event handler: a thumbnail for each completed image drop
+//! (at most [`THUMB_SIZE`] pixels a side, stored by [`crate::blobs`]), used
+//! by the share page's unfurl tags.
 //!
 //! Images are decoded within limits (dropcast-encode refuses more than
 //! 16384 pixels a side or 512 MiB of pixels), on the blocking pool; a
 //! broken file or a decompression bomb gets no thumbnail and a log line,
 //! never a crash or an endless retry. Videos keep the poster frame their
 //! client uploaded (`PUT /api/v1/drops/{id}/poster`); without one, and when
-//! an `ffmpeg` program is installed, their first frame.
-
-use object_store::path::Path;
+//! an `ffmpeg` program is installed, their first frame. Only the embedded
+//! server (local files) runs ffmpeg: on S3 the poster is the client's.
 
 use crate::events::{BoxFuture, Event, Handler};
 use crate::repo::{COMPLETE, DROP_COMPLETED};
@@ -20,10 +19,6 @@ pub const THUMB_SIZE: u32 = 640;
 
 /// Larger files are not decoded for a thumbnail.
 const MAX_SOURCE: i64 = 64 << 20;
-
-pub fn thumb_path(drop_id: &str) -> Path {
-    Path::from(format!("drops/{drop_id}/thumb.png"))
-}
 
 pub struct Thumbnailer;
 
@@ -58,10 +53,14 @@ impl Handler for Thumbnailer {
             if size > if image { MAX_SOURCE } else { MAX_VIDEO_SOURCE } {
                 return Ok(());
             }
-            let parts = crate::http::part_locations(app, &d.id)
+            if video && app.blobs.local().is_none() {
+                return Ok(());
+            }
+            let mut bytes = app
+                .blobs
+                .read_prefix(&d.id, size as u64, size as u64)
                 .await
                 .map_err(|e| e.message)?;
-            let mut bytes = read_all(app, parts, size as u64).await?;
             if video {
                 match first_frame(&d.id, bytes).await? {
                     Some(png) => bytes = png,
@@ -107,13 +106,10 @@ pub async fn save(
     width: u32,
     height: u32,
 ) -> Result<(), String> {
-    let mut writer = app
-        .store
-        .writer(thumb_path(id))
+    app.blobs
+        .put_thumbnail(id, thumb)
         .await
-        .map_err(|e| e.to_string())?;
-    writer.write(thumb).await.map_err(|e| e.to_string())?;
-    writer.finish().await.map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{e:#}"))?;
     app.repo
         .set_thumbnail(id, width as i64, height as i64)
         .await
@@ -154,14 +150,4 @@ async fn first_frame(id: &str, video: Vec<u8>) -> Result<Option<Vec<u8>>, String
             Ok(None)
         }
     }
-}
-
-async fn read_all(app: &App, parts: Vec<(Path, u64)>, size: u64) -> Result<Vec<u8>, String> {
-    use futures_util::TryStreamExt;
-    let mut bytes = Vec::with_capacity(size as usize);
-    let mut stream = app.store.read_parts(parts, 0..size);
-    while let Some(chunk) = stream.try_next().await.map_err(|e| e.to_string())? {
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }

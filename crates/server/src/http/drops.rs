@@ -103,25 +103,35 @@ pub async fn create(
         visibility: req.visibility.unwrap_or_default().as_str(),
         expires_at,
     };
-    if req.id.is_some() {
-        match app.repo.claim(&new).await? {
-            Claim::Claimed => {}
-            Claim::NotFound => return Err(ApiError::not_found()),
-            Claim::Expired => {
-                return Err(ApiError::new(
-                    ErrorCode::ReservationExpired,
-                    "this reserved id has expired; reserve new ids or create without an id",
-                ))
-            }
-            Claim::AlreadyUsed => {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    "this reserved id is already used by another drop",
-                ))
-            }
+    // The upload is begun first, so that a drop row never lacks one.
+    let upload_id = app.blobs.begin(new.id).await?;
+    let made = if req.id.is_some() {
+        match app.repo.claim(&new).await {
+            Ok(Claim::Claimed) => Ok(()),
+            Ok(Claim::NotFound) => Err(ApiError::not_found()),
+            Ok(Claim::Expired) => Err(ApiError::new(
+                ErrorCode::ReservationExpired,
+                "this reserved id has expired; reserve new ids or create without an id",
+            )),
+            Ok(Claim::AlreadyUsed) => Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this reserved id is already used by another drop",
+            )),
+            Err(e) => Err(e.into()),
         }
     } else {
-        app.repo.insert_drop(&new).await?;
+        app.repo.insert_drop(&new).await.map_err(ApiError::from)
+    };
+    if let Err(e) = made {
+        if let Some(u) = &upload_id {
+            if let Err(abort) = app.blobs.abort(new.id, u).await {
+                tracing::warn!(drop = %new.id, "aborting an upload nobody will use: {abort:#}");
+            }
+        }
+        return Err(e);
+    }
+    if upload_id.is_some() {
+        app.repo.set_upload_id(new.id, upload_id.as_deref()).await?;
     }
     if password_hash.is_some() || req.max_views.is_some() {
         app.repo

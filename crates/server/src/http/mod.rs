@@ -190,25 +190,6 @@ pub async fn owned_drop(app: &App, user: &UserRow, id: &str) -> ApiResult<DropRo
     }
 }
 
-/// Where a drop's bytes are: its parts in order, each with its size.
-pub(crate) async fn part_locations(
-    app: &App,
-    id: &str,
-) -> ApiResult<Vec<(object_store::path::Path, u64)>> {
-    Ok(app
-        .repo
-        .parts(id)
-        .await?
-        .into_iter()
-        .map(|p| {
-            (
-                crate::store::part_path(id, p.number as u32, &p.nonce),
-                p.size as u64,
-            )
-        })
-        .collect())
-}
-
 pub fn time_of(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)

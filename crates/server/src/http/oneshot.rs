@@ -96,7 +96,10 @@ async fn store_file(
         .map_err(|e| ApiError::internal("waiting for an upload slot", e))?;
     let stored = async {
         let max = app.config.max_oneshot_size;
-        let mut writer = app.store.writer(store::part_path(&id, 1, &nonce)).await?;
+        let mut writer = match app.blobs.local() {
+            Some(local) => Sink::File(local.store.writer(store::part_path(&id, 1, &nonce)).await?),
+            None => Sink::Memory(Vec::new()),
+        };
         let mut crc = dropcast_api::Crc64Digest::default();
         let mut head = sniff::Head::default();
         let mut size = 0u64;
@@ -127,8 +130,16 @@ async fn store_file(
                 return Err(e.into());
             }
         }
-        writer.finish().await?;
-        Ok((size, crc.finish().to_hex(), head))
+        let crc = crc.finish();
+        let content_type = head.content_type();
+        // In memory (S3): stored whole, S3 checking the checksum.
+        if let Some(bytes) = writer.finish().await? {
+            app.blobs
+                .put_whole(&id, bytes, crc, &content_type)
+                .await
+                .map_err(|e| ApiError::internal("storing a one-shot upload", e))?;
+        }
+        Ok((size, crc.to_hex(), head))
     }
     .await;
     let (size, crc, head) = match stored {
@@ -138,7 +149,12 @@ async fn store_file(
             return Err(e);
         }
     };
-    app.repo.put_part(&id, 1, size as i64, &crc, &nonce).await?;
+    let keep: &[u32] = if app.blobs.local().is_some() {
+        app.repo.put_part(&id, 1, size as i64, &crc, &nonce).await?;
+        &[1]
+    } else {
+        &[]
+    };
     let content_type = head.content_type();
     let delete_token = secrets::new_token();
     let completion = Completion {
@@ -148,7 +164,7 @@ async fn store_file(
         delete_token_hash: Some(&secrets::token_hash(&delete_token)),
         dimensions: head.dimensions(),
     };
-    if app.repo.complete(&id, &[1], &completion).await?.is_none() {
+    if app.repo.complete(&id, keep, &completion).await?.is_none() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "the drop was deleted meanwhile",
@@ -164,6 +180,39 @@ async fn store_file(
         size,
         content_type,
     })
+}
+
+/// Where a one-shot upload's bytes go as they arrive: a part file, or
+/// memory (within the one-shot limit) for a store that takes whole objects.
+enum Sink {
+    File(store::Writer),
+    Memory(Vec<u8>),
+}
+
+impl Sink {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), object_store::Error> {
+        match self {
+            Sink::File(w) => w.write(chunk).await,
+            Sink::Memory(v) => {
+                v.extend_from_slice(chunk);
+                Ok(())
+            }
+        }
+    }
+
+    async fn abort(self) {
+        if let Sink::File(w) = self {
+            w.abort().await;
+        }
+    }
+
+    /// The bytes, when they were kept in memory.
+    async fn finish(self) -> Result<Option<Vec<u8>>, object_store::Error> {
+        match self {
+            Sink::File(w) => w.finish().await.map(|_| None),
+            Sink::Memory(v) => Ok(Some(v)),
+        }
+    }
 }
 
 #[derive(Deserialize)]

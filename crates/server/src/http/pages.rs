@@ -503,10 +503,7 @@ pub async fn thumbnail(
             "this drop has no thumbnail (yet)",
         ));
     }
-    let stream = app
-        .store
-        .read(&crate::thumbs::thumb_path(&id), None)
-        .await?;
+    let stream = app.blobs.read_thumbnail(&id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),
@@ -560,7 +557,11 @@ async fn viewer<'a>(app: &App, d: &DropRow, views: u64) -> Result<DropPage<'a>, 
     };
     let size = d.size.unwrap_or(0) as u64;
     let (text_preview, text_truncated) = if kind == "text" {
-        let bytes = read_prefix(app, id, size.min(TEXT_PREVIEW)).await?;
+        let bytes = app
+            .blobs
+            .read_prefix(id, size, TEXT_PREVIEW)
+            .await
+            .map_err(Denied::from)?;
         (
             Some(String::from_utf8_lossy(&bytes).into_owned()),
             size > TEXT_PREVIEW,
@@ -640,18 +641,6 @@ fn is_text(content_type: &str) -> bool {
             content_type,
             "application/json" | "application/xml" | "application/javascript"
         )
-}
-
-/// The first `len` bytes of a complete drop.
-async fn read_prefix(app: &App, id: &str, len: u64) -> Result<Vec<u8>, Denied> {
-    use futures_util::TryStreamExt;
-    let parts = super::part_locations(app, id).await?;
-    let mut stream = app.store.read_parts(parts, 0..len);
-    let mut bytes = Vec::with_capacity(len as usize);
-    while let Some(chunk) = stream.try_next().await.map_err(ApiError::from)? {
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

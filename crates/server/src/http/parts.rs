@@ -1,28 +1,27 @@
 //! The part protocol: hand out signed part URLs, take parts (any order, in
 //! parallel, retried), list what is stored, and complete.
 //!
-//! Integrity costs no second read. A part URL is signed for the part's
-//! CRC64-NVME, which its PUT must carry in [`api::CHECKSUM_HEADER`]; the
-//! bytes are checked against it as they stream to disk. `complete` combines
-//! the stored parts' CRCs in order and compares the result with the whole
-//! file's CRC the client sent; only the first bytes are read back, to
-//! decide the content type.
+//! Where parts go is [`crate::blobs`]' business: to this server (local
+//! files) or straight to S3. Either way a part URL is signed for the part's
+//! CRC64-NVME, which its PUT must carry in [`api::CHECKSUM_HEADER`], and
+//! `complete` checks the whole file's CRC without reading the bytes again.
 //!
-//! A stored part's ETag is its CRC in hex: like S3's, it depends only on
-//! the bytes, so a part sent twice has one ETag.
+//! The PUT handler here takes the local parts: the bytes are checked
+//! against the signed CRC as they stream to disk. Such a part's ETag is its
+//! CRC in hex: like S3's, it depends only on the bytes, so a part sent
+//! twice has one ETag.
 
-use super::{owned_drop, time_of, Auth, Json};
+use super::{owned_drop, Auth, Json};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{now_ms, Completion, PutPart, COMPLETE, COMPLETING, UPLOADING};
-use crate::{sniff, store, App};
+use crate::{store, App};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use dropcast_api::{self as api, Crc64, Crc64Digest, ErrorCode};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// Most part URLs handed out by one request.
 const MAX_URLS_PER_REQUEST: usize = 1000;
@@ -90,29 +89,12 @@ pub async fn part_urls(
     if let Some(&first) = big.first() {
         return Err(part_too_large(max, first).with_parts(big));
     }
-    let expires_ms = now_ms() + app.config.part_url_ttl as i64 * 1000;
-    let expires = expires_ms / 1000;
-    let parts = req
-        .parts
-        .iter()
-        .map(|p| api::PartUrl {
-            number: p.number,
-            url: format!(
-                "{}/api/v1/drops/{id}/parts/{}?expires={expires}&sig={}",
-                app.public_url,
-                p.number,
-                app.signer.sign(&id, p.number, expires, p.crc64nvme)
-            ),
-            headers: BTreeMap::from([
-                (
-                    "content-type".to_string(),
-                    "application/octet-stream".to_string(),
-                ),
-                (api::CHECKSUM_HEADER.to_string(), p.crc64nvme.to_base64()),
-            ]),
-            expires_at: time_of(expires * 1000),
-        })
-        .collect();
+    let parts = app.blobs.part_urls(
+        &id,
+        d.upload_id.as_deref(),
+        &req.parts,
+        app.config.part_url_ttl,
+    )?;
     Ok(Json(api::PartUrls { parts }))
 }
 
@@ -126,18 +108,11 @@ pub async fn stored_parts(
     Auth(user): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::StoredParts>> {
-    owned_drop(&app, &user, &id).await?;
-    let parts = app
-        .repo
-        .parts(&id)
-        .await?
-        .into_iter()
-        .map(|p| api::StoredPart {
-            number: p.number as u32,
-            etag: p.crc64nvme,
-            size: p.size as u64,
-        })
-        .collect();
+    let d = owned_drop(&app, &user, &id).await?;
+    if d.status == COMPLETE {
+        return Ok(Json(api::StoredParts { parts: Vec::new() }));
+    }
+    let parts = app.blobs.stored_parts(&id, d.upload_id.as_deref()).await?;
     Ok(Json(api::StoredParts { parts }))
 }
 
@@ -167,7 +142,11 @@ pub async fn put_part(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let checked = check_part_request(&app, &id, number, &sig, &headers).await;
+    // Part URLs point here only when this server stores the bytes.
+    let Some(local) = app.blobs.local() else {
+        return Err(ApiError::not_found());
+    };
+    let checked = check_part_request(&app, local, &id, number, &sig, &headers).await;
     let (expected, max) = match checked {
         Ok(v) => v,
         Err(e) => {
@@ -185,7 +164,7 @@ pub async fn put_part(
         .map_err(|e| ApiError::internal("waiting for an upload slot", e))?;
     let nonce = crate::secrets::new_id();
     let path = store::part_path(&id, number, &nonce);
-    let mut writer = app.store.writer(path.clone()).await?;
+    let mut writer = local.store.writer(path.clone()).await?;
     let mut crc = Crc64Digest::default();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -238,14 +217,15 @@ pub async fn put_part(
     {
         PutPart::Stored { replaced } => {
             if let Some(old) = replaced.filter(|old| *old != nonce) {
-                app.store
+                local
+                    .store
                     .delete(&store::part_path(&id, number, &old))
                     .await?;
             }
         }
         PutPart::NotUploading => {
             // Completed or deleted while this part was on its way.
-            app.store.delete(&path).await?;
+            local.store.delete(&path).await?;
             return Err(not_uploading());
         }
     }
@@ -267,6 +247,7 @@ pub async fn put_part(
 /// drop state. Returns the expected CRC and the size limit.
 async fn check_part_request(
     app: &App,
+    local: &crate::blobs::Local,
     id: &str,
     number: u32,
     sig: &Signature,
@@ -292,7 +273,7 @@ async fn check_part_request(
                 api::CHECKSUM_HEADER
             ))
         })?;
-    if !app
+    if !local
         .signer
         .verify(id, number, sig.expires, expected, &sig.sig)
     {
@@ -373,14 +354,33 @@ pub async fn complete(
         let d = owned_drop(&app, &user, &id).await?;
         return same_completion(&app, d, &req, &want);
     }
-    let checked = check_parts(&app, &id, d.declared_size, &req).await;
-    let (total, head) = match checked {
+    let checked = match d.declared_size {
+        Some(declared) if declared as u64 != req.size => Err(ApiError::new(
+            ErrorCode::SizeMismatch,
+            format!(
+                "the drop was created with {declared} bytes, the request says {}",
+                req.size
+            ),
+        )),
+        _ => {
+            app.blobs
+                .complete(
+                    &id,
+                    d.upload_id.as_deref(),
+                    &req,
+                    app.config.min_part_size(),
+                )
+                .await
+        }
+    };
+    let head = match checked {
         Ok(v) => v,
         Err(e) => {
             app.repo.abandon_completing(&id).await?;
             return Err(e);
         }
     };
+    let total = req.size;
     let keep: Vec<u32> = req.parts.iter().map(|p| p.number).collect();
     let content_type = head.content_type();
     let completion = Completion {
@@ -393,10 +393,13 @@ pub async fn complete(
     match app.repo.complete(&id, &keep, &completion).await? {
         Some(unlisted) => {
             app.wake_events();
-            for p in unlisted {
-                app.store
-                    .delete(&store::part_path(&id, p.number as u32, &p.nonce))
-                    .await?;
+            if let Some(local) = app.blobs.local() {
+                for p in unlisted {
+                    local
+                        .store
+                        .delete(&store::part_path(&id, p.number as u32, &p.nonce))
+                        .await?;
+                }
             }
             let row = owned_drop(&app, &user, &id).await?;
             Ok(Json(app.drop_json(&row)))
@@ -430,124 +433,4 @@ fn same_completion(
         ErrorCode::Conflict,
         "another complete of this drop is under way; retry in a moment",
     ))
-}
-
-/// Checks the listed parts against the stored ones and combines their
-/// CRCs. Returns the size and the first bytes (for the content type).
-async fn check_parts(
-    app: &App,
-    id: &str,
-    declared_size: Option<i64>,
-    req: &api::CompleteRequest,
-) -> ApiResult<(u64, sniff::Head)> {
-    if req.parts.is_empty() && req.size != 0 {
-        return Err(ApiError::new(ErrorCode::InvalidParts, "no parts listed"));
-    }
-    if let Some(w) = req.parts.windows(2).find(|w| w[0].number >= w[1].number) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidParts,
-            "list parts in ascending order of number, each once",
-        )
-        .with_parts(vec![w[1].number]));
-    }
-    let stored: BTreeMap<u32, crate::repo::PartRow> = app
-        .repo
-        .parts(id)
-        .await?
-        .into_iter()
-        .map(|p| (p.number as u32, p))
-        .collect();
-    let unknown: Vec<u32> = req
-        .parts
-        .iter()
-        .filter(|p| {
-            stored
-                .get(&p.number)
-                .is_none_or(|s| s.crc64nvme != p.etag.trim_matches('"'))
-        })
-        .map(|p| p.number)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidParts,
-            "these parts are not stored or their ETags differ; list the stored parts \
-             (GET .../parts) and send the missing ones",
-        )
-        .with_parts(unknown));
-    }
-    let listed: Vec<&crate::repo::PartRow> = req.parts.iter().map(|p| &stored[&p.number]).collect();
-    let small: Vec<u32> = listed
-        .iter()
-        .take(listed.len().saturating_sub(1))
-        .filter(|p| (p.size as u64) < app.config.min_part_size)
-        .map(|p| p.number as u32)
-        .collect();
-    if !small.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::PartTooSmall,
-            format!(
-                "every part but the last must be at least {} bytes",
-                app.config.min_part_size
-            ),
-        )
-        .with_parts(small));
-    }
-    let total: u64 = listed.iter().map(|p| p.size as u64).sum();
-    if total != req.size || declared_size.is_some_and(|s| s as u64 != req.size) {
-        return Err(ApiError::new(
-            ErrorCode::SizeMismatch,
-            format!(
-                "the parts add up to {total} bytes, the request says {}{}",
-                req.size,
-                declared_size
-                    .map(|s| format!(" and the drop was created with {s}"))
-                    .unwrap_or_default()
-            ),
-        ));
-    }
-
-    let whole = listed.iter().try_fold(Crc64::default(), |whole, p| {
-        Crc64::from_hex(&p.crc64nvme).map(|crc| whole.then(crc, p.size as u64))
-    });
-    let Some(whole) = whole else {
-        // Stored before checksums were CRCs.
-        let old: Vec<u32> = listed
-            .iter()
-            .filter(|p| Crc64::from_hex(&p.crc64nvme).is_none())
-            .map(|p| p.number as u32)
-            .collect();
-        return Err(ApiError::new(
-            ErrorCode::InvalidParts,
-            "these parts were stored by an older server without a CRC64-NVME; send them again",
-        )
-        .with_parts(old));
-    };
-    if whole != req.crc64nvme {
-        return Err(ApiError::new(
-            ErrorCode::ChecksumMismatch,
-            format!(
-                "the parts' CRC64-NVME combine to {whole}, not the {} sent; the parts are kept: \
-                 re-send the wrong ones and complete again",
-                req.crc64nvme
-            ),
-        ));
-    }
-
-    // Only the first bytes are read back, to decide what the file is.
-    let locations: Vec<_> = listed
-        .iter()
-        .map(|p| {
-            (
-                store::part_path(id, p.number as u32, &p.nonce),
-                p.size as u64,
-            )
-        })
-        .collect();
-    let head_len = total.min(sniff::SNIFF_LEN as u64);
-    let mut bytes = app.store.read_parts(locations, 0..head_len);
-    let mut head = sniff::Head::default();
-    while let Some(chunk) = bytes.try_next().await? {
-        head.feed(&chunk);
-    }
-    Ok((total, head))
 }

@@ -54,6 +54,24 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
     let inline = !download && sniff::inline(&content_type, &d.name);
+    let disposition = sniff::disposition(inline, &d.name);
+    // Bytes served by another origin (S3): a short-lived URL there, which
+    // answers with the type decided here and the same disposition. The
+    // access rules above have been applied; the URL is the grant.
+    if let Some(url) =
+        app.blobs
+            .download_url(id, &content_type, &disposition, app.config.download_url_ttl)
+    {
+        return Ok((
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, url.as_str()),
+                (header::CACHE_CONTROL, "private, no-store"),
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+        )
+            .into_response());
+    }
 
     let mut h = HeaderMap::new();
     let mut put = |name: header::HeaderName, value: &str| {
@@ -68,10 +86,7 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         header::CONTENT_SECURITY_POLICY,
         "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'",
     );
-    put(
-        header::CONTENT_DISPOSITION,
-        &sniff::disposition(inline, &d.name),
-    );
+    put(header::CONTENT_DISPOSITION, &disposition);
     put(
         header::CACHE_CONTROL,
         if d.visibility == Visibility::Private.as_str()
@@ -131,8 +146,7 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         None => (StatusCode::OK, 0..size),
     };
     put(header::CONTENT_LENGTH, &(span.end - span.start).to_string());
-    let parts = super::part_locations(app, id).await?;
-    let stream = app.store.read_parts(parts, span);
+    let stream = app.blobs.read(id, size, span).await?;
     Ok((status, h, Body::from_stream(stream)).into_response())
 }
 

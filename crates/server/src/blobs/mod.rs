@@ -1,0 +1,516 @@
+//! Where drops' bytes live: the seam between the upload protocol and the
+//! store, with two implementations.
+//!
+//! - [`Local`]: files under the data dir, as [`crate::store`] lays them
+//!   out. Each part is a file; this server signs its own part URLs, takes
+//!   the parts itself (`PUT /api/v1/drops/{id}/parts/{n}`, which checks
+//!   each part's CRC as it streams to disk) and serves the bytes. The
+//!   `parts` table lists what is stored.
+//! - [`s3::S3`]: one object per drop, written by a multipart upload whose
+//!   parts clients send straight to S3 through presigned URLs; S3 checks
+//!   every part's and the whole object's CRC64-NVME, and serves the bytes
+//!   through presigned download URLs. No byte passes through the server.
+//!
+//! Handlers call the operations here and never ask which one they have,
+//! except that only `Local` takes part PUTs.
+
+pub mod s3;
+pub mod sigv4;
+
+use crate::error::{ApiError, ApiResult};
+use crate::repo::{PartRow, Repo};
+use crate::secrets::Signer;
+use crate::sniff;
+use crate::store::{self, Store};
+use bytes::Bytes;
+use dropcast_api::{self as api, Crc64, ErrorCode};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub enum Blobs {
+    Local(Local),
+    S3(Arc<s3::S3>),
+}
+
+/// Files under the data dir; see the module docs.
+#[derive(Clone)]
+pub struct Local {
+    pub store: Store,
+    pub repo: Repo,
+    pub signer: Signer,
+    /// Where part URLs point: this server's public URL.
+    pub public_url: String,
+}
+
+/// A stream of a drop's bytes.
+pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// The object key of a drop's bytes (S3).
+fn object_key(id: &str) -> String {
+    format!("drops/{id}")
+}
+
+/// The key of a drop's thumbnail. Locally it sits beside the parts, so
+/// deleting the drop's folder deletes it; in S3 a key cannot be both an
+/// object and a folder in every store, so thumbnails have their own.
+fn thumbnail_key(local: bool, id: &str) -> String {
+    if local {
+        format!("drops/{id}/thumb.png")
+    } else {
+        format!("thumbnails/{id}.png")
+    }
+}
+
+impl Blobs {
+    /// Starts the upload of drop `id`. Answers what the drop's row must
+    /// keep to go on with it (S3's upload id).
+    pub async fn begin(&self, id: &str) -> ApiResult<Option<String>> {
+        match self {
+            Blobs::Local(_) => Ok(None),
+            Blobs::S3(s3) => s3
+                .begin(&object_key(id))
+                .await
+                .map(Some)
+                .map_err(|e| ApiError::internal("starting an upload in S3", e)),
+        }
+    }
+
+    /// Where and how to send `parts`: URLs valid for `ttl` seconds, signed
+    /// for each part's checksum.
+    pub fn part_urls(
+        &self,
+        id: &str,
+        upload_id: Option<&str>,
+        parts: &[api::PartToSend],
+        ttl: u64,
+    ) -> ApiResult<Vec<api::PartUrl>> {
+        match self {
+            Blobs::Local(local) => Ok(local.part_urls(id, parts, ttl)),
+            Blobs::S3(s3) => {
+                let upload_id = upload_id.ok_or_else(lost_upload)?;
+                let key = object_key(id);
+                Ok(parts
+                    .iter()
+                    .map(|p| s3.part_url(&key, upload_id, *p, ttl))
+                    .collect())
+            }
+        }
+    }
+
+    /// The parts stored so far, in order of number.
+    pub async fn stored_parts(
+        &self,
+        id: &str,
+        upload_id: Option<&str>,
+    ) -> ApiResult<Vec<api::StoredPart>> {
+        match self {
+            Blobs::Local(local) => Ok(local
+                .repo
+                .parts(id)
+                .await?
+                .into_iter()
+                .map(|p| api::StoredPart {
+                    number: p.number as u32,
+                    etag: p.crc64nvme,
+                    size: p.size as u64,
+                })
+                .collect()),
+            Blobs::S3(s3) => {
+                let upload_id = upload_id.ok_or_else(lost_upload)?;
+                let parts = s3
+                    .parts(&object_key(id), upload_id)
+                    .await
+                    .map_err(|e| s3_error("listing the stored parts", e))?;
+                Ok(parts
+                    .into_iter()
+                    .map(|p| api::StoredPart {
+                        number: p.number,
+                        etag: p.etag,
+                        size: p.size,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Joins the listed parts into the drop's bytes, checking the part
+    /// list, the total size and the whole file's CRC64-NVME without reading
+    /// the bytes again. Answers the file's first bytes, for its type.
+    /// Every part but the last must be at least `min_part_size`.
+    pub async fn complete(
+        &self,
+        id: &str,
+        upload_id: Option<&str>,
+        req: &api::CompleteRequest,
+        min_part_size: u64,
+    ) -> ApiResult<sniff::Head> {
+        if req.parts.is_empty() && req.size != 0 {
+            return Err(ApiError::new(ErrorCode::InvalidParts, "no parts listed"));
+        }
+        if let Some(w) = req.parts.windows(2).find(|w| w[0].number >= w[1].number) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParts,
+                "list parts in ascending order of number, each once",
+            )
+            .with_parts(vec![w[1].number]));
+        }
+        match self {
+            Blobs::Local(local) => local.complete(id, req, min_part_size).await,
+            Blobs::S3(s3) => {
+                let key = object_key(id);
+                let upload_id = upload_id.ok_or_else(lost_upload)?;
+                match s3
+                    .complete(&key, upload_id, &req.parts, req.crc64nvme, req.size)
+                    .await
+                {
+                    Ok(()) => {}
+                    // Completed before, its answer lost: the object says.
+                    Err(e) if e.code() == Some("NoSuchUpload") => {}
+                    Err(e) => return Err(s3_error("completing the upload", e)),
+                }
+                let (total, crc) = s3
+                    .stat(&key)
+                    .await
+                    .map_err(|e| s3_error("looking at the stored file", e))?;
+                if total != req.size || crc.is_some_and(|c| c != req.crc64nvme) {
+                    return Err(ApiError::new(
+                        ErrorCode::SizeMismatch,
+                        format!(
+                            "the stored file is {total} bytes with CRC64-NVME {}; the request \
+                             says {} bytes with {}",
+                            crc.map(|c| c.to_string()).unwrap_or_default(),
+                            req.size,
+                            req.crc64nvme
+                        ),
+                    ));
+                }
+                // Only the first bytes are read, to decide what the file is.
+                let mut sniffed = sniff::Head::default();
+                sniffed.feed(&self.read_prefix(id, total, sniff::SNIFF_LEN as u64).await?);
+                Ok(sniffed)
+            }
+        }
+    }
+
+    /// Gives up an upload that was begun for a drop that then could not
+    /// be made; touches no stored bytes.
+    pub async fn abort(&self, id: &str, upload_id: &str) -> anyhow::Result<()> {
+        match self {
+            Blobs::Local(_) => Ok(()),
+            Blobs::S3(s3) => Ok(s3.abort(&object_key(id), upload_id).await?),
+        }
+    }
+
+    /// Deletes everything of drop `id`: its upload if one is open, its
+    /// bytes and its thumbnail.
+    pub async fn delete(&self, id: &str, upload_id: Option<&str>) -> anyhow::Result<()> {
+        match self {
+            Blobs::Local(local) => Ok(local.store.delete_prefix(&store::drop_prefix(id)).await?),
+            Blobs::S3(s3) => {
+                let key = object_key(id);
+                if let Some(upload_id) = upload_id {
+                    s3.abort(&key, upload_id).await?;
+                }
+                s3.delete(&key).await?;
+                s3.delete(&thumbnail_key(false, id)).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// `range` of a complete drop's bytes (`size` of them in all).
+    pub async fn read(&self, id: &str, size: u64, range: Range<u64>) -> ApiResult<ByteStream> {
+        if range.is_empty() {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        match self {
+            Blobs::Local(local) => {
+                let parts = local_locations(id, local.repo.parts(id).await?);
+                let stored: u64 = parts.iter().map(|(_, len)| len).sum();
+                if stored != size {
+                    return Err(ApiError::internal(
+                        "reading a drop",
+                        format!("drop {id} has {stored} bytes stored, its row says {size}"),
+                    ));
+                }
+                Ok(local
+                    .store
+                    .read_parts(parts, range)
+                    .map_err(std::io::Error::other)
+                    .boxed())
+            }
+            Blobs::S3(s3) => {
+                let resp = s3
+                    .read(&object_key(id), range)
+                    .await
+                    .map_err(|e| s3_error("reading a drop", e))?;
+                Ok(resp.bytes_stream().map_err(std::io::Error::other).boxed())
+            }
+        }
+    }
+
+    /// The first `len` bytes (or fewer) of a complete drop of `size` bytes.
+    pub async fn read_prefix(&self, id: &str, size: u64, len: u64) -> ApiResult<Vec<u8>> {
+        let len = len.min(size);
+        let mut stream = self.read(id, size, 0..len).await?;
+        let mut bytes = Vec::with_capacity(len as usize);
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| ApiError::internal("reading a drop", e))?
+        {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// Where to send a browser for a drop's bytes, when they are served by
+    /// another origin (S3): a URL valid for `ttl` seconds whose answer
+    /// carries `content_type` and `disposition`. `None`: this server
+    /// serves them.
+    pub fn download_url(
+        &self,
+        id: &str,
+        content_type: &str,
+        disposition: &str,
+        ttl: u64,
+    ) -> Option<String> {
+        match self {
+            Blobs::Local(_) => None,
+            Blobs::S3(s3) => Some(s3.download_url(&object_key(id), content_type, disposition, ttl)),
+        }
+    }
+
+    /// Stores a small drop's bytes in one request, the store checking
+    /// `crc` (S3; locally one-shot uploads are written as their one part).
+    pub async fn put_whole(
+        &self,
+        id: &str,
+        bytes: Vec<u8>,
+        crc: Crc64,
+        content_type: &str,
+    ) -> anyhow::Result<()> {
+        match self {
+            Blobs::Local(_) => anyhow::bail!("local drops are written as parts"),
+            Blobs::S3(s3) => Ok(s3
+                .put(&object_key(id), content_type, bytes, Some(crc))
+                .await?),
+        }
+    }
+
+    pub async fn put_thumbnail(&self, id: &str, png: &[u8]) -> anyhow::Result<()> {
+        match self {
+            Blobs::Local(local) => {
+                let mut writer = local
+                    .store
+                    .writer(Path::from(thumbnail_key(true, id)))
+                    .await?;
+                writer.write(png).await?;
+                writer.finish().await?;
+                Ok(())
+            }
+            Blobs::S3(s3) => Ok(s3
+                .put(&thumbnail_key(false, id), "image/png", png.to_vec(), None)
+                .await?),
+        }
+    }
+
+    pub async fn read_thumbnail(&self, id: &str) -> ApiResult<ByteStream> {
+        match self {
+            Blobs::Local(local) => Ok(local
+                .store
+                .read(&Path::from(thumbnail_key(true, id)), None)
+                .await?
+                .map_err(std::io::Error::other)
+                .boxed()),
+            Blobs::S3(s3) => {
+                let resp = s3
+                    .get(&thumbnail_key(false, id))
+                    .await
+                    .map_err(|e| s3_error("reading a thumbnail", e))?;
+                Ok(resp.bytes_stream().map_err(std::io::Error::other).boxed())
+            }
+        }
+    }
+
+    /// The local implementation, which alone takes part PUTs.
+    pub fn local(&self) -> Option<&Local> {
+        match self {
+            Blobs::Local(local) => Some(local),
+            Blobs::S3(_) => None,
+        }
+    }
+}
+
+impl Local {
+    fn part_urls(&self, id: &str, parts: &[api::PartToSend], ttl: u64) -> Vec<api::PartUrl> {
+        let expires = (crate::repo::now_ms() / 1000) + ttl as i64;
+        parts
+            .iter()
+            .map(|p| api::PartUrl {
+                number: p.number,
+                url: format!(
+                    "{}/api/v1/drops/{id}/parts/{}?expires={expires}&sig={}",
+                    self.public_url,
+                    p.number,
+                    self.signer.sign(id, p.number, expires, p.crc64nvme)
+                ),
+                headers: BTreeMap::from([
+                    (
+                        "content-type".to_string(),
+                        "application/octet-stream".to_string(),
+                    ),
+                    (api::CHECKSUM_HEADER.to_string(), p.crc64nvme.to_base64()),
+                ]),
+                expires_at: crate::http::time_of(expires * 1000),
+            })
+            .collect()
+    }
+
+    /// Checks the listed parts against the stored ones and combines their
+    /// CRCs; reads back only the first bytes.
+    async fn complete(
+        &self,
+        id: &str,
+        req: &api::CompleteRequest,
+        min_part_size: u64,
+    ) -> ApiResult<sniff::Head> {
+        let stored: BTreeMap<u32, PartRow> = self
+            .repo
+            .parts(id)
+            .await?
+            .into_iter()
+            .map(|p| (p.number as u32, p))
+            .collect();
+        let unknown: Vec<u32> = req
+            .parts
+            .iter()
+            .filter(|p| {
+                stored
+                    .get(&p.number)
+                    .is_none_or(|s| s.crc64nvme != p.etag.trim_matches('"'))
+            })
+            .map(|p| p.number)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParts,
+                "these parts are not stored or their ETags differ; list the stored parts \
+                 (GET .../parts) and send the missing ones",
+            )
+            .with_parts(unknown));
+        }
+        let listed: Vec<&PartRow> = req.parts.iter().map(|p| &stored[&p.number]).collect();
+        let small: Vec<u32> = listed
+            .iter()
+            .take(listed.len().saturating_sub(1))
+            .filter(|p| (p.size as u64) < min_part_size)
+            .map(|p| p.number as u32)
+            .collect();
+        if !small.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::PartTooSmall,
+                format!("every part but the last must be at least {min_part_size} bytes"),
+            )
+            .with_parts(small));
+        }
+        let total: u64 = listed.iter().map(|p| p.size as u64).sum();
+        if total != req.size {
+            return Err(ApiError::new(
+                ErrorCode::SizeMismatch,
+                format!(
+                    "the parts add up to {total} bytes, the request says {}",
+                    req.size
+                ),
+            ));
+        }
+        let whole = listed.iter().try_fold(Crc64::default(), |whole, p| {
+            Crc64::from_hex(&p.crc64nvme).map(|crc| whole.then(crc, p.size as u64))
+        });
+        let Some(whole) = whole else {
+            // Stored before checksums were CRCs.
+            let old: Vec<u32> = listed
+                .iter()
+                .filter(|p| Crc64::from_hex(&p.crc64nvme).is_none())
+                .map(|p| p.number as u32)
+                .collect();
+            return Err(ApiError::new(
+                ErrorCode::InvalidParts,
+                "these parts were stored by an older server without a CRC64-NVME; send them again",
+            )
+            .with_parts(old));
+        };
+        if whole != req.crc64nvme {
+            return Err(ApiError::new(
+                ErrorCode::ChecksumMismatch,
+                format!(
+                    "the parts' CRC64-NVME combine to {whole}, not the {} sent; the parts are \
+                     kept: re-send the wrong ones and complete again",
+                    req.crc64nvme
+                ),
+            ));
+        }
+        // Only the first bytes are read back, to decide what the file is.
+        let locations = local_locations(id, listed.into_iter().cloned().collect());
+        let head_len = total.min(sniff::SNIFF_LEN as u64);
+        let mut bytes = self.store.read_parts(locations, 0..head_len);
+        let mut head = sniff::Head::default();
+        while let Some(chunk) = bytes.try_next().await? {
+            head.feed(&chunk);
+        }
+        Ok(head)
+    }
+}
+
+/// Where each part's file is, with its size, in order.
+fn local_locations(id: &str, parts: Vec<PartRow>) -> Vec<(Path, u64)> {
+    parts
+        .into_iter()
+        .map(|p| {
+            (
+                store::part_path(id, p.number as u32, &p.nonce),
+                p.size as u64,
+            )
+        })
+        .collect()
+}
+
+/// An S3 drop row without its upload id: it was made before the upload
+/// began, which `create` never lets happen.
+fn lost_upload() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "this drop has no upload in progress; create a new drop to upload again",
+    )
+}
+
+/// S3's refusals as API errors the client can act on; the rest internal.
+fn s3_error(context: &str, e: s3::S3Error) -> ApiError {
+    let code = e.code().map(str::to_string);
+    match code.as_deref() {
+        Some("BadDigest" | "InvalidDigest") => ApiError::new(
+            ErrorCode::ChecksumMismatch,
+            "the parts' CRC64-NVME do not combine to the whole file's value sent; re-send the \
+             parts and complete again",
+        ),
+        Some("InvalidPart" | "InvalidPartOrder") => ApiError::new(
+            ErrorCode::InvalidParts,
+            "some listed parts are not stored or their ETags differ; list the stored parts \
+             (GET .../parts) and send the missing ones",
+        ),
+        Some("EntityTooSmall") => ApiError::new(
+            ErrorCode::PartTooSmall,
+            "every part but the last must be at least 5 MiB (S3's minimum)",
+        ),
+        Some("NoSuchUpload") => ApiError::new(
+            ErrorCode::Conflict,
+            "this drop's upload is no longer open (completed or aborted); create a new drop",
+        ),
+        Some("InvalidRange") => ApiError::new(ErrorCode::RangeNotSatisfiable, "no such range"),
+        _ => ApiError::internal(context, e),
+    }
+}

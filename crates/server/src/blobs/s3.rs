@@ -1,0 +1,528 @@
+//! Bytes in S3 (or anything that speaks its API and checks its
+//! signatures and checksums, such as SeaweedFS in the tests).
+//!
+//! A drop's bytes are one object, `drops/{id}`, written by a multipart
+//! upload whose checksum is CRC64-NVME of type `FULL_OBJECT`. Clients send
+//! the parts straight to S3 through presigned `UploadPart` URLs that sign
+//! each part's checksum header, so S3 refuses a damaged part, and S3 checks
+//! the whole file's checksum at `CompleteMultipartUpload`. No byte of a
+//! drop passes through the server, either way: downloads are presigned
+//! `GetObject` URLs. The server itself reads only the first bytes of an
+//! object (to sniff its type) and thumbnails' sources.
+//!
+//! The requests are the few S3 calls this needs, signed with [`sigv4`],
+//! and their XML answers are read with [`xml`]; see each call for the
+//! S3 operation it is.
+
+use super::sigv4::{self, Credentials, Request};
+use dropcast_api::{self as api, Crc64};
+use std::ops::Range;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    /// S3 answered with an error document.
+    #[error("S3 {operation}: {code}: {message} (HTTP {status})")]
+    Refused {
+        operation: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("S3 {operation}: {source}")]
+    Http {
+        operation: &'static str,
+        source: reqwest::Error,
+    },
+    #[error("S3 {operation}: an answer without {what}")]
+    Unexpected {
+        operation: &'static str,
+        what: &'static str,
+    },
+}
+
+impl S3Error {
+    /// S3's error code, such as `BadDigest` or `InvalidPart`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            S3Error::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+type Result<T, E = S3Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `http(s)://host[:port]`, no trailing slash: the API endpoint.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// `endpoint/bucket/key` rather than `bucket.endpoint/key`.
+    pub path_style: bool,
+}
+
+pub struct S3 {
+    config: S3Config,
+    signer: sigv4::Signer,
+    http: reqwest::Client,
+}
+
+/// One part as S3 lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub number: u32,
+    pub etag: String,
+    pub size: u64,
+}
+
+impl S3 {
+    pub fn new(config: S3Config, credentials: Credentials) -> S3 {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("a plain HTTP client builds");
+        S3 {
+            signer: sigv4::Signer {
+                credentials,
+                region: config.region.clone(),
+            },
+            config,
+            http,
+        }
+    }
+
+    /// (scheme, host, path) of `key`.
+    fn location(&self, key: &str) -> (&str, String, String) {
+        let (scheme, host) = self
+            .config
+            .endpoint
+            .split_once("://")
+            .unwrap_or(("https", &self.config.endpoint));
+        let key = sigv4::encode_path(key);
+        if self.config.path_style {
+            (
+                scheme,
+                host.to_string(),
+                format!("/{}/{key}", self.config.bucket),
+            )
+        } else {
+            (
+                scheme,
+                format!("{}.{host}", self.config.bucket),
+                format!("/{key}"),
+            )
+        }
+    }
+
+    fn url(&self, key: &str, query: &str) -> String {
+        let (scheme, host, path) = self.location(key);
+        if query.is_empty() {
+            format!("{scheme}://{host}{path}")
+        } else {
+            format!("{scheme}://{host}{path}?{query}")
+        }
+    }
+
+    /// Sends a request signed in its headers; answers the response if 2xx.
+    async fn call(
+        &self,
+        operation: &'static str,
+        method: reqwest::Method,
+        key: &str,
+        query: Vec<(String, String)>,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response> {
+        let (_, host, path) = self.location(key);
+        let req = Request {
+            method: method.as_str(),
+            host: &host,
+            path: &path,
+            query: query.clone(),
+            headers: headers.clone(),
+        };
+        let auth = self.signer.sign(&req, &body, OffsetDateTime::now_utc());
+        let query_string = query
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={}", sigv4::encode_value(v))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut rb = self.http.request(method, self.url(key, &query_string));
+        for (k, v) in headers.iter().chain(auth.iter()) {
+            rb = rb.header(k, v);
+        }
+        let resp = rb
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| S3Error::Http { operation, source })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        Err(S3Error::Refused {
+            operation,
+            status,
+            code: xml::first(&text, "Code").unwrap_or_else(|| format!("HTTP {status}")),
+            message: xml::first(&text, "Message").unwrap_or_default(),
+        })
+    }
+
+    /// CreateMultipartUpload, with a CRC64-NVME full-object checksum.
+    /// Answers the upload id.
+    pub async fn begin(&self, key: &str) -> Result<String> {
+        let op = "CreateMultipartUpload";
+        let resp = self
+            .call(
+                op,
+                reqwest::Method::POST,
+                key,
+                vec![("uploads".into(), String::new())],
+                vec![
+                    ("x-amz-checksum-algorithm".into(), "CRC64NVME".into()),
+                    ("x-amz-checksum-type".into(), "FULL_OBJECT".into()),
+                ],
+                Vec::new(),
+            )
+            .await?;
+        let text = text(op, resp).await?;
+        xml::first(&text, "UploadId").ok_or(S3Error::Unexpected {
+            operation: op,
+            what: "an UploadId",
+        })
+    }
+
+    /// A presigned UploadPart URL for `part`, valid for `ttl` seconds (or
+    /// less: not past the credentials' own life). It signs the part's
+    /// checksum header, which the client must send as given.
+    pub fn part_url(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: api::PartToSend,
+        ttl: u64,
+    ) -> api::PartUrl {
+        let (_, host, path) = self.location(key);
+        let checksum = (api::CHECKSUM_HEADER.to_string(), part.crc64nvme.to_base64());
+        let req = Request {
+            method: "PUT",
+            host: &host,
+            path: &path,
+            query: vec![
+                ("partNumber".into(), part.number.to_string()),
+                ("uploadId".into(), upload_id.to_string()),
+            ],
+            headers: vec![checksum.clone()],
+        };
+        let now = OffsetDateTime::now_utc();
+        let query = self.signer.presign(&req, now, ttl);
+        api::PartUrl {
+            number: part.number,
+            url: self.url(key, &query),
+            headers: [checksum].into_iter().collect(),
+            expires_at: now + time::Duration::seconds(ttl as i64),
+        }
+    }
+
+    /// ListParts, every page of it.
+    pub async fn parts(&self, key: &str, upload_id: &str) -> Result<Vec<Part>> {
+        let op = "ListParts";
+        let mut parts = Vec::new();
+        let mut marker = 0u32;
+        loop {
+            let mut query = vec![("uploadId".to_string(), upload_id.to_string())];
+            if marker > 0 {
+                query.push(("part-number-marker".into(), marker.to_string()));
+            }
+            let resp = self
+                .call(op, reqwest::Method::GET, key, query, Vec::new(), Vec::new())
+                .await?;
+            let text = text(op, resp).await?;
+            for part in xml::all(&text, "Part") {
+                let number = xml::first(&part, "PartNumber").and_then(|v| v.parse().ok());
+                let size = xml::first(&part, "Size").and_then(|v| v.parse().ok());
+                let etag = xml::first(&part, "ETag");
+                let (Some(number), Some(size), Some(etag)) = (number, size, etag) else {
+                    return Err(S3Error::Unexpected {
+                        operation: op,
+                        what: "a part's number, size and ETag",
+                    });
+                };
+                parts.push(Part {
+                    number,
+                    etag: etag.trim_matches('"').to_string(),
+                    size,
+                });
+            }
+            let truncated = xml::first(&text, "IsTruncated").as_deref() == Some("true");
+            let next = xml::first(&text, "NextPartNumberMarker").and_then(|v| v.parse().ok());
+            match next {
+                Some(n) if truncated && n > marker => marker = n,
+                _ => return Ok(parts),
+            }
+        }
+    }
+
+    /// CompleteMultipartUpload with the whole object's CRC64-NVME, which S3
+    /// checks against the parts it holds.
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[api::CompletePart],
+        whole: Crc64,
+        size: u64,
+    ) -> Result<()> {
+        let op = "CompleteMultipartUpload";
+        let mut body = String::from("<CompleteMultipartUpload>");
+        for p in parts {
+            body.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>\"{}\"</ETag></Part>",
+                p.number,
+                xml::escape(p.etag.trim_matches('"'))
+            ));
+        }
+        body.push_str("</CompleteMultipartUpload>");
+        let resp = self
+            .call(
+                op,
+                reqwest::Method::POST,
+                key,
+                vec![("uploadId".into(), upload_id.to_string())],
+                vec![
+                    (api::CHECKSUM_HEADER.into(), whole.to_base64()),
+                    ("x-amz-checksum-type".into(), "FULL_OBJECT".into()),
+                    ("x-amz-mp-object-size".into(), size.to_string()),
+                    ("content-type".into(), "application/xml".into()),
+                ],
+                body.into_bytes(),
+            )
+            .await?;
+        // S3 can answer 200 with an error document once it has started.
+        let text = text(op, resp).await?;
+        if let Some(code) = xml::first(&text, "Code") {
+            return Err(S3Error::Refused {
+                operation: op,
+                status: 200,
+                code,
+                message: xml::first(&text, "Message").unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// AbortMultipartUpload; an upload already gone is not an error.
+    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<()> {
+        match self
+            .call(
+                "AbortMultipartUpload",
+                reqwest::Method::DELETE,
+                key,
+                vec![("uploadId".into(), upload_id.to_string())],
+                Vec::new(),
+                Vec::new(),
+            )
+            .await
+        {
+            Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// DeleteObject; S3 answers success for a key that is not there.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        self.call(
+            "DeleteObject",
+            reqwest::Method::DELETE,
+            key,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// PutObject of a small object (a thumbnail, a one-shot upload), with
+    /// its CRC64-NVME for S3 to check and keep when given.
+    pub async fn put(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        crc: Option<Crc64>,
+    ) -> Result<()> {
+        let mut headers = vec![("content-type".to_string(), content_type.to_string())];
+        if let Some(crc) = crc {
+            headers.push((api::CHECKSUM_HEADER.into(), crc.to_base64()));
+        }
+        self.call(
+            "PutObject",
+            reqwest::Method::PUT,
+            key,
+            Vec::new(),
+            headers,
+            body,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// GetObject of `range` (which must not be empty).
+    pub async fn read(&self, key: &str, range: Range<u64>) -> Result<reqwest::Response> {
+        self.call(
+            "GetObject",
+            reqwest::Method::GET,
+            key,
+            Vec::new(),
+            vec![(
+                "range".into(),
+                format!("bytes={}-{}", range.start, range.end.saturating_sub(1)),
+            )],
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// GetObject of the whole (small) object.
+    pub async fn get(&self, key: &str) -> Result<reqwest::Response> {
+        self.call(
+            "GetObject",
+            reqwest::Method::GET,
+            key,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// HeadObject: the object's size and its full-object CRC64-NVME (when
+    /// it was stored with one).
+    pub async fn stat(&self, key: &str) -> Result<(u64, Option<Crc64>)> {
+        let op = "HeadObject";
+        let resp = self
+            .call(
+                op,
+                reqwest::Method::HEAD,
+                key,
+                Vec::new(),
+                vec![("x-amz-checksum-mode".into(), "ENABLED".into())],
+                Vec::new(),
+            )
+            .await?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let size = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .ok_or(S3Error::Unexpected {
+                operation: op,
+                what: "a Content-Length",
+            })?;
+        let crc = header(api::CHECKSUM_HEADER).and_then(|v| Crc64::from_base64(&v));
+        Ok((size, crc))
+    }
+
+    /// A presigned GetObject URL valid for `ttl` seconds, whose response
+    /// carries `content_type` and `disposition` whatever the object says.
+    pub fn download_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        disposition: &str,
+        ttl: u64,
+    ) -> String {
+        let (_, host, path) = self.location(key);
+        let req = Request {
+            method: "GET",
+            host: &host,
+            path: &path,
+            query: vec![
+                ("response-content-type".into(), content_type.into()),
+                ("response-content-disposition".into(), disposition.into()),
+            ],
+            headers: Vec::new(),
+        };
+        let query = self.signer.presign(&req, OffsetDateTime::now_utc(), ttl);
+        self.url(key, &query)
+    }
+}
+
+async fn text(operation: &'static str, resp: reqwest::Response) -> Result<String> {
+    resp.text()
+        .await
+        .map_err(|source| S3Error::Http { operation, source })
+}
+
+/// Just enough XML for S3's answers: the text of elements by name. S3's
+/// documents are flat, machine-written and use the five predefined
+/// entities only.
+pub mod xml {
+    /// The text inside each `<tag>…</tag>`, unescaped.
+    pub fn all(doc: &str, tag: &str) -> Vec<String> {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        let mut out = Vec::new();
+        let mut rest = doc;
+        while let Some(start) = rest.find(&open) {
+            let inner = &rest[start + open.len()..];
+            let Some(end) = inner.find(&close) else { break };
+            out.push(unescape(&inner[..end]));
+            rest = &inner[end + close.len()..];
+        }
+        out
+    }
+
+    pub fn first(doc: &str, tag: &str) -> Option<String> {
+        all(doc, tag).into_iter().next()
+    }
+
+    pub fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;")
+    }
+
+    fn unescape(s: &str) -> String {
+        s.replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#34;", "\"")
+            .replace("&amp;", "&")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn reads_list_parts_and_errors() {
+            let doc = r#"<?xml version="1.0"?><ListPartsResult><Part><PartNumber>1</PartNumber>
+                <ETag>&quot;abc&quot;</ETag><Size>5</Size></Part><Part><PartNumber>2</PartNumber>
+                <ETag>"def"</ETag><Size>3</Size></Part><IsTruncated>false</IsTruncated></ListPartsResult>"#;
+            let parts = super::all(doc, "Part");
+            assert_eq!(parts.len(), 2);
+            assert_eq!(super::first(&parts[0], "ETag").unwrap(), "\"abc\"");
+            assert_eq!(super::first(&parts[1], "Size").unwrap(), "3");
+            assert_eq!(
+                super::first("<Error><Code>BadDigest</Code></Error>", "Code").unwrap(),
+                "BadDigest"
+            );
+            assert_eq!(super::first(doc, "Missing"), None);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The server with its bytes in S3: SeaweedFS on loopback, which checks
+//! presigned signatures, expiry and CRC64-NVME checksums as S3 does. Part
+//! bytes go from the client straight to the bucket, and downloads are
+//! redirects to it: no byte of a drop passes through the server.
+
+mod support;
+
+use bytes::Bytes;
+use dropcast_api::{self as api, Crc64, ErrorCode, PartToSend};
+use dropcast_client::{upload_file, Client, UploadOptions};
+use support::*;
+
+/// A server storing in `sw`'s bucket, reaching it at `endpoint` (the
+/// bucket's own, or a proxy in front of it).
+fn start_on_bucket(sw: &Seaweed, endpoint: &str, extra: &[(&str, &str)]) -> Server {
+    let mut env: Vec<(String, String)> = sw.server_env();
+    env.retain(|(k, _)| k != "DROPCAST_S3_ENDPOINT");
+    env.push(("DROPCAST_S3_ENDPOINT".into(), endpoint.into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    start_with(&refs)
+}
+
+fn five_mib_parts() -> UploadOptions {
+    UploadOptions {
+        part_size: Some(5 * MIB as u64),
+        ..Default::default()
+    }
+}
+
+async fn put(c: &Client, id: &str, n: u32, data: &[u8]) -> Result<String, dropcast_client::Error> {
+    let url = c
+        .part_urls(id, vec![PartToSend::of(n, data)])
+        .await?
+        .remove(0);
+    c.put_part(&url, Bytes::copy_from_slice(data)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_go_straight_to_the_bucket_and_the_link_gives_back_identical_bytes() {
+    let sw = Seaweed::start();
+    let server = start_on_bucket(&sw, &sw.endpoint, &[]);
+    let c = server.client();
+    let data = bytes(23 * MIB + 17, 30);
+    let d = c
+        .create_drop(&new_drop("big.bin", Some(data.len() as u64)))
+        .await
+        .unwrap();
+    assert_eq!(
+        d.upload.unwrap().min_part_size,
+        5 * MIB as u64,
+        "S3's minimum"
+    );
+
+    // Part URLs point at the bucket and sign the checksum header.
+    let url = c
+        .part_urls(&d.id, vec![PartToSend::of(1, &data[..5 * MIB])])
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(url.url.starts_with(&sw.endpoint), "{}", url.url);
+    assert!(
+        url.url
+            .contains("X-Amz-SignedHeaders=host%3Bx-amz-checksum-crc64nvme"),
+        "{}",
+        url.url
+    );
+    // The store itself refuses bytes other than those signed for.
+    let e = c
+        .put_part(&url, Bytes::copy_from_slice(&data[1..5 * MIB + 1]))
+        .await
+        .unwrap_err();
+    assert!(e.is_bad_checksum(), "{e}");
+    let mut forged = url.clone();
+    forged.headers.insert(
+        api::CHECKSUM_HEADER.into(),
+        Crc64::of(&data[1..5 * MIB + 1]).to_base64(),
+    );
+    let e = c
+        .put_part(&forged, Bytes::copy_from_slice(&data[1..5 * MIB + 1]))
+        .await
+        .unwrap_err();
+    assert!(e.is_refused_url(), "another checksum than signed: {e}");
+
+    let file = temp_file(&data);
+    let done = upload_file(&c, &d, file.path(), five_mib_parts())
+        .await
+        .unwrap();
+    assert_eq!(done.crc64nvme, Some(Crc64::of(&data)));
+    assert_eq!(done.size, Some(data.len() as u64));
+
+    // The link redirects to the bucket, which serves the bytes.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain.get(&d.raw_url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&sw.endpoint), "{location}");
+    assert!(get_bytes(&server.anonymous(), &d.raw_url).await == data);
+    let r = reqwest::Client::new()
+        .get(&d.raw_url)
+        .header("range", "bytes=7340032-7340131")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert!(r.bytes().await.unwrap() == data[7_340_032..7_340_132]);
+    assert_eq!(sw.objects().keys(), vec![format!("drops/{}", d.id)]);
+
+    // A wrong whole-file checksum is refused by the store at complete.
+    let p = bytes(5 * MIB, 31);
+    let q = bytes(100, 32);
+    let d2 = c.create_drop(&new_drop("two.bin", None)).await.unwrap();
+    let e1 = put(&c, &d2.id, 1, &p).await.unwrap();
+    let e2 = put(&c, &d2.id, 2, &q).await.unwrap();
+    let whole = [p.clone(), q.clone()].concat();
+    let mut req = api::CompleteRequest {
+        parts: vec![
+            api::CompletePart {
+                number: 1,
+                etag: e1,
+            },
+            api::CompletePart {
+                number: 2,
+                etag: e2,
+            },
+        ],
+        size: whole.len() as u64,
+        crc64nvme: Crc64::of(b"something else"),
+    };
+    let e = c.complete(&d2.id, &req).await.unwrap_err();
+    assert_eq!(code(e).1, ErrorCode::ChecksumMismatch);
+    assert_eq!(
+        code(server.anonymous().get(&d2.raw_url).await.unwrap_err()).1,
+        ErrorCode::NotReady
+    );
+    req.crc64nvme = Crc64::of(&whole);
+    c.complete(&d2.id, &req).await.unwrap();
+    // Its answer lost, the same complete again gives the same drop.
+    let again = c.complete(&d2.id, &req).await.unwrap();
+    assert_eq!(again.crc64nvme, Some(Crc64::of(&whole)));
+    assert!(get_bytes(&c, &d2.raw_url).await == whole);
+
+    // Deleting removes the object; an upload in progress is aborted.
+    c.delete_drop(&d.id).await.unwrap();
+    c.delete_drop(&d2.id).await.unwrap();
+    let open = c.create_drop(&new_drop("open.bin", None)).await.unwrap();
+    put(&c, &open.id, 1, &p).await.unwrap();
+    c.delete_drop(&open.id).await.unwrap();
+    assert_eq!(sw.objects().keys(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_damaged_on_the_way_to_the_bucket_are_refused_by_it_and_sent_again() {
+    let sw = Seaweed::start();
+    let tamper = Tamper::start(sw.s3_port, 1);
+    let server = start_on_bucket(&sw, &tamper.url(), &[]);
+    let c = server.client();
+    let data = bytes(12 * MIB, 33);
+    let d = c
+        .create_drop(&new_drop("d.bin", Some(data.len() as u64)))
+        .await
+        .unwrap();
+    let file = temp_file(&data);
+    upload_file(&c, &d, file.path(), five_mib_parts())
+        .await
+        .unwrap();
+    assert_eq!(tamper.damaged(), 1);
+    assert!(get_bytes(&c, &d.raw_url).await == data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_part_urls_are_refused_by_the_bucket_renewed_and_resumed_uploads_send_the_rest() {
+    let sw = Seaweed::start();
+    let server = start_on_bucket(&sw, &sw.endpoint, &[("DROPCAST_PART_URL_TTL", "1")]);
+    let c = server.client();
+    let data = bytes(17 * MIB, 34);
+    let d = c
+        .create_drop(&new_drop("r.bin", Some(data.len() as u64)))
+        .await
+        .unwrap();
+    let part = PartToSend::of(2, &data[5 * MIB..10 * MIB]);
+    let stale = c.part_urls(&d.id, vec![part]).await.unwrap().remove(0);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let body = Bytes::copy_from_slice(&data[5 * MIB..10 * MIB]);
+    let e = c.put_part(&stale, body.clone()).await.unwrap_err();
+    assert!(e.is_refused_url(), "{e}");
+    c.send_part(&d.id, part, body, Some(stale), 3)
+        .await
+        .unwrap();
+
+    // Resume: S3 lists part 2, so only 1, 3 and 4 are sent.
+    let listed = c.stored_parts(&d.id).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|p| (p.number, p.size))
+            .collect::<Vec<_>>(),
+        vec![(2, 5 * MIB as u64)]
+    );
+    let file = temp_file(&data);
+    let done = upload_file(
+        &c,
+        &d,
+        file.path(),
+        UploadOptions {
+            part_size: Some(5 * MIB as u64),
+            // Each URL lives a second: some expire while waiting their turn.
+            parallel: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.crc64nvme, Some(Crc64::of(&data)));
+    assert!(get_bytes(&c, &d.raw_url).await == data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_shot_uploads_land_in_the_bucket_with_a_thumbnail_and_big_ones_get_413() {
+    let sw = Seaweed::start();
+    let server = start_on_bucket(
+        &sw,
+        &sw.endpoint,
+        &[("DROPCAST_MAX_ONESHOT_SIZE", "1000000")],
+    );
+    let png = {
+        let img =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png.clone()).file_name("shot.png"),
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/upload", server.url))
+        .bearer_auth(&server.owner_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let up: api::UploadResponse = resp.json().await.unwrap();
+    let file = &up.files[0];
+    assert_eq!(file.content_type, "image/png");
+    assert!(get_bytes(&server.anonymous(), &file.raw_url).await == png);
+    let c = server.client();
+    let mut thumb = None;
+    for _ in 0..100 {
+        thumb = c.drop_info(&file.id).await.unwrap().thumbnail_url;
+        if thumb.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let thumb = thumb.expect("a thumbnail of the one-shot upload within 10 s");
+    let r = reqwest::get(&thumb).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes(1_000_001, 35)).file_name("big.bin"),
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/upload", server.url))
+        .bearer_auth(&server.owner_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dropcast upload"),
+        "{body}"
+    );
+    assert_eq!(sw.objects().keys(), vec![format!("drops/{}", file.id)]);
+}
