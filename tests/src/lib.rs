@@ -3,9 +3,11 @@
 //! HTTP. Used by the server's tests and by the end-to-end tests in `tests/`.
 
 pub mod browser;
+pub mod postgres;
 pub mod seaweed;
 mod tamper;
 
+pub use postgres::Postgres;
 pub use seaweed::Seaweed;
 pub use tamper::Tamper;
 

@@ -101,6 +101,9 @@ const TEST_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "python3-gi",
     "gir1.2-gtk-3.0",
+    // PostgreSQL 15, the serverless backend's metadata store: a throwaway
+    // cluster per test run.
+    "postgresql",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {

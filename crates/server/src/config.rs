@@ -25,8 +25,12 @@ pub struct Config {
     /// The URL people reach the server at; links are built on it.
     /// Defaults to `http://{bind}`.
     pub public_url: Option<String>,
-    /// `sqlite://...`; defaults to `{data_dir}/dropcast.db`.
+    /// `sqlite://...` or `postgres://...`; defaults to
+    /// `{data_dir}/dropcast.db`.
     pub database_url: Option<String>,
+    /// Connections in the database pool; 0: 8 for SQLite, 16 for
+    /// PostgreSQL. A Lambda function wants 1 or 2.
+    pub database_pool: u32,
     /// Part size suggested to clients.
     pub part_size: u64,
     /// Every part but the last must be at least this big. Small parts keep
@@ -106,6 +110,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             public_url: None,
             database_url: None,
+            database_pool: 0,
             part_size: 8 * MIB,
             min_part_size: MIB,
             max_part_size: 5 * GIB,

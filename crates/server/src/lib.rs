@@ -90,7 +90,7 @@ impl App {
                 config.data_dir.display()
             )
         })?;
-        let repo = Repo::open(&config.database_url(), config.fsync).await?;
+        let repo = Repo::open(&config.database_url(), config.fsync, config.database_pool).await?;
         let key = repo.signing_key().await?;
         let signer = Signer::new(hex::decode(key).context("signing key in the database")?);
         let blobs = match config.s3() {

@@ -207,15 +207,38 @@ const DROP_COLUMNS: &str = "id, owner_id, status, name, title, declared_type, co
      expires_at, reserved_until, views, max_views, password_hash, width, height, density, \
      thumbnail, upload_id";
 
+/// A database URL fit for a message: `postgres://user:secret@host` loses
+/// its password.
+pub fn without_password(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) if !user.contains('/') && user.contains(':') => {
+                let user = user.split_once(':').map_or(user, |(u, _)| u);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 impl Repo {
     /// Connects and brings the schema up to date.
     /// `durable`: every commit reaches the disk before it returns (SQLite's
     /// `synchronous = FULL`), as the stored bytes do with `fsync` on.
-    pub async fn open(url: &str, durable: bool) -> anyhow::Result<Repo> {
+    /// `connections`: the pool's size; 0 picks 8 for SQLite and 16 for
+    /// PostgreSQL (a Lambda instance, which serves one request at a time,
+    /// wants 1 or 2).
+    pub async fn open(url: &str, durable: bool, connections: u32) -> anyhow::Result<Repo> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        let connections = match connections {
+            0 if sqlite => 8,
+            0 => 16,
+            n => n,
+        };
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 8 } else { 16 })
+            .max_connections(connections)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
@@ -234,7 +257,7 @@ impl Repo {
             })
             .connect(url)
             .await
-            .with_context(|| format!("opening the database at {url}"))?;
+            .with_context(|| format!("opening the database at {}", without_password(url)))?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -671,7 +694,7 @@ impl Repo {
     /// last part arrived (`None`: no part yet).
     pub async fn received(&self, id: &str) -> DbResult<(i64, Option<i64>)> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(size), 0) AS n, MAX(created_at) AS t FROM parts \
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n, MAX(created_at) AS t FROM parts \
              WHERE drop_id = $1",
         )
         .bind(id)
@@ -885,4 +908,23 @@ impl Repo {
 pub enum PutPart {
     Stored { replaced: Option<String> },
     NotUploading,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_urls_lose_their_password_in_messages() {
+        assert_eq!(
+            super::without_password("postgres://dc:hunter2@db.example/dropcast"),
+            "postgres://dc:***@db.example/dropcast"
+        );
+        assert_eq!(
+            super::without_password("postgres://dc@localhost/x?host=/tmp/s"),
+            "postgres://dc@localhost/x?host=/tmp/s"
+        );
+        assert_eq!(
+            super::without_password("sqlite:///data/dropcast.db?mode=rwc"),
+            "sqlite:///data/dropcast.db?mode=rwc"
+        );
+    }
 }

@@ -1,7 +1,9 @@
-//! The server with its bytes in S3: SeaweedFS on loopback, which checks
-//! presigned signatures, expiry and CRC64-NVME checksums as S3 does. Part
-//! bytes go from the client straight to the bucket, and downloads are
-//! redirects to it: no byte of a drop passes through the server.
+//! The server on the AWS-local stack: its bytes in S3 (SeaweedFS on
+//! loopback, which checks presigned signatures, expiry and CRC64-NVME
+//! checksums as S3 does) and its metadata in PostgreSQL (a throwaway
+//! cluster). Part bytes go from the client straight to the bucket, and
+//! downloads are redirects to it: no byte of a drop passes through the
+//! server.
 
 mod support;
 
@@ -10,12 +12,27 @@ use dropcast_api::{self as api, Crc64, ErrorCode, PartToSend};
 use dropcast_client::{upload_file, Client, UploadOptions};
 use support::*;
 
-/// A server storing in `sw`'s bucket, reaching it at `endpoint` (the
-/// bucket's own, or a proxy in front of it).
-fn start_on_bucket(sw: &Seaweed, endpoint: &str, extra: &[(&str, &str)]) -> Server {
-    let mut env: Vec<(String, String)> = sw.server_env();
+/// SeaweedFS and PostgreSQL.
+struct Stack {
+    sw: Seaweed,
+    pg: Postgres,
+}
+
+fn stack() -> Stack {
+    Stack {
+        sw: Seaweed::start(),
+        pg: Postgres::start(),
+    }
+}
+
+/// A server on `stack`, reaching the bucket at `endpoint` (its own, or a
+/// proxy in front of it).
+fn start_on(stack: &Stack, endpoint: &str, extra: &[(&str, &str)]) -> Server {
+    let mut env: Vec<(String, String)> = stack.sw.server_env();
     env.retain(|(k, _)| k != "DROPCAST_S3_ENDPOINT");
     env.push(("DROPCAST_S3_ENDPOINT".into(), endpoint.into()));
+    env.push(("DROPCAST_DATABASE_URL".into(), stack.pg.url.clone()));
+    env.push(("DROPCAST_DATABASE_POOL".into(), "2".into()));
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     start_with(&refs)
@@ -38,8 +55,9 @@ async fn put(c: &Client, id: &str, n: u32, data: &[u8]) -> Result<String, dropca
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parts_go_straight_to_the_bucket_and_the_link_gives_back_identical_bytes() {
-    let sw = Seaweed::start();
-    let server = start_on_bucket(&sw, &sw.endpoint, &[]);
+    let st = stack();
+    let sw = &st.sw;
+    let server = start_on(&st, &sw.endpoint, &[]);
     let c = server.client();
     let data = bytes(23 * MIB + 17, 30);
     let d = c
@@ -154,9 +172,9 @@ async fn parts_go_straight_to_the_bucket_and_the_link_gives_back_identical_bytes
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parts_damaged_on_the_way_to_the_bucket_are_refused_by_it_and_sent_again() {
-    let sw = Seaweed::start();
-    let tamper = Tamper::start(sw.s3_port, 1);
-    let server = start_on_bucket(&sw, &tamper.url(), &[]);
+    let st = stack();
+    let tamper = Tamper::start(st.sw.s3_port, 1);
+    let server = start_on(&st, &tamper.url(), &[]);
     let c = server.client();
     let data = bytes(12 * MIB, 33);
     let d = c
@@ -173,8 +191,8 @@ async fn parts_damaged_on_the_way_to_the_bucket_are_refused_by_it_and_sent_again
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_part_urls_are_refused_by_the_bucket_renewed_and_resumed_uploads_send_the_rest() {
-    let sw = Seaweed::start();
-    let server = start_on_bucket(&sw, &sw.endpoint, &[("DROPCAST_PART_URL_TTL", "1")]);
+    let st = stack();
+    let server = start_on(&st, &st.sw.endpoint, &[("DROPCAST_PART_URL_TTL", "1")]);
     let c = server.client();
     let data = bytes(17 * MIB, 34);
     let d = c
@@ -220,9 +238,10 @@ async fn expired_part_urls_are_refused_by_the_bucket_renewed_and_resumed_uploads
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shot_uploads_land_in_the_bucket_with_a_thumbnail_and_big_ones_get_413() {
-    let sw = Seaweed::start();
-    let server = start_on_bucket(
-        &sw,
+    let st = stack();
+    let sw = &st.sw;
+    let server = start_on(
+        &st,
         &sw.endpoint,
         &[("DROPCAST_MAX_ONESHOT_SIZE", "1000000")],
     );
