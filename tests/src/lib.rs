@@ -3,10 +3,12 @@
 //! HTTP. Used by the server's tests and by the end-to-end tests in `tests/`.
 
 pub mod browser;
+pub mod lambda;
 pub mod postgres;
 pub mod seaweed;
 mod tamper;
 
+pub use lambda::LambdaApi;
 pub use postgres::Postgres;
 pub use seaweed::Seaweed;
 pub use tamper::Tamper;
@@ -52,6 +54,43 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// A program from PyPI that `cargo xtask test` installs into
+/// `target/xtask/venv` (`package` names the PyPI package, for the message).
+pub fn venv_tool(name: &str, package: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/<test> -> target/xtask/venv/bin/<name>
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("test runs from target/*/deps")
+        .to_path_buf();
+    let tool = target.join("xtask/venv/bin").join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing: `cargo xtask test` installs it (PyPI {package})",
+        tool.display()
+    );
+    tool
+}
+
+/// A plain HTTP/1.0 GET on loopback: the status and the body. (No
+/// blocking HTTP client: the kit is used from inside async tests.)
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((status, body.to_string()))
 }
 
 impl Server {

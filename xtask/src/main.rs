@@ -357,6 +357,7 @@ const BINARIES: &[&str] = &[
     "dropcast",
     "dropcast-app",
     "dropcast-clipboard",
+    "dropcast-lambda-api",
     "dropcast-record",
     "dropcast-server",
     "dropcast-ui",

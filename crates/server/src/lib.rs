@@ -82,14 +82,21 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    /// Opens (creating when missing) the data dir, database and store.
+    /// Opens (creating when missing) the data dir, database and store. With
+    /// its bytes in S3 and its metadata elsewhere (a Lambda function, whose
+    /// disk is read-only) the server has no data dir.
     pub async fn open(config: Config) -> anyhow::Result<App> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "creating the data dir {} (set --data-dir or DROPCAST_DATA_DIR to a writable place)",
-                config.data_dir.display()
-            )
-        })?;
+        let needs_data_dir = config.blobs == config::BlobsKind::Local
+            || config.database_url().starts_with("sqlite:");
+        if needs_data_dir {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "creating the data dir {} (set --data-dir or DROPCAST_DATA_DIR to a writable \
+                     place)",
+                    config.data_dir.display()
+                )
+            })?;
+        }
         let repo = Repo::open(&config.database_url(), config.fsync, config.database_pool).await?;
         let key = repo.signing_key().await?;
         let signer = Signer::new(hex::decode(key).context("signing key in the database")?);

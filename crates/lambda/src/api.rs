@@ -1,0 +1,69 @@
+//! `dropcast-lambda-api`: the drop server's REST API and share pages as an
+//! AWS Lambda function behind API Gateway (HTTP API, payload 2.0).
+//!
+//! It runs the same [`axum::Router`] as `dropcast-server serve`, built once
+//! per instance and kept across invocations with its database pool. The
+//! configuration is the server's, from `DROPCAST_*` variables (secrets
+//! such as a database password are injected the same way, from Parameter
+//! Store, and never logged); on Lambda that means `blobs = "s3"` and a
+//! `postgres://` `database_url`. Logs are JSON lines, one per event, on
+//! stderr, where Lambda sends them to CloudWatch.
+//!
+//! Nothing here keeps state between requests that the next one needs:
+//! bytes are in S3, metadata in PostgreSQL. The in-memory helpers are
+//! correct per instance: the row cache lives 1 s, view counts are flushed
+//! after every request, and the failed-request guard counts per instance
+//! (the WAF's rate rules stand in front of it).
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::middleware::Next;
+use dropcast_server::{App, Config};
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
+    let config = Config::load(None, std::env::vars(), Default::default())
+        .context("reading the DROPCAST_* configuration")?;
+    // One request at a time per instance: one thread is all it uses.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let app = App::open(config).await?;
+        tracing::info!(blobs = ?app.config.blobs, "dropcast API function ready");
+        let router = app.router().layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            flush_views,
+        ));
+        lambda_http::run(router)
+            .await
+            .map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))
+    })
+}
+
+fn init_logging() {
+    let level = std::env::var("DROPCAST_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(level)
+        .with_current_span(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Writes the view counts a request gathered before its answer goes: an
+/// instance may be frozen, or never thawed, once it has answered.
+async fn flush_views(
+    State(app): State<App>,
+    request: axum::extract::Request,
+    next: Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if let Err(e) = app.flush_views().await {
+        tracing::error!("saving view counts: {e:#}");
+    }
+    response
+}

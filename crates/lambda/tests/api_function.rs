@@ -1,0 +1,123 @@
+//! The API function on the AWS-local stack: the real binary under
+//! cargo-lambda's runtime API, SeaweedFS as S3, PostgreSQL, and Lambda's
+//! 6 MB payload cap in front (see `dropcast_tests::lambda`).
+
+use dropcast_api::Crc64;
+use dropcast_client::{upload_file, Client, UploadOptions};
+use dropcast_tests::*;
+
+const MIB: usize = 1 << 20;
+
+struct Stack {
+    sw: Seaweed,
+    _pg: Postgres,
+    env: Vec<(String, String)>,
+}
+
+fn stack(extra: &[(&str, &str)]) -> Stack {
+    let sw = Seaweed::start();
+    let pg = Postgres::start();
+    let mut env = sw.server_env();
+    env.push(("DROPCAST_DATABASE_URL".into(), pg.url.clone()));
+    env.push(("DROPCAST_DATABASE_POOL".into(), "2".into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Stack { sw, _pg: pg, env }
+}
+
+/// An account and its token, made as an operator would: the server's own
+/// admin command on the same database.
+fn owner_token(env: &[(String, String)]) -> String {
+    let out = std::process::Command::new(workspace_bin("dropcast-server"))
+        .args(["--json", "user", "add", "owner"])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+fn function(env: &[(String, String)]) -> LambdaApi {
+    LambdaApi::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_dropcast-lambda-api")),
+        env,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_upload_goes_through_the_function_without_one_byte_passing_through_it() {
+    let st = stack(&[]);
+    let token = owner_token(&st.env);
+    let api = function(&st.env);
+    let c = Client::new(&api.url, Some(token));
+    let data = bytes(40 * MIB + 3, 40);
+    let d = c
+        .create_drop(&new_drop("big.bin", Some(data.len() as u64)))
+        .await
+        .unwrap();
+    let file = temp_file(&data);
+    let done = upload_file(
+        &c,
+        &d,
+        file.path(),
+        UploadOptions {
+            part_size: Some(8 * MIB as u64),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.crc64nvme, Some(Crc64::of(&data)));
+    // Through the share link: a redirect from the function to the bucket.
+    assert!(get_bytes(&Client::new(&api.url, None), &d.raw_url).await == data);
+    assert_eq!(st.sw.objects().keys(), vec![format!("drops/{}", d.id)]);
+    // The function saw requests of a few hundred bytes, never a part.
+    assert_eq!(api.guard.tripped(), 0);
+    assert!(
+        api.guard.largest_request() < 64 << 10,
+        "the function was sent {} bytes at once",
+        api.guard.largest_request()
+    );
+    // The share page renders on the function.
+    let page = reqwest::get(&d.url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("big.bin"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_shot_uploads_fit_lambdas_cap_and_bigger_ones_are_told_what_to_use() {
+    let st = stack(&[("DROPCAST_MAX_ONESHOT_SIZE", "5000000")]);
+    let token = owner_token(&st.env);
+    let api = function(&st.env);
+    let send = |body: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(body).file_name("f.bin"),
+        );
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/upload", api.url))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+    };
+    let small = bytes(MIB, 41);
+    let r = send(small.clone()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let up: dropcast_api::UploadResponse = r.json().await.unwrap();
+    assert!(get_bytes(&Client::new(&api.url, None), &up.files[0].raw_url).await == small);
+    // Over the server's one-shot limit, within Lambda's: the server says
+    // what to use instead.
+    let r = send(bytes(5 * MIB + MIB / 2, 42)).await.unwrap();
+    assert_eq!(r.status(), 413);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("dropcast upload"));
+    assert_eq!(api.guard.tripped(), 0);
+}

@@ -1,0 +1,110 @@
+//! The API function on a Lambda runtime: cargo-lambda's emulator of the
+//! Lambda runtime API (`cargo lambda watch --only-lambda-apis`, PyPI
+//! `cargo-lambda`, installed by `cargo xtask test`) with the real
+//! `dropcast-lambda-api` binary polling it, as on AWS. HTTP requests reach
+//! it as API Gateway v2 events.
+//!
+//! The emulator has no payload limits, so a [`Tamper::guard`] in front of
+//! it puts Lambda's 6 MB cap on every request and response: a design that
+//! passes a drop's bytes through the function fails.
+
+use crate::Tamper;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Lambda's cap on a synchronous invocation's request and response.
+pub const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
+const NAME: &str = "dropcast-lambda-api";
+
+pub struct LambdaApi {
+    /// The function's public base URL, through the guard.
+    pub url: String,
+    pub guard: Tamper,
+    emulator: Child,
+    function: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl LambdaApi {
+    /// Starts the emulator and `bin` under it with `env` (its `DROPCAST_*`
+    /// configuration; `DROPCAST_PUBLIC_URL` is set here).
+    pub fn start(bin: &Path, env: &[(String, String)]) -> LambdaApi {
+        let dir = tempfile::tempdir().unwrap();
+        // The emulator wants a Cargo project with a binary of the function's
+        // name around it; it builds nothing.
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            format!("[package]\nname = \"{NAME}\"\nversion = \"0.0.0\"\n"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
+        let port = crate::free_port();
+        let emulator = Command::new(crate::venv_tool("cargo-lambda", "cargo-lambda"))
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting cargo lambda watch");
+        crate::wait_up_to(Duration::from_secs(30), "cargo lambda watch", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        let guard = Tamper::guard(port, LAMBDA_PAYLOAD_LIMIT);
+        let url = format!("{}/lambda-url/{NAME}", guard.url());
+        let function = Command::new(bin)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("DROPCAST_PUBLIC_URL", &url)
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt/{NAME}"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", NAME)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{NAME}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("DROPCAST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting the API function");
+        let api = LambdaApi {
+            url,
+            guard,
+            emulator,
+            function,
+            _dir: dir,
+        };
+        crate::wait_up_to(
+            Duration::from_secs(30),
+            "the API function to answer",
+            || {
+                crate::http_get(api.guard.port, &format!("/lambda-url/{NAME}/healthz"))
+                    .is_some_and(|(status, _)| status == 200)
+            },
+        );
+        api
+    }
+}
+
+impl Drop for LambdaApi {
+    fn drop(&mut self) {
+        for child in [&mut self.function, &mut self.emulator] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
