@@ -108,3 +108,53 @@ impl Drop for LambdaApi {
         }
     }
 }
+
+/// The whole AWS-local stack: SeaweedFS as S3, PostgreSQL, and the API
+/// function on them, with an owner account.
+pub struct AwsLocal {
+    pub api: LambdaApi,
+    pub s3: crate::Seaweed,
+    pub owner_token: String,
+    _pg: crate::Postgres,
+}
+
+impl AwsLocal {
+    /// Starts it all, the function being `function` (a
+    /// `dropcast-lambda-api`) with `extra` `DROPCAST_*` settings.
+    pub fn start(function: &Path, extra: &[(&str, &str)]) -> AwsLocal {
+        let s3 = crate::Seaweed::start();
+        let pg = crate::Postgres::start();
+        let mut env = s3.server_env();
+        env.push(("DROPCAST_DATABASE_URL".into(), pg.url.clone()));
+        env.push(("DROPCAST_DATABASE_POOL".into(), "2".into()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // The account, made as an operator would: the server's own admin
+        // command on the same database.
+        let out = Command::new(crate::workspace_bin("dropcast-server"))
+            .args(["--json", "user", "add", "owner"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "dropcast-server user add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let owner_token = made["token"].as_str().unwrap().to_string();
+        AwsLocal {
+            api: LambdaApi::start(function, &env),
+            s3,
+            owner_token,
+            _pg: pg,
+        }
+    }
+
+    pub fn client(&self) -> dropcast_client::Client {
+        dropcast_client::Client::new(&self.api.url, Some(self.owner_token.clone()))
+    }
+
+    pub fn anonymous(&self) -> dropcast_client::Client {
+        dropcast_client::Client::new(&self.api.url, None)
+    }
+}

@@ -8,52 +8,18 @@ use dropcast_tests::*;
 
 const MIB: usize = 1 << 20;
 
-struct Stack {
-    sw: Seaweed,
-    _pg: Postgres,
-    env: Vec<(String, String)>,
-}
-
-fn stack(extra: &[(&str, &str)]) -> Stack {
-    let sw = Seaweed::start();
-    let pg = Postgres::start();
-    let mut env = sw.server_env();
-    env.push(("DROPCAST_DATABASE_URL".into(), pg.url.clone()));
-    env.push(("DROPCAST_DATABASE_POOL".into(), "2".into()));
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Stack { sw, _pg: pg, env }
-}
-
-/// An account and its token, made as an operator would: the server's own
-/// admin command on the same database.
-fn owner_token(env: &[(String, String)]) -> String {
-    let out = std::process::Command::new(workspace_bin("dropcast-server"))
-        .args(["--json", "user", "add", "owner"])
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["token"].as_str().unwrap().to_string()
-}
-
-fn function(env: &[(String, String)]) -> LambdaApi {
-    LambdaApi::start(
+fn stack(extra: &[(&str, &str)]) -> AwsLocal {
+    AwsLocal::start(
         std::path::Path::new(env!("CARGO_BIN_EXE_dropcast-lambda-api")),
-        env,
+        extra,
     )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_big_upload_goes_through_the_function_without_one_byte_passing_through_it() {
     let st = stack(&[]);
-    let token = owner_token(&st.env);
-    let api = function(&st.env);
-    let c = Client::new(&api.url, Some(token));
+    let api = &st.api;
+    let c = st.client();
     let data = bytes(40 * MIB + 3, 40);
     let d = c
         .create_drop(&new_drop("big.bin", Some(data.len() as u64)))
@@ -74,7 +40,7 @@ async fn a_big_upload_goes_through_the_function_without_one_byte_passing_through
     assert_eq!(done.crc64nvme, Some(Crc64::of(&data)));
     // Through the share link: a redirect from the function to the bucket.
     assert!(get_bytes(&Client::new(&api.url, None), &d.raw_url).await == data);
-    assert_eq!(st.sw.objects().keys(), vec![format!("drops/{}", d.id)]);
+    assert_eq!(st.s3.objects().keys(), vec![format!("drops/{}", d.id)]);
     // The function saw requests of a few hundred bytes, never a part.
     assert_eq!(api.guard.tripped(), 0);
     assert!(
@@ -91,8 +57,7 @@ async fn a_big_upload_goes_through_the_function_without_one_byte_passing_through
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shot_uploads_fit_lambdas_cap_and_bigger_ones_are_told_what_to_use() {
     let st = stack(&[("DROPCAST_MAX_ONESHOT_SIZE", "5000000")]);
-    let token = owner_token(&st.env);
-    let api = function(&st.env);
+    let (api, token) = (&st.api, &st.owner_token);
     let send = |body: Vec<u8>| {
         let form = reqwest::multipart::Form::new().part(
             "file",
@@ -100,7 +65,7 @@ async fn one_shot_uploads_fit_lambdas_cap_and_bigger_ones_are_told_what_to_use()
         );
         reqwest::Client::new()
             .post(format!("{}/api/v1/upload", api.url))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .multipart(form)
             .send()
     };
