@@ -100,6 +100,27 @@ impl LambdaApi {
     }
 }
 
+impl LambdaApi {
+    /// Freezes the function (SIGSTOP): requests wait until [`thaw`].
+    ///
+    /// [`thaw`]: LambdaApi::thaw
+    pub fn freeze(&self) {
+        signal(self.function.id(), "-STOP");
+    }
+
+    pub fn thaw(&self) {
+        signal(self.function.id(), "-CONT");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let done = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(done.success(), "kill {sig} {pid}");
+}
+
 impl Drop for LambdaApi {
     fn drop(&mut self) {
         for child in [&mut self.function, &mut self.emulator] {

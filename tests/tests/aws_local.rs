@@ -95,3 +95,70 @@ async fn two_hundred_mib_go_up_in_parallel_parts_and_a_killed_upload_resumes_byt
     assert!(get_bytes(&st.anonymous(), url).await == other);
     assert_eq!(st.api.guard.tripped(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shot_has_its_link_on_the_clipboard_before_the_function_is_asked_anything() {
+    let x = Xvfb::start(640, 480);
+    let st = stack();
+    let home = signed_in(&st);
+    let shown = image::RgbImage::from_fn(640, 480, |px, py| {
+        image::Rgb([(px % 251) as u8, (py % 241) as u8, ((px + py) % 239) as u8])
+    });
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("screen.png");
+    shown.save(&path).unwrap();
+    let _feh = x.show_full_screen(&path);
+
+    // A frozen function answers nothing: the link can only come from the
+    // ids reserved at sign-in.
+    st.api.freeze();
+    let shot = Command::new(workspace_bin("dropcast"))
+        .args(["--json", "shot", "--screen"])
+        .env("HOME", home.dir.path())
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .env("DROPCAST_CREDENTIALS", "file")
+        .env("DISPLAY", &x.display)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut link = String::new();
+    let on_clipboard = poll_up_to(std::time::Duration::from_secs(15), || {
+        // Empty until the CLI has taken the clipboard: xclip fails.
+        let Ok(out) = Command::new("xclip")
+            .args(["-o", "-selection", "clipboard", "-t", "UTF8_STRING"])
+            .env("DISPLAY", &x.display)
+            .output()
+        else {
+            return false;
+        };
+        link = String::from_utf8_lossy(&out.stdout).into_owned();
+        link.starts_with(&st.api.url)
+    });
+    st.api.thaw();
+    let out = shot.wait_with_output().unwrap();
+    assert!(
+        on_clipboard,
+        "no link on the clipboard while the function was frozen"
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["url"], link.as_str());
+    assert_eq!(answer["status"], "complete");
+
+    // The bytes come from the bucket, the share page from the function.
+    let raw = reqwest::get(format!("{link}/raw")).await.unwrap();
+    assert_eq!(raw.headers()["content-type"], "image/png");
+    let got = image::load_from_memory(&raw.bytes().await.unwrap())
+        .unwrap()
+        .to_rgb8();
+    assert!(got == shown, "the shared image is the screen");
+    let page = reqwest::get(&link).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<img"));
+}
