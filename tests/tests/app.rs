@@ -56,7 +56,7 @@ struct TrayDesk {
     // Dropped in this order: the app before what it talks to.
     _app: Running,
     home: Home,
-    server: Server,
+    server: Backend,
     /// The app's bus name, for dbusmenu calls.
     item: String,
     /// The tray host and its watcher (none until started).
@@ -69,6 +69,40 @@ struct TrayDesk {
 
 const FILE_STORE: (&str, &str) = ("DROPCAST_CREDENTIALS", "file");
 
+/// What the app is signed in to: the embedded server, or the serverless
+/// backend on this machine (the API function on SeaweedFS and PostgreSQL).
+struct Backend {
+    url: String,
+    owner_token: String,
+    _running: Held,
+}
+
+#[allow(dead_code)] // held for as long as the desk runs
+enum Held {
+    Embedded(Server),
+    AwsLocal(Box<AwsLocal>),
+}
+
+impl Backend {
+    fn embedded() -> Backend {
+        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+        Backend {
+            url: server.url.clone(),
+            owner_token: server.owner_token.clone(),
+            _running: Held::Embedded(server),
+        }
+    }
+
+    fn aws_local() -> Backend {
+        let stack = AwsLocal::start(&workspace_bin("dropcast-lambda-api"), &[]);
+        Backend {
+            url: stack.api.url.clone(),
+            owner_token: stack.owner_token.clone(),
+            _running: Held::AwsLocal(Box::new(stack)),
+        }
+    }
+}
+
 /// When the tray host starts: before the app (as in a running desktop) or
 /// after it (as at login, when the panel may come up last).
 #[derive(PartialEq)]
@@ -79,9 +113,12 @@ enum HostStarts {
 
 impl TrayDesk {
     fn start(host: HostStarts, microphone: Option<SoundServer>) -> TrayDesk {
+        TrayDesk::start_on(Backend::embedded(), host, microphone)
+    }
+
+    fn start_on(server: Backend, host: HostStarts, microphone: Option<SoundServer>) -> TrayDesk {
         let x = Xvfb::start(640, 480);
         let bus = SessionBus::start();
-        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
         let home = Home::new();
         let login = home.run(
             &["login", "--server", &server.url, "--token-stdin"],
@@ -326,6 +363,31 @@ fn a_hotkey_puts_the_screen_s_link_on_the_clipboard_and_the_tray_lists_it() {
     assert!(forwarded.success());
     let (second_link, _) = wait_for_link(x, &server.url, &link);
     assert_ne!(second_link, link);
+}
+
+#[test]
+fn signed_in_to_the_serverless_backend_a_hotkey_shares_the_screen() {
+    let desk = TrayDesk::start_on(Backend::aws_local(), HostStarts::First, None);
+    let x = &desk.x;
+    let files = tempfile::tempdir().unwrap();
+    let shown = pattern(640, 480);
+    let path = files.path().join("screen.png");
+    shown.save(&path).unwrap();
+    let _feh = x.show_full_screen(&path);
+    std::thread::sleep(Duration::from_millis(300));
+    x.output("xdotool", &["key", "ctrl+shift+3"]);
+    let (link, _) = wait_for_link(x, &desk.server.url, "");
+    // The bytes are in the bucket, the link's /raw a redirect to them.
+    let raw_url = format!("{link}/raw");
+    wait_until("the upload", || {
+        reqwest::blocking::get(&raw_url).is_ok_and(|r| r.status() == 200)
+    });
+    let raw = reqwest::blocking::get(&raw_url).unwrap();
+    assert_eq!(raw.headers()["content-type"], "image/png");
+    let got = image::load_from_memory(&raw.bytes().unwrap())
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(got, shown, "the shared bytes are the screen");
 }
 
 #[test]
