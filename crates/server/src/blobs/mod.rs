@@ -112,12 +112,8 @@ impl Blobs {
                 .repo
                 .parts(id)
                 .await?
-                .into_iter()
-                .map(|p| api::StoredPart {
-                    number: p.number as u32,
-                    etag: p.crc64nvme,
-                    size: p.size as u64,
-                })
+                .iter()
+                .map(stored_part)
                 .collect()),
             Blobs::S3(s3) => {
                 let upload_id = upload_id.ok_or_else(lost_upload)?;
@@ -159,18 +155,40 @@ impl Blobs {
             .with_parts(vec![w[1].number]));
         }
         match self {
-            Blobs::Local(local) => local.complete(id, req, min_part_size).await,
+            Blobs::Local(local) => {
+                let stored = local.repo.parts(id).await?;
+                let listed: Vec<api::StoredPart> = stored.iter().map(stored_part).collect();
+                check_listed(&listed, req, min_part_size)?;
+                local.complete(id, stored, req).await
+            }
             Blobs::S3(s3) => {
                 let key = object_key(id);
                 let upload_id = upload_id.ok_or_else(lost_upload)?;
-                match s3
-                    .complete(&key, upload_id, &req.parts, req.crc64nvme, req.size)
-                    .await
-                {
-                    Ok(()) => {}
+                // The same checks, with the same answers, as for local
+                // files; then S3 checks the whole file's CRC itself.
+                match s3.parts(&key, upload_id).await {
+                    Ok(parts) => {
+                        let listed: Vec<api::StoredPart> = parts
+                            .into_iter()
+                            .map(|p| api::StoredPart {
+                                number: p.number,
+                                etag: p.etag,
+                                size: p.size,
+                            })
+                            .collect();
+                        check_listed(&listed, req, min_part_size)?;
+                        match s3
+                            .complete(&key, upload_id, &req.parts, req.crc64nvme, req.size)
+                            .await
+                        {
+                            Ok(()) => {}
+                            Err(e) if e.code() == Some("NoSuchUpload") => {}
+                            Err(e) => return Err(s3_error("completing the upload", e)),
+                        }
+                    }
                     // Completed before, its answer lost: the object says.
                     Err(e) if e.code() == Some("NoSuchUpload") => {}
-                    Err(e) => return Err(s3_error("completing the upload", e)),
+                    Err(e) => return Err(s3_error("listing the stored parts", e)),
                 }
                 let (total, crc) = s3
                     .stat(&key)
@@ -371,63 +389,18 @@ impl Local {
             .collect()
     }
 
-    /// Checks the listed parts against the stored ones and combines their
-    /// CRCs; reads back only the first bytes.
+    /// Combines the listed parts' CRCs (already checked against the
+    /// stored ones) and compares; reads back only the first bytes.
     async fn complete(
         &self,
         id: &str,
+        stored: Vec<PartRow>,
         req: &api::CompleteRequest,
-        min_part_size: u64,
     ) -> ApiResult<sniff::Head> {
-        let stored: BTreeMap<u32, PartRow> = self
-            .repo
-            .parts(id)
-            .await?
-            .into_iter()
-            .map(|p| (p.number as u32, p))
-            .collect();
-        let unknown: Vec<u32> = req
-            .parts
-            .iter()
-            .filter(|p| {
-                stored
-                    .get(&p.number)
-                    .is_none_or(|s| s.crc64nvme != p.etag.trim_matches('"'))
-            })
-            .map(|p| p.number)
-            .collect();
-        if !unknown.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParts,
-                "these parts are not stored or their ETags differ; list the stored parts \
-                 (GET .../parts) and send the missing ones",
-            )
-            .with_parts(unknown));
-        }
+        let stored: BTreeMap<u32, PartRow> =
+            stored.into_iter().map(|p| (p.number as u32, p)).collect();
         let listed: Vec<&PartRow> = req.parts.iter().map(|p| &stored[&p.number]).collect();
-        let small: Vec<u32> = listed
-            .iter()
-            .take(listed.len().saturating_sub(1))
-            .filter(|p| (p.size as u64) < min_part_size)
-            .map(|p| p.number as u32)
-            .collect();
-        if !small.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::PartTooSmall,
-                format!("every part but the last must be at least {min_part_size} bytes"),
-            )
-            .with_parts(small));
-        }
-        let total: u64 = listed.iter().map(|p| p.size as u64).sum();
-        if total != req.size {
-            return Err(ApiError::new(
-                ErrorCode::SizeMismatch,
-                format!(
-                    "the parts add up to {total} bytes, the request says {}",
-                    req.size
-                ),
-            ));
-        }
+        let total = req.size;
         let whole = listed.iter().try_fold(Crc64::default(), |whole, p| {
             Crc64::from_hex(&p.crc64nvme).map(|crc| whole.then(crc, p.size as u64))
         });
@@ -464,6 +437,68 @@ impl Local {
         }
         Ok(head)
     }
+}
+
+fn stored_part(p: &PartRow) -> api::StoredPart {
+    api::StoredPart {
+        number: p.number as u32,
+        etag: p.crc64nvme.clone(),
+        size: p.size as u64,
+    }
+}
+
+/// The checks `complete` makes of the listed parts against the stored
+/// ones, on either backend: each is stored with that ETag, every part but
+/// the last is big enough, and the sizes add up.
+fn check_listed(
+    stored: &[api::StoredPart],
+    req: &api::CompleteRequest,
+    min_part_size: u64,
+) -> ApiResult<()> {
+    let stored: BTreeMap<u32, &api::StoredPart> = stored.iter().map(|p| (p.number, p)).collect();
+    let unknown: Vec<u32> = req
+        .parts
+        .iter()
+        .filter(|p| {
+            stored
+                .get(&p.number)
+                .is_none_or(|s| s.etag.trim_matches('"') != p.etag.trim_matches('"'))
+        })
+        .map(|p| p.number)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidParts,
+            "these parts are not stored or their ETags differ; list the stored parts \
+             (GET .../parts) and send the missing ones",
+        )
+        .with_parts(unknown));
+    }
+    let listed: Vec<&api::StoredPart> = req.parts.iter().map(|p| stored[&p.number]).collect();
+    let small: Vec<u32> = listed
+        .iter()
+        .take(listed.len().saturating_sub(1))
+        .filter(|p| p.size < min_part_size)
+        .map(|p| p.number)
+        .collect();
+    if !small.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::PartTooSmall,
+            format!("every part but the last must be at least {min_part_size} bytes"),
+        )
+        .with_parts(small));
+    }
+    let total: u64 = listed.iter().map(|p| p.size).sum();
+    if total != req.size {
+        return Err(ApiError::new(
+            ErrorCode::SizeMismatch,
+            format!(
+                "the parts add up to {total} bytes, the request says {}",
+                req.size
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Where each part's file is, with its size, in order.
