@@ -9,7 +9,8 @@ mod support;
 
 use bytes::Bytes;
 use dropcast_api::{self as api, Crc64, ErrorCode, PartToSend};
-use dropcast_client::{upload_file, Client, UploadOptions};
+use dropcast_client::{upload_file, UploadOptions};
+use support::cases::*;
 use support::*;
 
 /// SeaweedFS and PostgreSQL.
@@ -43,14 +44,6 @@ fn five_mib_parts() -> UploadOptions {
         part_size: Some(5 * MIB as u64),
         ..Default::default()
     }
-}
-
-async fn put(c: &Client, id: &str, n: u32, data: &[u8]) -> Result<String, dropcast_client::Error> {
-    let url = c
-        .part_urls(id, vec![PartToSend::of(n, data)])
-        .await?
-        .remove(0);
-    c.put_part(&url, Bytes::copy_from_slice(data)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -303,4 +296,16 @@ async fn one_shot_uploads_land_in_the_bucket_with_a_thumbnail_and_big_ones_get_4
         "{body}"
     );
     assert_eq!(sw.objects().keys(), vec![format!("drops/{}", file.id)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_cannot_see_list_change_delete_or_upload_to_each_others_drops_on_aws() {
+    let st = stack();
+    users_stay_apart(&start_on(&st, &st.sw.endpoint, &[])).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_each_get_their_error_code_on_aws() {
+    let st = stack();
+    bad_inputs_get_their_codes(&start_on(&st, &st.sw.endpoint, &[])).await;
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod cases;
+
 pub use dropcast_tests::*;
 
 pub fn start() -> Server {
