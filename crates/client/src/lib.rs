@@ -246,7 +246,11 @@ impl Client {
         for (k, v) in &part.headers {
             rb = rb.header(k, v);
         }
-        let resp = check(rb.send().await?).await?;
+        // A presigned URL carries a signature and, on Lambda, a session
+        // token: it stays out of every error (and so of logs and the
+        // journal).
+        let sent = rb.send().await.map_err(|e| Error::Http(e.without_url()))?;
+        let resp = check(sent).await?;
         let etag = resp
             .headers()
             .get(reqwest::header::ETAG)
@@ -329,8 +333,24 @@ async fn check(resp: Response) -> Result<Response> {
         }),
         Err(_) => Err(Error::Unexpected {
             status: status.as_u16(),
-            body: body.chars().take(500).collect(),
+            body: store_error(&body),
         }),
+    }
+}
+
+/// What to keep of a body that is not ours: an object store's error
+/// document is cut down to its `<Code>` and `<Message>` (S3's can echo the
+/// access key and the string it signed); anything else to 500 characters.
+fn store_error(body: &str) -> String {
+    let element = |tag: &str| {
+        let open = format!("<{tag}>");
+        let start = body.find(&open)? + open.len();
+        let end = start + body[start..].find(&format!("</{tag}>"))?;
+        Some(body[start..end].to_string())
+    };
+    match (element("Code"), element("Message")) {
+        (Some(code), message) => format!("{code}: {}", message.unwrap_or_default()),
+        (None, _) => body.chars().take(500).collect(),
     }
 }
 
@@ -384,10 +404,13 @@ pub async fn upload_file(
         .collect();
     // An earlier attempt's part size (a live recording's is not the
     // server's suggestion), so what it sent is not sent again.
+    // Never under the server's least (S3 refuses parts under 5 MiB at
+    // complete, after every byte was sent), unless the file is one part.
     let part_size = opts
         .part_size
         .or_else(|| have.get(&1).map(|p| p.size))
         .unwrap_or(limits.part_size)
+        .max(limits.min_part_size)
         .max(1);
     let count = size.div_ceil(part_size).max(1) as u32;
     let span = |n: u32| {
