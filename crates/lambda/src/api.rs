@@ -20,10 +20,18 @@ use axum::extract::State;
 use axum::middleware::Next;
 use dropcast_server::{App, Config};
 
+/// The most a one-shot upload may be here. Lambda takes 6 MB a request,
+/// and API Gateway hands a binary body (a multipart form) over in base64,
+/// a third bigger: about 4.4 MiB of file, less the form's own bytes.
+const ONESHOT_ON_LAMBDA: u64 = 4 << 20;
+
 fn main() -> anyhow::Result<()> {
     init_logging();
-    let config = Config::load(None, std::env::vars(), Default::default())
+    let mut config = Config::load(None, std::env::vars(), Default::default())
         .context("reading the DROPCAST_* configuration")?;
+    // Bigger files are refused by the server, with an answer that says what
+    // to use instead, not by Lambda with a bare 413.
+    config.max_oneshot_size = config.max_oneshot_size.min(ONESHOT_ON_LAMBDA);
     // One request at a time per instance: one thread is all it uses.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
