@@ -169,6 +169,8 @@ pub struct NewDrop<'a> {
     pub declared_size: Option<i64>,
     pub visibility: &'a str,
     pub expires_at: Option<i64>,
+    /// The object store's id of the drop's upload (S3's UploadId).
+    pub upload_id: Option<&'a str>,
 }
 
 /// What `complete` records once the bytes are verified.
@@ -207,18 +209,33 @@ const DROP_COLUMNS: &str = "id, owner_id, status, name, title, declared_type, co
      expires_at, reserved_until, views, max_views, password_hash, width, height, density, \
      thumbnail, upload_id";
 
-/// A database URL fit for a message: `postgres://user:secret@host` loses
-/// its password.
+/// A database URL fit for a message: whatever stands between `user:` and
+/// the last `@` of the authority (a password, even one with `/` or `@` in
+/// it) and a `password=` in the query are masked.
 pub fn without_password(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((user, host)) if !user.contains('/') && user.contains(':') => {
-                let user = user.split_once(':').map_or(user, |(u, _)| u);
-                format!("{scheme}://{user}:***@{host}")
-            }
-            _ => url.to_string(),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
         },
-        None => url.to_string(),
+        None => rest.to_string(),
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .filter(|q| !q.is_empty())
+        .map(|q| match q.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => q.to_string(),
+        })
+        .collect();
+    if query.is_empty() {
+        format!("{scheme}://{rest}")
+    } else {
+        format!("{scheme}://{rest}?{}", query.join("&"))
     }
 }
 
@@ -427,7 +444,8 @@ impl Repo {
     pub async fn insert_drop(&self, d: &NewDrop<'_>) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO drops (id, owner_id, status, name, title, declared_type, declared_size, \
-             visibility, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             visibility, created_at, expires_at, upload_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(d.id)
         .bind(d.owner_id)
@@ -439,19 +457,9 @@ impl Repo {
         .bind(d.visibility)
         .bind(now_ms())
         .bind(d.expires_at)
+        .bind(d.upload_id)
         .execute(&self.pool)
         .await?;
-        Ok(())
-    }
-
-    /// Records the object store's id of drop `id`'s upload.
-    pub async fn set_upload_id(&self, id: &str, upload_id: Option<&str>) -> DbResult<()> {
-        let _changed = self.rows.changing(id);
-        sqlx::query("UPDATE drops SET upload_id = $1 WHERE id = $2")
-            .bind(upload_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 
@@ -492,7 +500,7 @@ impl Repo {
         let done = sqlx::query(
             "UPDATE drops SET status = $1, name = $2, title = $3, declared_type = $4, \
              declared_size = $5, visibility = $6, created_at = $7, expires_at = $8, \
-             reserved_until = NULL \
+             reserved_until = NULL, upload_id = $12 \
              WHERE id = $9 AND owner_id = $10 AND status = $11 AND reserved_until >= $7",
         )
         .bind(d.status)
@@ -506,6 +514,7 @@ impl Repo {
         .bind(d.id)
         .bind(d.owner_id)
         .bind(RESERVED)
+        .bind(d.upload_id)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 1 {
@@ -926,5 +935,15 @@ mod tests {
             super::without_password("sqlite:///data/dropcast.db?mode=rwc"),
             "sqlite:///data/dropcast.db?mode=rwc"
         );
+        for url in [
+            "postgres://dc:a/b@c@db/x",
+            "postgres://dc@db/x?password=hunter2&sslmode=require",
+        ] {
+            let shown = super::without_password(url);
+            assert!(
+                !shown.contains("a/b") && !shown.contains("hunter2"),
+                "{shown}"
+            );
+        }
     }
 }

@@ -63,7 +63,7 @@ async fn parts_go_straight_to_the_bucket_and_the_link_gives_back_identical_bytes
         "S3's minimum"
     );
 
-    // Part URLs point at the bucket and sign the checksum header.
+    // Part URLs point at the bucket and sign the checksum and the length.
     let url = c
         .part_urls(&d.id, vec![PartToSend::of(1, &data[..5 * MIB])])
         .await
@@ -72,7 +72,7 @@ async fn parts_go_straight_to_the_bucket_and_the_link_gives_back_identical_bytes
     assert!(url.url.starts_with(&sw.endpoint), "{}", url.url);
     assert!(
         url.url
-            .contains("X-Amz-SignedHeaders=host%3Bx-amz-checksum-crc64nvme"),
+            .contains("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-crc64nvme"),
         "{}",
         url.url
     );

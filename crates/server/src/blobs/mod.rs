@@ -108,27 +108,21 @@ impl Blobs {
         upload_id: Option<&str>,
     ) -> ApiResult<Vec<api::StoredPart>> {
         match self {
+            // A part stored before checksums were CRCs is not listed: the
+            // client sends it again.
             Blobs::Local(local) => Ok(local
                 .repo
                 .parts(id)
                 .await?
                 .iter()
+                .filter(|p| Crc64::from_hex(&p.crc64nvme).is_some())
                 .map(stored_part)
                 .collect()),
             Blobs::S3(s3) => {
                 let upload_id = upload_id.ok_or_else(lost_upload)?;
-                let parts = s3
-                    .parts(&object_key(id), upload_id)
+                s3.parts(&object_key(id), upload_id)
                     .await
-                    .map_err(|e| s3_error("listing the stored parts", e))?;
-                Ok(parts
-                    .into_iter()
-                    .map(|p| api::StoredPart {
-                        number: p.number,
-                        etag: p.etag,
-                        size: p.size,
-                    })
-                    .collect())
+                    .map_err(|e| s3_error("listing the stored parts", e))
             }
         }
     }
@@ -166,22 +160,15 @@ impl Blobs {
                 let upload_id = upload_id.ok_or_else(lost_upload)?;
                 // The same checks, with the same answers, as for local
                 // files; then S3 checks the whole file's CRC itself.
+                let mut verified_by_s3 = false;
                 match s3.parts(&key, upload_id).await {
-                    Ok(parts) => {
-                        let listed: Vec<api::StoredPart> = parts
-                            .into_iter()
-                            .map(|p| api::StoredPart {
-                                number: p.number,
-                                etag: p.etag,
-                                size: p.size,
-                            })
-                            .collect();
+                    Ok(listed) => {
                         check_listed(&listed, req, min_part_size)?;
                         match s3
                             .complete(&key, upload_id, &req.parts, req.crc64nvme, req.size)
                             .await
                         {
-                            Ok(()) => {}
+                            Ok(()) => verified_by_s3 = true,
                             Err(e) if e.code() == Some("NoSuchUpload") => {}
                             Err(e) => return Err(s3_error("completing the upload", e)),
                         }
@@ -194,14 +181,24 @@ impl Blobs {
                     .stat(&key)
                     .await
                     .map_err(|e| s3_error("looking at the stored file", e))?;
-                if total != req.size || crc.is_some_and(|c| c != req.crc64nvme) {
+                if total != req.size {
                     return Err(ApiError::new(
                         ErrorCode::SizeMismatch,
                         format!(
-                            "the stored file is {total} bytes with CRC64-NVME {}; the request \
-                             says {} bytes with {}",
-                            crc.map(|c| c.to_string()).unwrap_or_default(),
-                            req.size,
+                            "the stored file is {total} bytes, the request says {}",
+                            req.size
+                        ),
+                    ));
+                }
+                // S3 checked the CRC at complete; an object completed
+                // earlier (its answer lost) must show the same one.
+                if !verified_by_s3 && crc != Some(req.crc64nvme) {
+                    return Err(ApiError::new(
+                        ErrorCode::ChecksumMismatch,
+                        format!(
+                            "the stored file's CRC64-NVME is {}, not the {} sent",
+                            crc.map(|c| c.to_string())
+                                .unwrap_or_else(|| "unknown".into()),
                             req.crc64nvme
                         ),
                     ));
@@ -229,12 +226,16 @@ impl Blobs {
         match self {
             Blobs::Local(local) => Ok(local.store.delete_prefix(&store::drop_prefix(id)).await?),
             Blobs::S3(s3) => {
+                // Each step is tried whatever the others did: the row is
+                // gone, so nothing would try again.
                 let key = object_key(id);
-                if let Some(upload_id) = upload_id {
-                    s3.abort(&key, upload_id).await?;
-                }
-                s3.delete(&key).await?;
-                s3.delete(&thumbnail_key(false, id)).await?;
+                let aborted = match upload_id {
+                    Some(u) => s3.abort(&key, u).await,
+                    None => Ok(()),
+                };
+                let deleted = s3.delete(&key).await;
+                let thumb = s3.delete(&thumbnail_key(false, id)).await;
+                aborted.and(deleted).and(thumb)?;
                 Ok(())
             }
         }
@@ -317,6 +318,15 @@ impl Blobs {
             Blobs::S3(s3) => Ok(s3
                 .put(&object_key(id), content_type, bytes, Some(crc))
                 .await?),
+        }
+    }
+
+    /// The origin that serves drops' bytes when it is not this server (the
+    /// bucket's, `scheme://host[:port]`), for the share pages' CSP.
+    pub fn bytes_origin(&self) -> Option<String> {
+        match self {
+            Blobs::Local(_) => None,
+            Blobs::S3(s3) => Some(s3.origin()),
         }
     }
 
@@ -541,7 +551,7 @@ fn s3_error(context: &str, e: s3::S3Error) -> ApiError {
             ErrorCode::PartTooSmall,
             "every part but the last must be at least 5 MiB (S3's minimum)",
         ),
-        Some("NoSuchUpload") => ApiError::new(
+        Some("NoSuchUpload" | "NoSuchKey" | "HTTP 404") => ApiError::new(
             ErrorCode::Conflict,
             "this drop's upload is no longer open (completed or aborted); create a new drop",
         ),

@@ -69,14 +69,6 @@ pub struct S3 {
     http: reqwest::Client,
 }
 
-/// One part as S3 lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    pub number: u32,
-    pub etag: String,
-    pub size: u64,
-}
-
 impl S3 {
     pub fn new(config: S3Config, credentials: Credentials) -> S3 {
         let http = reqwest::Client::builder()
@@ -115,6 +107,12 @@ impl S3 {
                 format!("/{key}"),
             )
         }
+    }
+
+    /// `scheme://host[:port]` of the objects' URLs.
+    pub fn origin(&self) -> String {
+        let (scheme, host, _) = self.location("");
+        format!("{scheme}://{host}")
     }
 
     fn url(&self, key: &str, query: &str) -> String {
@@ -202,9 +200,11 @@ impl S3 {
         })
     }
 
-    /// A presigned UploadPart URL for `part`, valid for `ttl` seconds (or
-    /// less: not past the credentials' own life). It signs the part's
-    /// checksum header, which the client must send as given.
+    /// A presigned UploadPart URL for `part`, valid for `ttl` seconds (at
+    /// most S3's seven days; with session credentials, as on Lambda, S3
+    /// also refuses it once they lapse, and the client asks again). It
+    /// signs the part's checksum and length, which the client must send as
+    /// given: S3 refuses other bytes, and a part bigger than was declared.
     pub fn part_url(
         &self,
         key: &str,
@@ -213,7 +213,10 @@ impl S3 {
         ttl: u64,
     ) -> api::PartUrl {
         let (_, host, path) = self.location(key);
-        let checksum = (api::CHECKSUM_HEADER.to_string(), part.crc64nvme.to_base64());
+        let signed = vec![
+            (api::CHECKSUM_HEADER.to_string(), part.crc64nvme.to_base64()),
+            ("content-length".to_string(), part.size.to_string()),
+        ];
         let req = Request {
             method: "PUT",
             host: &host,
@@ -222,20 +225,21 @@ impl S3 {
                 ("partNumber".into(), part.number.to_string()),
                 ("uploadId".into(), upload_id.to_string()),
             ],
-            headers: vec![checksum.clone()],
+            headers: signed.clone(),
         };
         let now = OffsetDateTime::now_utc();
+        let ttl = ttl.min(sigv4::MAX_EXPIRES);
         let query = self.signer.presign(&req, now, ttl);
         api::PartUrl {
             number: part.number,
             url: self.url(key, &query),
-            headers: [checksum].into_iter().collect(),
+            headers: signed.into_iter().collect(),
             expires_at: now + time::Duration::seconds(ttl as i64),
         }
     }
 
     /// ListParts, every page of it.
-    pub async fn parts(&self, key: &str, upload_id: &str) -> Result<Vec<Part>> {
+    pub async fn parts(&self, key: &str, upload_id: &str) -> Result<Vec<api::StoredPart>> {
         let op = "ListParts";
         let mut parts = Vec::new();
         let mut marker = 0u32;
@@ -258,7 +262,7 @@ impl S3 {
                         what: "a part's number, size and ETag",
                     });
                 };
-                parts.push(Part {
+                parts.push(api::StoredPart {
                     number,
                     etag: etag.trim_matches('"').to_string(),
                     size,

@@ -11,6 +11,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+/// The longest a presigned URL may live: seven days.
+pub const MAX_EXPIRES: u64 = 604_800;
+
 /// The payload hash of a presigned request: the body is not signed.
 const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
 
@@ -74,7 +77,10 @@ impl Signer {
             format!("{}/{}", self.credentials.access_key, self.scope(&date)),
         ));
         query.push(("X-Amz-Date".into(), stamp.clone()));
-        query.push(("X-Amz-Expires".into(), expires_in.min(604_800).to_string()));
+        query.push((
+            "X-Amz-Expires".into(),
+            expires_in.min(MAX_EXPIRES).to_string(),
+        ));
         if let Some(token) = &self.credentials.session_token {
             query.push(("X-Amz-Security-Token".into(), token.clone()));
         }
@@ -142,7 +148,11 @@ impl Signer {
     ) -> String {
         let canonical_headers: String = headers
             .iter()
-            .map(|(k, v)| format!("{k}:{}\n", v.trim()))
+            .map(|(k, v)| {
+                // Trimmed, and runs of spaces inside made one.
+                let value = v.split_whitespace().collect::<Vec<_>>().join(" ");
+                format!("{k}:{value}\n")
+            })
             .collect();
         let canonical = format!(
             "{}\n{}\n{canonical_query}\n{canonical_headers}\n{}\n{payload}",

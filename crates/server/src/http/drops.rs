@@ -102,9 +102,17 @@ pub async fn create(
         declared_size: req.size.map(|s| s as i64),
         visibility: req.visibility.unwrap_or_default().as_str(),
         expires_at,
+        upload_id: None,
     };
-    // The upload is begun first, so that a drop row never lacks one.
+    // The upload is begun first and its id written with the row, so that
+    // no drop row ever lacks one. (An upload begun for a row that is then
+    // not made is aborted below; after a crash, the bucket's rule for
+    // incomplete uploads ends it.)
     let upload_id = app.blobs.begin(new.id).await?;
+    let new = NewDrop {
+        upload_id: upload_id.as_deref(),
+        ..new
+    };
     let made = if req.id.is_some() {
         match app.repo.claim(&new).await {
             Ok(Claim::Claimed) => Ok(()),
@@ -129,9 +137,6 @@ pub async fn create(
             }
         }
         return Err(e);
-    }
-    if upload_id.is_some() {
-        app.repo.set_upload_id(new.id, upload_id.as_deref()).await?;
     }
     if password_hash.is_some() || req.max_views.is_some() {
         app.repo

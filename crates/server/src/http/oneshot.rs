@@ -86,6 +86,7 @@ async fn store_file(
         declared_size: None,
         visibility: api::Visibility::Unlisted.as_str(),
         expires_at: None,
+        upload_id: None,
     };
     app.repo.insert_drop(&new).await?;
     let nonce = secrets::new_id();

@@ -368,6 +368,21 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
             response.headers_mut().insert(header::SET_COOKIE, v);
         }
     }
+    // The image or video is a redirect to the bucket when it serves the
+    // bytes, and a browser checks where a redirect leads against the CSP.
+    if let Some(origin) = app.blobs.bytes_origin() {
+        let csp = PAGE_CSP
+            .replace(
+                "img-src 'self' data:",
+                &format!("img-src 'self' data: {origin}"),
+            )
+            .replace("media-src 'self'", &format!("media-src 'self' {origin}"));
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
     Ok(response)
 }
 
