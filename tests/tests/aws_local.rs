@@ -82,7 +82,11 @@ async fn two_hundred_mib_go_up_in_parallel_parts_and_a_killed_upload_resumes_byt
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let killed = killed.expect("the second upload never got going");
+    let Some(killed) = killed else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the second upload never got going");
+    };
     let stored = owner.stored_parts(&killed).await.unwrap().len();
     assert!(
         stored < 40,
