@@ -18,7 +18,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   test           format check, clippy, every Rust test in the workspace, the UI's tests
   ui             build the web UI (ui/dist) that dropcast-ui embeds
   msrv           check the workspace with the Rust of its rust-version (the GitHub workflow runs it)
-  bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app, record; default all)";
+  bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app, record; default all)
+  lambda [--arm64]
+                 the Lambda function zips, built by cargo-lambda for provided.al2023
+                 (x86_64, or arm64 through zig): target/lambda/<arch>/<function>/bootstrap.zip";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         Some("ui") => sys::build_ui(),
         Some("bench") => bench::main(&args[1..]),
         Some("msrv") => msrv(),
+        Some("lambda") => lambda(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -255,6 +259,65 @@ fn test(_args: &[String]) -> Result<(), String> {
     step("nothing left running");
     let left = rules::check_nothing_left_running();
     ui.and(left)
+}
+
+/// The Lambda functions, one zip each, as `serverless.yml` deploys them.
+const LAMBDA_FUNCTIONS: &[&str] = &["dropcast-lambda-api"];
+
+fn lambda(args: &[String]) -> Result<(), String> {
+    sys::ensure_packages(BUILD_PACKAGES)?;
+    let tools = tools::ensure_pypi()?;
+    let arm64 = args.iter().any(|a| a == "--arm64");
+    let (arch, flags): (&str, &[&str]) = if arm64 {
+        // Cross-linked by zig (PyPI ziglang), which cargo-lambda runs.
+        sys::ensure_rust_target("aarch64-unknown-linux-gnu")?;
+        ("arm64", &["--arm64"])
+    } else {
+        // This machine's own toolchain: no zig needed.
+        ("x86_64", &["--x86-64", "--compiler", "cargo"])
+    };
+    let out = sys::target_dir().join("lambda").join(arch);
+    let out_s = sys::path_str(&out)?;
+    let mut build = vec![
+        "lambda",
+        "build",
+        "--release",
+        "--locked",
+        "--output-format",
+        "zip",
+        "--lambda-dir",
+        &out_s,
+    ];
+    build.extend_from_slice(flags);
+    for f in LAMBDA_FUNCTIONS {
+        build.extend(["--bin", f]);
+    }
+    // cargo-lambda finds zig as `python3 -m ziglang`: the venv's python.
+    let path = format!(
+        "{}:{}",
+        sys::path_str(&tools)?,
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = std::process::Command::new(tools.join("cargo-lambda"))
+        .args(&build)
+        .env("PATH", path)
+        .status()
+        .map_err(|e| format!("cargo-lambda: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo lambda build for {arch} failed: {status}"));
+    }
+    for f in LAMBDA_FUNCTIONS {
+        let zip = out.join(f).join("bootstrap.zip");
+        let size = std::fs::metadata(&zip)
+            .map_err(|e| format!("{}: {e}", zip.display()))?
+            .len();
+        println!(
+            "{f} ({arch}): {} ({:.1} MiB)",
+            zip.display(),
+            size as f64 / (1 << 20) as f64
+        );
+    }
+    Ok(())
 }
 
 /// `cargo check` of everything with the toolchain `rust-version` names,

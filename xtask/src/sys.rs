@@ -193,6 +193,15 @@ pub fn ensure_rust_components(components: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// A Rust target's standard library, through rustup when missing.
+pub fn ensure_rust_target(target: &str) -> Result<(), String> {
+    let installed = output("rustup", &["target", "list", "--installed"])?;
+    if !installed.lines().any(|l| l.trim() == target) {
+        run("rustup", &["target", "add", target])?;
+    }
+    Ok(())
+}
+
 /// Node.js 20.19 or newer (Vite 8 needs it) with npm; Debian's package
 /// when none is there.
 pub fn ensure_node() -> Result<(), String> {

@@ -17,6 +17,9 @@ pub const PYPI_TOOLS: &[(&str, &str)] = &[
     // cargo-lambda: its emulator of the Lambda runtime API runs the API
     // function in the tests.
     ("cargo-lambda", "1.9.2"),
+    // zig, which cargo-lambda links arm64 functions with (`cargo xtask
+    // lambda --arm64`).
+    ("ziglang", "0.14.1"),
 ];
 
 /// The venv's `bin` folder, with the pinned tools installed in it.
