@@ -126,6 +126,15 @@ async fn parts_go_straight_to_the_bucket_and_the_link_gives_back_identical_bytes
     let d2 = c.create_drop(&new_drop("two.bin", None)).await.unwrap();
     let e1 = put(&c, &d2.id, 1, &p).await.unwrap();
     let e2 = put(&c, &d2.id, 2, &q).await.unwrap();
+    // The share page's progress counts what the bucket holds.
+    let status: serde_json::Value = reqwest::get(format!("{}/{}/status", server.url, d2.id))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "uploading", "{status}");
+    assert_eq!(status["received"], (p.len() + q.len()) as u64, "{status}");
     let whole = [p.clone(), q.clone()].concat();
     let mut req = api::CompleteRequest {
         parts: vec![

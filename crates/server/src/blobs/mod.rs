@@ -127,6 +127,26 @@ impl Blobs {
         }
     }
 
+    /// Bytes of an upload in progress stored so far, and when its last
+    /// part arrived (unix ms; `None`: no part yet), for its share page.
+    pub async fn received(
+        &self,
+        id: &str,
+        upload_id: Option<&str>,
+    ) -> ApiResult<(i64, Option<i64>)> {
+        match (self, upload_id) {
+            (Blobs::Local(local), _) => Ok(local.repo.received(id).await?),
+            (Blobs::S3(s3), Some(upload_id)) => match s3.received(&object_key(id), upload_id).await
+            {
+                Ok((bytes, last)) => Ok((bytes as i64, last)),
+                // Being completed, or aborted: nothing more to show.
+                Err(e) if e.code() == Some("NoSuchUpload") => Ok((0, None)),
+                Err(e) => Err(s3_error("listing the stored parts", e)),
+            },
+            (Blobs::S3(_), None) => Ok((0, None)),
+        }
+    }
+
     /// Joins the listed parts into the drop's bytes, checking the part
     /// list, the total size and the whole file's CRC64-NVME without reading
     /// the bytes again. Answers the file's first bytes, for its type.

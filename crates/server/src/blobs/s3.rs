@@ -240,6 +240,29 @@ impl S3 {
 
     /// ListParts, every page of it.
     pub async fn parts(&self, key: &str, upload_id: &str) -> Result<Vec<api::StoredPart>> {
+        Ok(self
+            .list_parts(key, upload_id)
+            .await?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect())
+    }
+
+    /// Bytes stored so far by an upload, and when its last part arrived
+    /// (unix ms; `None`: no part yet), from ListParts.
+    pub async fn received(&self, key: &str, upload_id: &str) -> Result<(u64, Option<i64>)> {
+        let parts = self.list_parts(key, upload_id).await?;
+        let bytes = parts.iter().map(|(p, _)| p.size).sum();
+        let last = parts.iter().filter_map(|(_, at)| *at).max();
+        Ok((bytes, last))
+    }
+
+    /// ListParts, every page of it: each part with when it was stored.
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<(api::StoredPart, Option<i64>)>> {
         let op = "ListParts";
         let mut parts = Vec::new();
         let mut marker = 0u32;
@@ -262,11 +285,20 @@ impl S3 {
                         what: "a part's number, size and ETag",
                     });
                 };
-                parts.push(api::StoredPart {
-                    number,
-                    etag: etag.trim_matches('"').to_string(),
-                    size,
-                });
+                let stored_at = xml::first(&part, "LastModified")
+                    .and_then(|t| {
+                        OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
+                parts.push((
+                    api::StoredPart {
+                        number,
+                        etag: etag.trim_matches('"').to_string(),
+                        size,
+                    },
+                    stored_at,
+                ));
             }
             let truncated = xml::first(&text, "IsTruncated").as_deref() == Some("true");
             let next = xml::first(&text, "NextPartNumberMarker").and_then(|v| v.parse().ok());

@@ -324,7 +324,7 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
         return Ok(password_page(app, id, false));
     }
     if d.status != COMPLETE {
-        let (received, last) = app.repo.received(id).await?;
+        let (received, last) = app.blobs.received(id, d.upload_id.as_deref()).await?;
         let html = UploadingPage {
             title: title_of(&d),
             asset_version: asset_version(),
@@ -488,7 +488,7 @@ pub async fn status(
     let (received, last) = if complete {
         (d.size.unwrap_or(0), None)
     } else {
-        app.repo.received(&id).await?
+        app.blobs.received(&id, d.upload_id.as_deref()).await?
     };
     let status = if complete {
         "complete"
