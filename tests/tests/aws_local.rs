@@ -54,14 +54,11 @@ async fn two_hundred_mib_go_up_in_parallel_parts_and_a_killed_upload_resumes_byt
     // Killed with SIGKILL mid-way, then resumed.
     let other = bytes(200 * MIB, 51);
     let file = temp_file(&other);
-    let mut child = Command::new(workspace_bin("dropcast"))
+    let mut child = home
+        .command("dropcast")
         .args(["--json", "upload", file.path().to_str().unwrap()])
-        .env("HOME", home.dir.path())
-        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
-        .env("XDG_DATA_HOME", home.dir.path().join("data"))
         .env("DROPCAST_CREDENTIALS", "file")
         .env("DROPCAST_PARALLEL", "1")
-        .env_remove("DISPLAY")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -116,11 +113,9 @@ async fn a_shot_has_its_link_on_the_clipboard_before_the_function_is_asked_anyth
     // A frozen function answers nothing: the link can only come from the
     // ids reserved at sign-in.
     st.api.freeze();
-    let shot = Command::new(workspace_bin("dropcast"))
+    let shot = home
+        .command("dropcast")
         .args(["--json", "shot", "--screen"])
-        .env("HOME", home.dir.path())
-        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
-        .env("XDG_DATA_HOME", home.dir.path().join("data"))
         .env("DROPCAST_CREDENTIALS", "file")
         .env("DISPLAY", &x.display)
         .stdout(Stdio::piped())
