@@ -146,8 +146,7 @@ impl AwsLocal {
         let s3 = crate::Seaweed::start();
         let pg = crate::Postgres::start();
         let mut env = s3.server_env();
-        env.push(("DROPCAST_DATABASE_URL".into(), pg.url.clone()));
-        env.push(("DROPCAST_DATABASE_POOL".into(), "2".into()));
+        env.extend(pg.server_env());
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         // The account, made as an operator would: the server's own admin
         // command on the same database.

@@ -104,6 +104,17 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// The `DROPCAST_*` settings of a server whose metadata is here (a
+    /// pool of two, as on Lambda).
+    pub fn server_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("DROPCAST_DATABASE_URL".into(), self.url.clone()),
+            ("DROPCAST_DATABASE_POOL".into(), "2".into()),
+        ]
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");

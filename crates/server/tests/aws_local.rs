@@ -32,8 +32,7 @@ fn start_on(stack: &Stack, endpoint: &str, extra: &[(&str, &str)]) -> Server {
     let mut env: Vec<(String, String)> = stack.sw.server_env();
     env.retain(|(k, _)| k != "DROPCAST_S3_ENDPOINT");
     env.push(("DROPCAST_S3_ENDPOINT".into(), endpoint.into()));
-    env.push(("DROPCAST_DATABASE_URL".into(), stack.pg.url.clone()));
-    env.push(("DROPCAST_DATABASE_POOL".into(), "2".into()));
+    env.extend(stack.pg.server_env());
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     start_with(&refs)
