@@ -50,10 +50,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging() {
-    let level = std::env::var("DROPCAST_LOG")
-        .ok()
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(tracing::Level::INFO);
+    let level = dropcast_server::log_level();
     tracing_subscriber::fmt()
         .json()
         .with_max_level(level)

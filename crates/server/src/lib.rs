@@ -20,6 +20,15 @@ pub mod store;
 pub mod thumbs;
 
 pub use config::Config;
+
+/// The log level `DROPCAST_LOG` asks for (`debug`, `info`, `warn`,
+/// `error`); info when unset or unreadable. For every server binary.
+pub fn log_level() -> tracing::Level {
+    std::env::var("DROPCAST_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::Level::INFO)
+}
 pub use http::openapi_json;
 
 use anyhow::Context;

@@ -136,10 +136,7 @@ fn limit_malloc_arenas() {
 }
 
 fn init_logging() {
-    let level = std::env::var("DROPCAST_LOG")
-        .ok()
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(tracing::Level::INFO);
+    let level = dropcast_server::log_level();
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
