@@ -146,7 +146,42 @@ impl Seaweed {
     /// The objects in the bucket under `drops/`, by key, as the filer
     /// lists them.
     pub fn objects(&self) -> Listing {
-        let path = format!("/buckets/{}/drops/?limit=10000", self.bucket);
+        self.keys_under("drops/")
+    }
+
+    /// The objects under `prefix` (a folder, ending in `/`), by key.
+    pub fn keys_under(&self, prefix: &str) -> Listing {
+        let bucket_path = format!("/buckets/{}/", self.bucket);
+        self.entries(prefix, |e| {
+            Some(
+                e["FullPath"]
+                    .as_str()?
+                    .trim_start_matches(&bucket_path)
+                    .to_string(),
+            )
+        })
+    }
+
+    /// The keys of the multipart uploads begun and neither completed nor
+    /// aborted. (SeaweedFS keeps each in a folder under `.uploads/`, its
+    /// key in the folder's `key` attribute.)
+    pub fn open_uploads(&self) -> Listing {
+        use base64::Engine;
+        self.entries(".uploads/", |e| {
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(e["Extended"]["key"].as_str()?)
+                .ok()?;
+            String::from_utf8(key).ok()
+        })
+    }
+
+    /// What `read` makes of each entry the filer lists in `folder`.
+    fn entries(
+        &self,
+        folder: &str,
+        read: impl Fn(&serde_json::Value) -> Option<String>,
+    ) -> Listing {
+        let path = format!("/buckets/{}/{folder}?limit=10000", self.bucket);
         let Some((status, body)) = crate::http_get(self.filer_port, &path) else {
             return Listing(None);
         };
@@ -156,20 +191,8 @@ impl Seaweed {
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
             return Listing(None);
         };
-        let names = json["Entries"]
-            .as_array()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| e["FullPath"].as_str())
-                    .map(|p| {
-                        p.trim_start_matches(&format!("/buckets/{}/", self.bucket))
-                            .to_string()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Listing(Some(names))
+        let entries = json["Entries"].as_array().cloned().unwrap_or_default();
+        Listing(Some(entries.iter().filter_map(read).collect()))
     }
 }
 

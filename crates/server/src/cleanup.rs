@@ -36,9 +36,7 @@ pub async fn run(app: &App) -> anyhow::Result<Cleaned> {
         if ids.is_empty() {
             break;
         }
-        for id in &ids {
-            app.purge_drop(id).await?;
-        }
+        app.purge_drops(&ids).await?;
         done.expired += ids.len();
     }
     let before = now_ms() - app.config.stale_upload_age as i64 * 1000;
@@ -47,9 +45,7 @@ pub async fn run(app: &App) -> anyhow::Result<Cleaned> {
         if ids.is_empty() {
             break;
         }
-        for id in &ids {
-            app.purge_drop(id).await?;
-        }
+        app.purge_drops(&ids).await?;
         done.stale += ids.len();
     }
     Ok(done)

@@ -164,12 +164,16 @@ impl App {
         Ok(())
     }
 
-    /// Deletes a drop: the row first (so nothing is served any more), then
-    /// its bytes and thumbnail, and its upload if one is open.
-    pub async fn purge_drop(&self, id: &str) -> anyhow::Result<()> {
-        let upload_id = self.repo.drop_by_id(id).await?.and_then(|d| d.upload_id);
-        self.repo.delete_drop(id).await?;
-        self.blobs.delete(id, upload_id.as_deref()).await
+    /// Deletes drops: the rows first (so nothing is served any more), then
+    /// their bytes and thumbnails, and their uploads if open, in one batch.
+    pub async fn purge_drops(&self, ids: &[String]) -> anyhow::Result<()> {
+        let mut gone = Vec::with_capacity(ids.len());
+        for id in ids {
+            let upload_id = self.repo.drop_by_id(id).await?.and_then(|d| d.upload_id);
+            self.repo.delete_drop(id).await?;
+            gone.push((id.clone(), upload_id));
+        }
+        self.blobs.delete(&gone).await
     }
 
     /// What `serve` runs beside the HTTP server: the event relay (unless

@@ -317,3 +317,39 @@ async fn bad_inputs_each_get_their_error_code_on_aws() {
     let st = stack();
     bad_inputs_get_their_codes(&start_on(&st, &st.sw.endpoint, &[])).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_uploads_on_aws() {
+    let st = stack();
+    let mut server = start_on(&st, &st.sw.endpoint, &[("DROPCAST_CLEANUP_INTERVAL", "0")]);
+    // Complete drops are objects, the others open multipart uploads.
+    let held = || -> Vec<String> {
+        let mut keys = st.sw.objects().keys();
+        keys.extend(st.sw.open_uploads().keys());
+        keys.iter()
+            .map(|k| k.strip_prefix("drops/").expect("a drop's key").to_string())
+            .collect()
+    };
+    cleanup_removes_exactly_the_expired_and_the_stale(&mut server, &held).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_drop_deletes_its_thumbnail_too() {
+    let st = stack();
+    let server = start_on(&st, &st.sw.endpoint, &[]);
+    let c = server.client();
+    let png = {
+        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let d = share_bytes(&c, new_drop("shot.png", None), &png).await;
+    let thumbnail = format!("thumbnails/{}.png", d.id);
+    wait_up_to(std::time::Duration::from_secs(10), "the thumbnail", || {
+        st.sw.keys_under("thumbnails/").keys() == [thumbnail.clone()]
+    });
+    c.delete_drop(&d.id).await.unwrap();
+    assert_eq!(st.sw.keys_under("thumbnails/").keys(), Vec::<String>::new());
+    assert_eq!(st.sw.objects().keys(), Vec::<String>::new());
+}

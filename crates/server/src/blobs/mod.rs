@@ -240,25 +240,45 @@ impl Blobs {
         }
     }
 
-    /// Deletes everything of drop `id`: its upload if one is open, its
-    /// bytes and its thumbnail.
-    pub async fn delete(&self, id: &str, upload_id: Option<&str>) -> anyhow::Result<()> {
+    /// Deletes everything of each drop, given as its id and its upload if
+    /// one is open: the upload, the bytes and the thumbnail. On S3 the
+    /// objects go in batches (DeleteObjects), not a request each.
+    pub async fn delete(&self, drops: &[(String, Option<String>)]) -> anyhow::Result<()> {
+        // Each step is tried whatever the others did: the rows are gone,
+        // so nothing would try again.
+        let mut first_error = None;
         match self {
-            Blobs::Local(local) => Ok(local.store.delete_prefix(&store::drop_prefix(id)).await?),
+            Blobs::Local(local) => {
+                for (id, _) in drops {
+                    if let Err(e) = local.store.delete_prefix(&store::drop_prefix(id)).await {
+                        first_error.get_or_insert(anyhow::Error::from(e));
+                    }
+                }
+            }
             Blobs::S3(s3) => {
-                // Each step is tried whatever the others did: the row is
-                // gone, so nothing would try again.
-                let key = object_key(id);
-                let aborted = match upload_id {
-                    Some(u) => s3.abort(&key, u).await,
-                    None => Ok(()),
-                };
-                let deleted = s3.delete(&key).await;
-                let thumb = s3.delete(&thumbnail_key(false, id)).await;
-                aborted.and(deleted).and(thumb)?;
-                Ok(())
+                use futures_util::StreamExt;
+                let open: Vec<(String, String)> = drops
+                    .iter()
+                    .filter_map(|(id, upload)| Some((object_key(id), upload.clone()?)))
+                    .collect();
+                let mut aborted = futures_util::stream::iter(open)
+                    .map(|(key, upload)| async move { s3.abort(&key, &upload).await })
+                    .buffer_unordered(8);
+                while let Some(done) = aborted.next().await {
+                    if let Err(e) = done {
+                        first_error.get_or_insert(e.into());
+                    }
+                }
+                let keys: Vec<String> = drops
+                    .iter()
+                    .flat_map(|(id, _)| [object_key(id), thumbnail_key(false, id)])
+                    .collect();
+                if let Err(e) = s3.delete_many(&keys).await {
+                    first_error.get_or_insert(e.into());
+                }
             }
         }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// `range` of a complete drop's bytes (`size` of them in all).

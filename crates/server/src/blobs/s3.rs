@@ -389,6 +389,70 @@ impl S3 {
         .map(drop)
     }
 
+    /// DeleteObjects of `keys`, in requests of up to 1,000 (S3's limit).
+    /// Quiet mode: S3 answers only the keys it could not delete, and the
+    /// first of them is the error. Every request is sent whatever the
+    /// others answered.
+    pub async fn delete_many(&self, keys: &[String]) -> Result<()> {
+        let mut first_error = None;
+        for batch in keys.chunks(1000) {
+            if let Err(e) = self.delete_batch(batch).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn delete_batch(&self, keys: &[String]) -> Result<()> {
+        const OPERATION: &str = "DeleteObjects";
+        let mut body = String::from("<Delete><Quiet>true</Quiet>");
+        for key in keys {
+            body.push_str(&format!("<Object><Key>{}</Key></Object>", xml::escape(key)));
+        }
+        body.push_str("</Delete>");
+        let body = body.into_bytes();
+        // S3 wants the body's checksum on this call; CRC64-NVME is one it
+        // takes, in place of Content-MD5.
+        let headers = vec![
+            ("content-type".to_string(), "application/xml".to_string()),
+            (
+                api::CHECKSUM_HEADER.to_string(),
+                Crc64::of(&body).to_base64(),
+            ),
+            (
+                "x-amz-sdk-checksum-algorithm".to_string(),
+                "CRC64NVME".to_string(),
+            ),
+        ];
+        let resp = self
+            .call(
+                OPERATION,
+                reqwest::Method::POST,
+                "",
+                vec![("delete".into(), String::new())],
+                headers,
+                body,
+            )
+            .await?;
+        let answer = text(OPERATION, resp).await?;
+        let errors = xml::all(&answer, "Error");
+        let Some(error) = errors.first() else {
+            return Ok(());
+        };
+        Err(S3Error::Refused {
+            operation: OPERATION,
+            status: 200,
+            code: xml::first(error, "Code").unwrap_or_else(|| "InternalError".into()),
+            message: format!(
+                "{} of {} keys not deleted, the first {}: {}",
+                errors.len(),
+                keys.len(),
+                xml::first(error, "Key").unwrap_or_default(),
+                xml::first(error, "Message").unwrap_or_default()
+            ),
+        })
+    }
+
     /// PutObject of a small object (a thumbnail, a one-shot upload), with
     /// its CRC64-NVME for S3 to check and keep when given.
     pub async fn put(

@@ -347,7 +347,7 @@ pub async fn delete(
 }
 
 pub async fn delete_drop(app: &App, id: &str) -> ApiResult<()> {
-    app.purge_drop(id)
+    app.purge_drops(&[id.to_string()])
         .await
         .map_err(|e| ApiError::internal("deleting a drop", e))
 }

@@ -380,3 +380,70 @@ pub async fn bad_inputs_get_their_codes(server: &Server) {
     )
     .await;
 }
+
+/// The ids of the drops whose bytes a backend holds, complete or in
+/// parts, looked at from outside the server.
+pub type Held<'a> = &'a dyn Fn() -> Vec<String>;
+
+async fn status_of(url: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Expired drops answer 410, and cleanup removes exactly them and the
+/// stale uploads, with all their bytes, several at a time.
+pub async fn cleanup_removes_exactly_the_expired_and_the_stale(
+    server: &mut Server,
+    held: Held<'_>,
+) {
+    let c = server.client();
+    let soon = time::OffsetDateTime::now_utc() + std::time::Duration::from_millis(1500);
+    let mut expiring = Vec::new();
+    for n in 0..3 {
+        let create = api::CreateDrop {
+            name: format!("brief{n}.bin"),
+            expires_at: Some(soon),
+            ..Default::default()
+        };
+        expiring.push(share_bytes(&c, create, &bytes(1000, n)).await);
+    }
+    let kept = share_bytes(&c, new_drop("kept.bin", None), &bytes(1000, 9)).await;
+    let stale = c
+        .create_drop(&new_drop("stale.bin", Some(10 * MIB as u64)))
+        .await
+        .unwrap();
+    put(&c, &stale.id, 1, &bytes(6 * MIB, 3)).await.unwrap();
+    let mut all: Vec<String> = expiring.iter().map(|d| d.id.clone()).collect();
+    all.extend([kept.id.clone(), stale.id.clone()]);
+    all.sort();
+    let mut holds = held();
+    holds.sort();
+    assert_eq!(holds, all, "the bytes of every drop, and the stale parts");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let e = &expiring[0];
+    assert_eq!(status_of(&e.url).await, 410);
+    assert_eq!(status_of(&e.raw_url).await, 410);
+
+    // Uploads count as stale after a second here.
+    server.restart_with(&[("DROPCAST_STALE_UPLOAD_AGE", "1")]);
+    let done = server.admin(&["cleanup"], None);
+    assert_eq!(done["expired"], 3, "{done}");
+    assert_eq!(done["stale"], 1, "{done}");
+    assert_eq!(held(), vec![kept.id.clone()], "only the kept drop's bytes");
+    assert!(get_bytes(&server.anonymous(), &kept.raw_url).await == bytes(1000, 9));
+    assert_eq!(status_of(&e.url).await, 404);
+    let again = server.admin(&["cleanup"], None);
+    assert_eq!(
+        (again["expired"].as_u64(), again["stale"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
