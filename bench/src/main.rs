@@ -164,9 +164,17 @@ async fn summary(args: &[String]) -> Result<(), String> {
         }
     }
     println!("\n=== server ===");
+    let (lambda, hello) = (
+        bin("dropcast-lambda-api"),
+        format!("{dir}/examples/hello-lambda"),
+    );
     if let Err(e) = server::run(&s(&[
         "--server-bin",
         &server,
+        "--lambda-bin",
+        &lambda,
+        "--hello-lambda-bin",
+        &hello,
         "--size-mib",
         "256",
         "--runs",

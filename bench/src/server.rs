@@ -430,6 +430,163 @@ pub async fn run(args: &[String]) -> Result<(), String> {
     );
     drop(nginx);
     drop(server);
+    let lambda_bins = (flag(args, "--lambda-bin"), flag(args, "--hello-lambda-bin"));
+    let lambda_bins = (lambda_bins.0.as_deref(), lambda_bins.1.as_deref());
+    aws_local(&bin, lambda_bins, dir.path(), &file, size, runs).await
+}
+
+/// The AWS-local stack: 1 GiB through presigned parts (the server on S3
+/// and PostgreSQL hands out the URLs; the bytes go straight to SeaweedFS)
+/// against `aws s3 cp` (awscli from PyPI) to the same SeaweedFS, with the
+/// same part size (8 MiB) and concurrency (4).
+async fn aws_local(
+    bin: &str,
+    lambda_bins: (Option<&str>, Option<&str>),
+    dir: &Path,
+    file: &Path,
+    size: u64,
+    runs: usize,
+) -> Result<(), String> {
+    let s3 = dropcast_tests::Seaweed::start_own();
+    let pg = dropcast_tests::Postgres::start_own();
+    let mut env: Vec<(String, String)> = s3.server_env();
+    env.extend(pg.server_env());
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let (server, url, token) = start_server_with(bin, dir, false, free_port(), &env)?;
+    let c = Client::new(&url, Some(token));
+    let aws = dropcast_tests::venv_tool("aws", "awscli");
+    let config = dir.join("aws-config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 8MB\n  \
+         multipart_chunksize = 8MB\n  max_concurrent_requests = 4\n  addressing_style = path\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let aws_s3 = || {
+        let mut cmd = Command::new(&aws);
+        cmd.arg("s3")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_ACCESS_KEY_ID", dropcast_tests::seaweed::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", dropcast_tests::seaweed::SECRET_KEY);
+        cmd
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        let t = Instant::now();
+        let d = upload_once(&c, file, size, 4).await?;
+        ours.push(t.elapsed().as_secs_f64());
+        c.delete_drop(&d.id).await.map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        let out = aws_s3()
+            .args(["cp", "--only-show-errors", "--endpoint-url", &s3.endpoint])
+            .arg(file)
+            .arg(format!("s3://{}/peer{i}.bin", s3.bucket))
+            .output()
+            .map_err(|e| format!("running aws: {e}"))?;
+        theirs.push(t.elapsed().as_secs_f64());
+        if !out.status.success() {
+            return Err(format!(
+                "aws s3 cp: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let rm = aws_s3()
+            .args(["rm", "--only-show-errors", "--endpoint-url", &s3.endpoint])
+            .arg(format!("s3://{}/peer{i}.bin", s3.bucket))
+            .status();
+        if !rm.is_ok_and(|s| s.success()) {
+            return Err("aws s3 rm failed".into());
+        }
+    }
+    let (ours, theirs) = (
+        size as f64 / median(ours) / MIB as f64,
+        size as f64 / median(theirs) / MIB as f64,
+    );
+    crate::figure(
+        "AWS-local upload, presigned parts (vs aws s3 cp)",
+        format!("{ours:.0} MB/s"),
+        Some(("aws s3 cp", format!("{theirs:.0} MB/s"))),
+        Some(ours / theirs),
+        ">= 1.0x",
+    );
+    println!(
+        "AWS-local, 8 MiB parts x4 to SeaweedFS: dropcast {ours:.0} MB/s, aws s3 cp {theirs:.0} \
+         MB/s ({:.2}x)",
+        ours / theirs
+    );
+    drop(server);
+    if let (Some(api), Some(hello)) = (lambda_bins.0, lambda_bins.1) {
+        function_start(api, hello, &env, runs.max(5))?;
+    }
+    drop((s3, pg));
+    Ok(())
+}
+
+/// The API function's size, and its time from process start to its first
+/// answered invocation under cargo-lambda's emulator (its App built on
+/// the AWS-local stack's PostgreSQL and SeaweedFS, as on a cold start),
+/// against a hello-world lambda_http function built the same way. Real
+/// cold starts (the sandbox, the download of the zip) need AWS.
+fn function_start(
+    api: &str,
+    hello: &str,
+    env: &[(&str, String)],
+    runs: usize,
+) -> Result<(), String> {
+    const API: &str = "dropcast-lambda-api";
+    const HELLO: &str = "hello-lambda";
+    let emulator = dropcast_tests::Emulator::start(&[API, HELLO]);
+    let first_answer = |bin: &str, name: &str, path: &str| -> Result<f64, String> {
+        let t = Instant::now();
+        let mut child = emulator
+            .function(Path::new(bin), name)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting {bin}: {e}"))?;
+        // The emulator holds the request until the function asks for it.
+        let answer = dropcast_tests::http_get(
+            emulator.port,
+            &format!("{}{path}", dropcast_tests::Emulator::path(name)),
+        );
+        let secs = t.elapsed().as_secs_f64();
+        let _ = child.kill();
+        let _ = child.wait();
+        match answer {
+            Some((200, _)) => Ok(secs),
+            other => Err(format!("{name}'s first invocation answered {other:?}")),
+        }
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ours.push(first_answer(api, API, "/healthz")?);
+        theirs.push(first_answer(hello, HELLO, "/")?);
+    }
+    let (ours, theirs) = (median(ours) * 1e3, median(theirs) * 1e3);
+    let size = |bin: &str| std::fs::metadata(bin).map_or(0, |m| m.len()) as f64 / MIB as f64;
+    crate::figure(
+        "API function: start to first answer (vs hello-world lambda_http)",
+        format!("{ours:.0} ms"),
+        Some(("hello", format!("{theirs:.0} ms"))),
+        Some(ours / theirs),
+        "<= 1.5x",
+    );
+    crate::figure(
+        "API function binary (release)",
+        format!("{:.1} MiB", size(api)),
+        Some(("hello", format!("{:.1} MiB", size(hello)))),
+        Some(size(api) / size(hello)),
+        "(measure)",
+    );
+    println!(
+        "API function under the emulator, start to first answer: {ours:.0} ms, hello-world \
+         {theirs:.0} ms ({:.2}x); binaries {:.1} MiB and {:.1} MiB",
+        ours / theirs,
+        size(api),
+        size(hello)
+    );
     Ok(())
 }
 

@@ -22,27 +22,39 @@ pub struct LambdaApi {
     /// The function's public base URL, through the guard.
     pub url: String,
     pub guard: Tamper,
-    emulator: Child,
     function: Child,
+    _emulator: Emulator,
+}
+
+/// cargo-lambda's emulator of the Lambda runtime API, serving the
+/// functions it was started for.
+pub struct Emulator {
+    pub port: u16,
+    child: Child,
     _dir: tempfile::TempDir,
 }
 
-impl LambdaApi {
-    /// Starts the emulator and `bin` under it with `env` (its `DROPCAST_*`
-    /// configuration; `DROPCAST_PUBLIC_URL` is set here).
-    pub fn start(bin: &Path, env: &[(String, String)]) -> LambdaApi {
+impl Emulator {
+    pub fn start(functions: &[&str]) -> Emulator {
         let dir = tempfile::tempdir().unwrap();
-        // The emulator wants a Cargo project with a binary of the function's
-        // name around it; it builds nothing.
+        // The emulator wants a Cargo project around it with a binary of
+        // each function's name; it builds nothing.
+        let bins: String = functions
+            .iter()
+            .map(|f| format!("[[bin]]\nname = \"{f}\"\npath = \"src/main.rs\"\n"))
+            .collect();
         std::fs::write(
             dir.path().join("Cargo.toml"),
-            format!("[package]\nname = \"{NAME}\"\nversion = \"0.0.0\"\n"),
+            format!(
+                "[package]\nname = \"{}\"\nversion = \"0.0.0\"\n{bins}",
+                functions[0]
+            ),
         )
         .unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").unwrap();
         let port = crate::free_port();
-        let emulator = Command::new(crate::venv_tool("cargo-lambda", "cargo-lambda"))
+        let child = Command::new(crate::venv_tool("cargo-lambda", "cargo-lambda"))
             .args([
                 "lambda",
                 "watch",
@@ -61,20 +73,53 @@ impl LambdaApi {
         crate::wait_up_to(Duration::from_secs(30), "cargo lambda watch", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
-        let guard = Tamper::guard(port, LAMBDA_PAYLOAD_LIMIT);
-        let url = format!("{}/lambda-url/{NAME}", guard.url());
-        let function = Command::new(bin)
+        Emulator {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// `bin` as function `name` polling this emulator, with the
+    /// environment Lambda gives a function.
+    pub fn function(&self, bin: &Path, name: &str) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{}/.rt/{name}", self.port),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test");
+        cmd
+    }
+
+    /// The path of function `name`'s URL, `/lambda-url/{name}`.
+    pub fn path(name: &str) -> String {
+        format!("/lambda-url/{name}")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LambdaApi {
+    /// Starts the emulator and `bin` under it with `env` (its `DROPCAST_*`
+    /// configuration; `DROPCAST_PUBLIC_URL` is set here).
+    pub fn start(bin: &Path, env: &[(String, String)]) -> LambdaApi {
+        let emulator = Emulator::start(&[NAME]);
+        let guard = Tamper::guard(emulator.port, LAMBDA_PAYLOAD_LIMIT);
+        let url = format!("{}{}", guard.url(), Emulator::path(NAME));
+        let function = emulator
+            .function(bin, NAME)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("DROPCAST_PUBLIC_URL", &url)
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{port}/.rt/{NAME}"),
-            )
-            .env("AWS_LAMBDA_FUNCTION_NAME", NAME)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{NAME}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
             .env("DROPCAST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -84,15 +129,14 @@ impl LambdaApi {
         let api = LambdaApi {
             url,
             guard,
-            emulator,
             function,
-            _dir: dir,
+            _emulator: emulator,
         };
         crate::wait_up_to(
             Duration::from_secs(30),
             "the API function to answer",
             || {
-                crate::http_get(api.guard.port, &format!("/lambda-url/{NAME}/healthz"))
+                crate::http_get(api.guard.port, &format!("{}/healthz", Emulator::path(NAME)))
                     .is_some_and(|(status, _)| status == 200)
             },
         );
@@ -123,10 +167,9 @@ fn signal(pid: u32, sig: &str) {
 
 impl Drop for LambdaApi {
     fn drop(&mut self) {
-        for child in [&mut self.function, &mut self.emulator] {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // The function first; the emulator goes when its field drops.
+        let _ = self.function.kill();
+        let _ = self.function.wait();
     }
 }
 

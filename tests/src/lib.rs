@@ -8,7 +8,7 @@ pub mod postgres;
 pub mod seaweed;
 mod tamper;
 
-pub use lambda::{AwsLocal, LambdaApi};
+pub use lambda::{AwsLocal, Emulator, LambdaApi};
 pub use postgres::Postgres;
 pub use seaweed::Seaweed;
 pub use tamper::Tamper;

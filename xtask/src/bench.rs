@@ -8,7 +8,7 @@ use crate::sys;
 /// Each benchmark and the packages it needs (the peers and the desktop
 /// they run on).
 const BENCHES: &[(&str, &[&str])] = &[
-    ("server", &["nginx", "curl", "procps"]),
+    ("server", &["nginx", "curl", "procps", "postgresql"]),
     (
         "capture",
         &[
@@ -84,7 +84,20 @@ pub fn main(args: &[String]) -> Result<(), String> {
             sys::ensure_packages(packages)?;
         }
     }
+    crate::tools::ensure_bench_pypi()?;
     let release = sys::build_release(PROGRAMS)?;
+    // The API function and a hello-world one, in a cargo run of their own
+    // as `cargo xtask lambda` builds them (no features from the others).
+    sys::cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "dropcast-lambda",
+        "--bin",
+        "dropcast-lambda-api",
+        "--example",
+        "hello-lambda",
+    ])?;
     let bin = |name: &str| sys::bin_path(&release, name);
     let bench = bin("dropcast-bench")?;
     let (server, dropcast, app) = (
@@ -92,10 +105,21 @@ pub fn main(args: &[String]) -> Result<(), String> {
         bin("dropcast")?,
         bin("dropcast-app")?,
     );
+    let lambda = bin("dropcast-lambda-api")?;
+    let hello = sys::bin_path(&release.join("examples"), "hello-lambda")?;
     let dir = sys::path_str(&release)?;
     for name in which {
         let mut args: Vec<&str> = match name {
-            "server" | "pages" => vec![name, "--server-bin", &server],
+            "server" => vec![
+                name,
+                "--server-bin",
+                &server,
+                "--lambda-bin",
+                &lambda,
+                "--hello-lambda-bin",
+                &hello,
+            ],
+            "pages" => vec![name, "--server-bin", &server],
             "capture" | "record" => {
                 vec![name, "--dropcast-bin", &dropcast, "--server-bin", &server]
             }

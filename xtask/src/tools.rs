@@ -22,17 +22,35 @@ pub const PYPI_TOOLS: &[(&str, &str)] = &[
     ("ziglang", "0.14.1"),
 ];
 
+/// What only `cargo xtask bench` needs, in the same venv.
+pub const BENCH_PYPI_TOOLS: &[(&str, &str)] = &[
+    // awscli, the peer of the AWS-local upload (`aws s3 cp`).
+    ("awscli", "1.46.3"),
+];
+
 /// The venv's `bin` folder, with the pinned tools installed in it.
 pub fn ensure_pypi() -> Result<PathBuf, String> {
+    ensure_pypi_tools(PYPI_TOOLS)
+}
+
+/// [`ensure_pypi`], with the bench's tools too.
+pub fn ensure_bench_pypi() -> Result<PathBuf, String> {
+    ensure_pypi_tools(&[PYPI_TOOLS, BENCH_PYPI_TOOLS].concat())
+}
+
+fn ensure_pypi_tools(tools: &[(&str, &str)]) -> Result<PathBuf, String> {
     sys::ensure_packages(&["python3", "python3-venv"])?;
     let venv = sys::target_dir().join("xtask/venv");
     let bin = venv.join("bin");
     let stamp = venv.join("pinned.txt");
-    let wanted: String = PYPI_TOOLS
+    let wanted: String = tools
         .iter()
         .map(|(name, version)| format!("{name}=={version}\n"))
         .collect();
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+    // The stamp lists what is installed: enough when it has every line
+    // wanted (the bench's tools may be there too).
+    let installed = std::fs::read_to_string(&stamp).unwrap_or_default();
+    if wanted.lines().all(|w| installed.lines().any(|i| i == w)) {
         return Ok(bin);
     }
     eprintln!(
@@ -48,6 +66,14 @@ pub fn ensure_pypi() -> Result<PathBuf, String> {
     let specs: Vec<&str> = wanted.lines().collect();
     args.extend(specs);
     sys::run(&pip, &args)?;
+    // Kept from before: the lines of packages not installed again now.
+    let name = |line: &str| line.split("==").next().unwrap_or_default().to_string();
+    let kept: String = installed
+        .lines()
+        .filter(|i| !wanted.lines().any(|w| name(w) == name(i)))
+        .map(|i| format!("{i}\n"))
+        .collect();
+    let wanted = wanted + &kept;
     std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
     Ok(bin)
 }
