@@ -490,6 +490,12 @@ pub struct StoredPart {
     /// What the store answered the part's PUT with; opaque.
     pub etag: String,
     pub size: u64,
+    /// The stored bytes' CRC64-NVME, when the store says it (S3 may not).
+    /// A client resuming from a file compares it with the file's part and
+    /// sends the part again when the file has changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub crc64nvme: Option<Crc64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -465,16 +465,18 @@ pub async fn upload_file(
         })
         .buffered(parallel);
     let with_urls = reads.ready_chunks(parallel).then({
-        let (client, id, missing) = (client.clone(), id.clone(), missing.clone());
+        let (client, id, missing, have) =
+            (client.clone(), id.clone(), missing.clone(), have.clone());
         move |read| {
-            let (client, id, missing) = (client.clone(), id.clone(), missing.clone());
+            let (client, id, missing, have) =
+                (client.clone(), id.clone(), missing.clone(), have.clone());
             async move {
                 let read: Vec<(api::PartToSend, bytes::Bytes)> =
                     read.into_iter().collect::<Result<_>>()?;
                 let wanted: Vec<api::PartToSend> = read
                     .iter()
                     .map(|(p, _)| *p)
-                    .filter(|p| missing.contains(&p.number))
+                    .filter(|p| to_send(&missing, &have, p).is_some())
                     .collect();
                 let mut urls: HashMap<u32, api::PartUrl> = if wanted.is_empty() {
                     HashMap::new()
@@ -506,11 +508,14 @@ pub async fn upload_file(
                     report.clone(),
                 );
                 async move {
-                    if !missing.contains(&part.number) {
+                    let Some(why) = to_send(&missing, &have, &part) else {
                         return Ok((part, have[&part.number].etag.clone()));
-                    }
+                    };
                     let etag = client.send_part(&id, part, bytes, url, attempts).await?;
-                    report(part.size);
+                    if why == Sending::Missing {
+                        // A changed part's bytes were counted as stored.
+                        report(part.size);
+                    }
                     Ok((part, etag))
                 }
             }
@@ -534,6 +539,31 @@ pub async fn upload_file(
         crc64nvme,
     };
     with_retries(opts.attempts, || client.complete(&drop.id, &req)).await
+}
+
+/// Why a part read from the file is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    /// The server does not have it.
+    Missing,
+    /// The server has a part of that number whose CRC is not the file's:
+    /// the file changed since.
+    Changed,
+}
+
+/// Whether `part`, as just read from the file, must be sent, and why;
+/// `None` when the server already has exactly it (or has it and does not
+/// say its CRC).
+fn to_send(
+    missing: &std::collections::HashSet<u32>,
+    have: &HashMap<u32, api::StoredPart>,
+    part: &api::PartToSend,
+) -> Option<Sending> {
+    if missing.contains(&part.number) {
+        return Some(Sending::Missing);
+    }
+    let stored = have.get(&part.number)?.crc64nvme?;
+    (stored != part.crc64nvme).then_some(Sending::Changed)
 }
 
 async fn with_retries<T, F, Fut>(attempts: u32, mut f: F) -> Result<T>

@@ -844,3 +844,30 @@ async fn an_expired_part_url_is_replaced_and_the_part_goes_through() {
         .unwrap();
     assert!(get_bytes(&c, &d.raw_url).await == data);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_changed_since_its_parts_were_stored_has_those_parts_sent_again() {
+    let server = start();
+    let c = server.client();
+    let old = bytes(3 * MIB, 40);
+    let d = c
+        .create_drop(&new_drop("changing.bin", Some(old.len() as u64)))
+        .await
+        .unwrap();
+    // Two parts stored from the file as it was.
+    put(&c, &d.id, 1, &old[..MIB]).await.unwrap();
+    put(&c, &d.id, 2, &old[MIB..2 * MIB]).await.unwrap();
+    let stored = c.stored_parts(&d.id).await.unwrap();
+    assert_eq!(stored[1].crc64nvme, Some(Crc64::of(&old[MIB..2 * MIB])));
+    // Then part 2 changes, keeping its length, before the upload resumes.
+    let mut new = old.clone();
+    new[MIB + 5] ^= 0xff;
+    let file = temp_file(&new);
+    let opts = UploadOptions {
+        part_size: Some(MIB as u64),
+        ..Default::default()
+    };
+    let done = upload_file(&c, &d, file.path(), opts).await.unwrap();
+    assert_eq!(done.crc64nvme, Some(Crc64::of(&new)));
+    assert!(get_bytes(&server.anonymous(), &done.raw_url).await == new);
+}

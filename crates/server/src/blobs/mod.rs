@@ -494,6 +494,7 @@ fn stored_part(p: &PartRow) -> api::StoredPart {
         number: p.number as u32,
         etag: p.crc64nvme.clone(),
         size: p.size as u64,
+        crc64nvme: Crc64::from_hex(&p.crc64nvme),
     }
 }
 

@@ -296,6 +296,10 @@ impl S3 {
                         number,
                         etag: etag.trim_matches('"').to_string(),
                         size,
+                        // AWS lists it for an upload begun with CRC64NVME;
+                        // SeaweedFS does not.
+                        crc64nvme: xml::first(&part, "ChecksumCRC64NVME")
+                            .and_then(|c| Crc64::from_base64(&c)),
                     },
                     stored_at,
                 ));

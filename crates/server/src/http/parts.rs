@@ -233,6 +233,7 @@ pub async fn put_part(
         number,
         etag: etag.clone(),
         size,
+        crc64nvme: Crc64::from_hex(&etag),
     })
     .into_response();
     resp.headers_mut().insert(
