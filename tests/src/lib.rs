@@ -28,6 +28,8 @@ pub struct Server {
     pub owner_token: String,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    /// What lives as long as the server: its bucket and database.
+    kept: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 pub fn free_port() -> u16 {
@@ -120,6 +122,7 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             child: None,
+            kept: Vec::new(),
         };
         let first = s.spawn();
         s.owner_token = first["token"]
@@ -175,6 +178,11 @@ impl Server {
             self.env.push((k.to_string(), v.to_string()));
         }
         self.restart();
+    }
+
+    /// Keeps `thing` until the server is dropped (after the process).
+    pub fn keep(&mut self, thing: impl std::any::Any + Send) {
+        self.kept.push(Box::new(thing));
     }
 
     pub fn client(&self) -> Client {

@@ -307,18 +307,6 @@ async fn one_shot_uploads_land_in_the_bucket_with_a_thumbnail_and_big_ones_get_4
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn users_cannot_see_list_change_delete_or_upload_to_each_others_drops_on_aws() {
-    let st = stack();
-    users_stay_apart(&start_on(&st, &st.sw.endpoint, &[])).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_inputs_each_get_their_error_code_on_aws() {
-    let st = stack();
-    bad_inputs_get_their_codes(&start_on(&st, &st.sw.endpoint, &[])).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_uploads_on_aws() {
     let st = stack();
     let mut server = start_on(&st, &st.sw.endpoint, &[("DROPCAST_CLEANUP_INTERVAL", "0")]);

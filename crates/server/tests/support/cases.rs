@@ -1,6 +1,7 @@
-//! Tests that run on every backend: called by `api.rs` on the embedded
-//! server and by `aws_local.rs` on S3 and PostgreSQL, with the same
-//! assertions.
+//! Test bodies shared by test files, such as the cleanup test, which
+//! `pages.rs` and `aws_local.rs` each run with their own way of looking at
+//! what the backend holds. (`api.rs` and `pages.rs` as a whole also run on
+//! both backends: see `on_aws`.)
 
 use super::*;
 use bytes::Bytes;
