@@ -7,6 +7,7 @@
 //! requests: upload state lives in the database and the object store.
 
 pub mod abuse;
+pub mod access;
 pub mod blobs;
 pub mod cleanup;
 pub mod config;

@@ -13,6 +13,17 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub type DbResult<T> = Result<T, sqlx::Error>;
 
+/// A time stored as unix milliseconds.
+pub fn time_of(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A time as unix milliseconds, as it is stored.
+pub fn ms_of(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// Milliseconds since the unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -434,7 +434,7 @@ impl Local {
                     ),
                     (api::CHECKSUM_HEADER.to_string(), p.crc64nvme.to_base64()),
                 ]),
-                expires_at: crate::http::time_of(expires * 1000),
+                expires_at: crate::repo::time_of(expires * 1000),
             })
             .collect()
     }

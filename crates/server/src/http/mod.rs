@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use dropcast_api as api;
-use time::OffsetDateTime;
 use utoipa::OpenApi;
 
 pub fn router(app: App) -> Router {
@@ -49,7 +48,7 @@ pub fn router(app: App) -> Router {
             post(oneshot::upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/assets/{name}", get(pages::asset))
-        .route("/{id}", get(pages::share))
+        .route("/{id}", get(share_or_file))
         .route("/{id}/raw", get(raw::raw))
         .route("/{id}/status", get(pages::status))
         .route("/{id}/thumb.png", get(pages::thumbnail))
@@ -190,14 +189,7 @@ pub async fn owned_drop(app: &App, user: &UserRow, id: &str) -> ApiResult<DropRo
     }
 }
 
-pub fn time_of(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-pub fn ms_of(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub use crate::repo::{ms_of, time_of};
 
 impl App {
     pub fn share_url(&self, id: &str) -> String {
@@ -240,11 +232,42 @@ impl App {
 
 /// Whether `id` has the shape of a drop id (URL-safe, short). Anything
 /// else is not looked up, and never echoed into a redirect.
-pub fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// `GET /{id}`: the share page; `/{id}.{ext}` is the bytes.
+async fn share_or_file(
+    State(app): State<App>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if id.contains('.') {
+        return raw::pretty(&app, &id, &headers)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+    }
+    pages::share(&app, &id, &headers).await
+}
+
+/// Who is asking to read drop `id`: the user of the request's bearer
+/// token (a bad token is a 401), and whether it carries a valid grant
+/// cookie for the drop.
+pub async fn reader(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<crate::access::Reader> {
+    let user_id = match headers.contains_key(axum::http::header::AUTHORIZATION) {
+        true => user_from_headers(app, headers).await?.map(|u| u.id),
+        false => None,
+    };
+    let name = grant_cookie_name(id);
+    let granted = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .any(|(k, v)| k == name && app.signer.check_grant(id, v, crate::repo::now_ms()));
+    Ok(crate::access::Reader { user_id, granted })
+}
+
+/// The name of the cookie that holds a browser's grant for drop `id`.
+pub fn grant_cookie_name(id: &str) -> String {
+    format!("dc_{id}")
 }
 
 /// Checks a file name: it is only metadata (storage paths never use it),

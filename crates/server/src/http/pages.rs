@@ -17,13 +17,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use dropcast_api::{ErrorCode, Visibility};
+use dropcast_api::ErrorCode;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
-use super::user_from_headers;
+use crate::access::{self, Denied};
 use crate::error::{ApiError, ApiResult};
-use crate::repo::{now_ms, DropRow, COMPLETE, RESERVED};
+use crate::repo::{now_ms, DropRow, COMPLETE};
 use crate::{sniff, App};
 
 const CSS: &str = include_str!("../../assets/dropcast.css");
@@ -162,48 +162,12 @@ fn gone(status: StatusCode, heading: &str, message: &str) -> Response {
     )
 }
 
-/// Why a request may not see a drop.
-pub enum Denied {
-    NotFound,
-    Expired,
-    /// Used up its views.
-    Burnt,
-    /// Needs a grant (password, or a counted view) it does not have.
-    NeedsGrant,
-    Error(ApiError),
+/// A [`Denied`] as a page, for `/{id}`.
+trait DeniedPage {
+    fn page(self) -> Response;
 }
 
-impl From<ApiError> for Denied {
-    fn from(e: ApiError) -> Self {
-        Denied::Error(e)
-    }
-}
-
-impl From<sqlx::Error> for Denied {
-    fn from(e: sqlx::Error) -> Self {
-        Denied::Error(e.into())
-    }
-}
-
-impl Denied {
-    /// As an API (JSON) error, for raw bytes, thumbnails and status.
-    pub fn api(self) -> ApiError {
-        match self {
-            Denied::NotFound => ApiError::not_found(),
-            Denied::Expired => ApiError::new(ErrorCode::Expired, "this drop has expired"),
-            Denied::Burnt => ApiError::new(
-                ErrorCode::Expired,
-                "this drop could be viewed a limited number of times, and has been",
-            ),
-            Denied::NeedsGrant => ApiError::new(
-                ErrorCode::PasswordRequired,
-                "this drop is protected: open its page (the link without /raw) first",
-            ),
-            Denied::Error(e) => e,
-        }
-    }
-
-    /// As a page, for `/{id}`.
+impl DeniedPage for Denied {
     fn page(self) -> Response {
         match self {
             Denied::NotFound => gone(
@@ -231,22 +195,6 @@ impl Denied {
     }
 }
 
-fn cookie_name(id: &str) -> String {
-    format!("dc_{id}")
-}
-
-/// The grant cookie a request carries for drop `id`, if valid.
-fn has_grant(app: &App, id: &str, headers: &HeaderMap) -> bool {
-    let name = cookie_name(id);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| k == name && app.signer.check_grant(id, v, now_ms()))
-}
-
 /// A `Set-Cookie` granting this browser drop `id` for `unlock_ttl`.
 fn grant_cookie(app: &App, id: &str) -> String {
     let ttl = app.config.unlock_ttl;
@@ -258,61 +206,19 @@ fn grant_cookie(app: &App, id: &str) -> String {
     };
     format!(
         "{}={grant}; Max-Age={ttl}; Path=/; HttpOnly; SameSite=Lax{secure}",
-        cookie_name(id)
+        super::grant_cookie_name(id)
     )
 }
 
-/// The drop `id` if this request may read it (any upload state).
-/// `grant_needed`: a password or view limit applies and the request has
-/// no grant (the owner, by bearer token, needs none).
-pub async fn access(app: &App, id: &str, headers: &HeaderMap) -> Result<(DropRow, bool), Denied> {
-    if !super::valid_id(id) {
-        return Err(Denied::NotFound);
-    }
-    let d = app
-        .repo
-        .drop_for_serving(id)
-        .await?
-        .filter(|d| d.status != RESERVED)
-        .ok_or(Denied::NotFound)?;
-    // A bad token is a 401; no token or another user's is "not found".
-    let owner = if headers.contains_key(header::AUTHORIZATION) {
-        user_from_headers(app, headers)
-            .await?
-            .is_some_and(|u| u.id == d.owner_id)
-    } else {
-        false
-    };
-    if Visibility::parse(&d.visibility) == Some(Visibility::Private) && !owner {
-        return Err(Denied::NotFound);
-    }
-    if d.expires_at.is_some_and(|e| e <= now_ms()) {
-        return Err(Denied::Expired);
-    }
-    let guarded = d.password_hash.is_some() || d.max_views.is_some();
-    let grant_needed = guarded && !owner && !has_grant(app, id, headers);
-    Ok((d, grant_needed))
+/// [`access::check`] for the request's [`Reader`](access::Reader).
+async fn access(app: &App, id: &str, headers: &HeaderMap) -> Result<(DropRow, bool), Denied> {
+    let reader = super::reader(app, id, headers).await?;
+    access::check(app, id, &reader).await
 }
 
-/// Access for the bytes of a drop (raw, thumbnail, status): no page to
-/// show, so a missing grant is an error.
-pub async fn readable(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<DropRow> {
-    match access(app, id, headers).await {
-        Ok((_, true)) => Err(Denied::NeedsGrant.api()),
-        Ok((d, false)) => Ok(d),
-        Err(denied) => Err(denied.api()),
-    }
-}
-
-/// `GET /{id}`: the share page. `/{id}.{ext}` is the bytes.
-pub async fn share(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if id.contains('.') {
-        return match super::raw::pretty(&app, &id, &headers).await {
-            Ok(r) => r,
-            Err(e) => e.into_response(),
-        };
-    }
-    match share_page(&app, &id, &headers).await {
+/// `GET /{id}`: the share page.
+pub async fn share(app: &App, id: &str, headers: &HeaderMap) -> Response {
+    match share_page(app, id, headers).await {
         Ok(r) => r,
         Err(denied) => denied.page(),
     }
@@ -511,7 +417,8 @@ pub async fn thumbnail(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let d = readable(&app, &id, &headers).await?;
+    let reader = super::reader(&app, &id, &headers).await?;
+    let d = access::readable(&app, &id, &reader).await?;
     if d.thumbnail == 0 {
         return Err(ApiError::new(
             ErrorCode::NotFound,

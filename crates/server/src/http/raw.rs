@@ -39,7 +39,8 @@ pub async fn raw(
 }
 
 async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiResult<Response> {
-    let d = super::pages::readable(app, id, headers).await?;
+    let reader = super::reader(app, id, headers).await?;
+    let d = crate::access::readable(app, id, &reader).await?;
     if d.status != COMPLETE {
         return Err(ApiError::new(
             ErrorCode::NotReady,
