@@ -7,18 +7,16 @@
 //! requests: upload state lives in the database and the object store.
 
 pub mod abuse;
-pub mod access;
 pub mod blobs;
-pub mod cleanup;
 pub mod config;
+pub mod domain;
 pub mod error;
-pub mod events;
 mod http;
+pub mod jobs;
 pub mod repo;
 pub mod secrets;
 pub mod sniff;
 pub mod store;
-pub mod thumbs;
 
 pub use config::Config;
 
@@ -143,10 +141,10 @@ impl App {
     }
 
     /// The event bus of the embedded server: handlers in this process.
-    pub fn relay(&self) -> events::Relay {
-        events::Relay {
-            bus: Arc::new(events::InProcess {
-                handlers: vec![Arc::new(thumbs::Thumbnailer)],
+    pub fn relay(&self) -> jobs::events::Relay {
+        jobs::events::Relay {
+            bus: Arc::new(jobs::events::InProcess {
+                handlers: vec![Arc::new(jobs::thumbnails::Thumbnailer)],
             }),
         }
     }
@@ -189,7 +187,7 @@ impl App {
             tokio::spawn(async move {
                 let every = std::time::Duration::from_secs(app.config.cleanup_interval);
                 loop {
-                    match cleanup::run(&app).await {
+                    match jobs::cleanup::run(&app).await {
                         Ok(done) if done.total() > 0 => tracing::info!("cleanup: {done}"),
                         Ok(_) => {}
                         Err(e) => tracing::error!("cleanup: {e:#}"),

@@ -151,7 +151,7 @@ async fn run(command: Option<Command>, json: bool, config: Config) -> Result<()>
     }) {
         Command::Serve { .. } => serve(app, json).await,
         Command::Cleanup => {
-            let done = dropcast_server::cleanup::run(&app).await?;
+            let done = dropcast_server::jobs::cleanup::run(&app).await?;
             if json {
                 println!("{}", serde_json::to_string(&done)?);
             } else {

@@ -420,7 +420,7 @@ pub async fn poster(
             format!("a poster may be at most {MAX_POSTER} bytes"),
         ));
     }
-    let made = crate::thumbs::make(body.to_vec())
+    let made = crate::jobs::thumbnails::make(body.to_vec())
         .await
         .map_err(|e| ApiError::internal("making a poster", e))?;
     let (thumb, width, height) = made.map_err(|e| {
@@ -428,7 +428,7 @@ pub async fn poster(
             "the poster is not a PNG, JPEG, GIF or WebP image: {e}"
         ))
     })?;
-    crate::thumbs::save(&app, &id, &thumb, width, height)
+    crate::jobs::thumbnails::save(&app, &id, &thumb, width, height)
         .await
         .map_err(|e| ApiError::internal("storing a poster", e))?;
     let row = owned_drop(&app, &user, &id).await?;

@@ -230,8 +230,6 @@ impl App {
     }
 }
 
-/// Whether `id` has the shape of a drop id (URL-safe, short). Anything
-/// else is not looked up, and never echoed into a redirect.
 /// `GET /{id}`: the share page; `/{id}.{ext}` is the bytes.
 async fn share_or_file(
     State(app): State<App>,
@@ -249,7 +247,11 @@ async fn share_or_file(
 /// Who is asking to read drop `id`: the user of the request's bearer
 /// token (a bad token is a 401), and whether it carries a valid grant
 /// cookie for the drop.
-pub async fn reader(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<crate::access::Reader> {
+pub async fn reader(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+) -> ApiResult<crate::domain::access::Reader> {
     let user_id = match headers.contains_key(axum::http::header::AUTHORIZATION) {
         true => user_from_headers(app, headers).await?.map(|u| u.id),
         false => None,
@@ -262,7 +264,7 @@ pub async fn reader(app: &App, id: &str, headers: &HeaderMap) -> ApiResult<crate
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
         .any(|(k, v)| k == name && app.signer.check_grant(id, v, crate::repo::now_ms()));
-    Ok(crate::access::Reader { user_id, granted })
+    Ok(crate::domain::access::Reader { user_id, granted })
 }
 
 /// The name of the cookie that holds a browser's grant for drop `id`.

@@ -21,7 +21,7 @@ use dropcast_api::ErrorCode;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
-use crate::access::{self, Denied};
+use crate::domain::access::{self, Denied};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{now_ms, DropRow, COMPLETE};
 use crate::{sniff, App};
@@ -515,7 +515,7 @@ async fn viewer<'a>(app: &App, d: &DropRow, views: u64) -> Result<DropPage<'a>, 
         _ if !public => (None, None),
         (Some(t), _) => (
             Some(format!("{}{t}", app.public_url)),
-            pixels.map(|(w, h)| fit(w, h, crate::thumbs::THUMB_SIZE)),
+            pixels.map(|(w, h)| fit(w, h, crate::jobs::thumbnails::THUMB_SIZE)),
         ),
         (None, "image") => (Some(app.raw_url(id)), pixels),
         _ => (None, None),

@@ -40,7 +40,7 @@ pub async fn raw(
 
 async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiResult<Response> {
     let reader = super::reader(app, id, headers).await?;
-    let d = crate::access::readable(app, id, &reader).await?;
+    let d = crate::domain::access::readable(app, id, &reader).await?;
     if d.status != COMPLETE {
         return Err(ApiError::new(
             ErrorCode::NotReady,

@@ -10,7 +10,7 @@
 //! an `ffmpeg` program is installed, their first frame. Only the embedded
 //! server (local files) runs ffmpeg: on S3 the poster is the client's.
 
-use crate::events::{BoxFuture, Event, Handler};
+use super::events::{BoxFuture, Event, Handler};
 use crate::repo::{COMPLETE, DROP_COMPLETED};
 use crate::App;
 

@@ -62,8 +62,8 @@ impl Denied {
     }
 }
 
-/// What a drop id looks like; anything else is not found without a
-/// lookup.
+/// Whether `id` has the shape of a drop id (URL-safe, short). Anything
+/// else is not found without a lookup, and never echoed into a redirect.
 pub fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
