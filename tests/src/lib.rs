@@ -100,6 +100,23 @@ pub fn http_request(method: &str, port: u16, path: &str) -> Option<(u16, String)
     Some((status, body.to_string()))
 }
 
+/// An HTTP client that follows a redirect only to another origin: the
+/// bucket that serves a drop's bytes on S3. So a test sees the server's
+/// own redirects, and a drop's bytes wherever they are served from.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let from = attempt.previous().last().map(|u| u.origin());
+            if from.is_some_and(|o| o != attempt.url().origin()) {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
+        .build()
+        .unwrap()
+}
+
 /// A name no other test of this run has: `{prefix}{pid}x{n}`, lower case
 /// and digits, so it suits a bucket and a database alike.
 pub fn unique_name(prefix: &str) -> String {

@@ -17,10 +17,7 @@ fn png(width: u32, height: u32, scale: f32) -> Vec<u8> {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    http_client()
 }
 
 async fn get(url: &str, cookie: Option<&str>) -> reqwest::Response {

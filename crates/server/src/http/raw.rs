@@ -56,24 +56,6 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         .unwrap_or_else(|| "application/octet-stream".into());
     let inline = !download && sniff::inline(&content_type, &d.name);
     let disposition = sniff::disposition(inline, &d.name);
-    // Bytes served by another origin (S3): a short-lived URL there, which
-    // answers with the type decided here and the same disposition. The
-    // access rules above have been applied; the URL is the grant.
-    if let Some(url) =
-        app.blobs
-            .download_url(id, &content_type, &disposition, app.config.download_url_ttl)
-    {
-        return Ok((
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, url.as_str()),
-                (header::CACHE_CONTROL, "private, no-store"),
-                (header::REFERRER_POLICY, "no-referrer"),
-            ],
-        )
-            .into_response());
-    }
-
     let mut h = HeaderMap::new();
     let mut put = |name: header::HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -134,6 +116,25 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         },
         _ => None,
     };
+    // Bytes served by another origin (S3): a short-lived URL there, which
+    // answers with the type decided here and the same disposition. The
+    // access rules above have been applied; the URL is the grant. What
+    // needs no bytes (a 304, a 416) was answered above, the same on every
+    // backend; a satisfiable Range goes along to the bucket.
+    if let Some(url) =
+        app.blobs
+            .download_url(id, &content_type, &disposition, app.config.download_url_ttl)
+    {
+        return Ok((
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, url.as_str()),
+                (header::CACHE_CONTROL, "private, no-store"),
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+        )
+            .into_response());
+    }
 
     put(header::CONTENT_TYPE, &content_type);
     let (status, span) = match range {
