@@ -595,23 +595,23 @@ async fn read_part(
     let (buf, crc) = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek, SeekFrom};
         // Its own handle, so parts read in parallel each have their own
-        // position. Read in blocks, each summed while still in the cache.
+        // position.
         let mut file = std::fs::File::open(&path)?;
         file.seek(SeekFrom::Start(offset))?;
         let mut file = file.take(len);
-        let mut buf = vec![0u8; len as usize];
+        // Read into spare capacity (no zero-filling of the part first),
+        // a block at a time, each summed while still in the cache.
+        let mut buf = Vec::with_capacity(len as usize);
         let mut crc = api::Crc64Digest::default();
-        let mut at = 0;
-        while at < buf.len() {
-            let end = (at + (1 << 20)).min(buf.len());
-            let n = file.read(&mut buf[at..end])?;
+        loop {
+            let at = buf.len();
+            let n = (&mut file).take(1 << 20).read_to_end(&mut buf)?;
             if n == 0 {
                 break;
             }
-            crc.update(&buf[at..at + n]);
-            at += n;
+            crc.update(&buf[at..]);
         }
-        if at as u64 != len {
+        if buf.len() as u64 != len {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 format!("{} changed while it was being uploaded", path.display()),
