@@ -167,12 +167,28 @@ impl App {
     /// their bytes and thumbnails, and their uploads if open, in one batch.
     pub async fn purge_drops(&self, ids: &[String]) -> anyhow::Result<()> {
         let mut gone = Vec::with_capacity(ids.len());
+        let mut failed = None;
         for id in ids {
-            let upload_id = self.repo.drop_by_id(id).await?.and_then(|d| d.upload_id);
-            self.repo.delete_drop(id).await?;
-            gone.push((id.clone(), upload_id));
+            let row = async {
+                let upload_id = self.repo.drop_by_id(id).await?.and_then(|d| d.upload_id);
+                self.repo.delete_drop(id).await?;
+                Ok::<_, anyhow::Error>(upload_id)
+            };
+            match row.await {
+                Ok(upload_id) => gone.push((id.clone(), upload_id)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        self.blobs.delete(&gone).await
+        // The bytes of every row already deleted go, whatever stopped the
+        // loop: nothing would try again.
+        let deleted = self.blobs.delete(&gone).await;
+        match failed {
+            Some(e) => Err(e),
+            None => deleted,
+        }
     }
 
     /// What `serve` runs beside the HTTP server: the event relay (unless
