@@ -86,8 +86,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     crate::tools::ensure_bench_pypi()?;
     let release = sys::build_release(PROGRAMS)?;
-    // The API function and a hello-world one, in a cargo run of their own
-    // as `cargo xtask lambda` builds them (no features from the others).
+    // The API function in a cargo run of its own, as `cargo xtask lambda`
+    // builds it (no features from the others), and the hello-world one in
+    // another: an example brings the dev-dependencies' features along.
     sys::cargo(&[
         "build",
         "--release",
@@ -95,6 +96,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
         "dropcast-lambda",
         "--bin",
         "dropcast-lambda-api",
+    ])?;
+    sys::cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "dropcast-lambda",
         "--example",
         "hello-lambda",
     ])?;

@@ -1,5 +1,5 @@
 //! A hello-world lambda_http function, built like the API function (the
-//! same crate, features, runtime and profile). `cargo xtask bench server`
+//! same crate, lambda_http features, runtime and profile). `cargo xtask bench server`
 //! compares the API function's start-up with it.
 
 fn main() -> Result<(), lambda_http::Error> {
