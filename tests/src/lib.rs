@@ -117,12 +117,16 @@ pub fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
-/// A name no other test of this run has: `{prefix}{pid}x{n}`, lower case
-/// and digits, so it suits a bucket and a database alike.
+/// A name no other test of this run has: `{prefix}{pid}x{n}x{clock}`,
+/// lower case and digits, so it suits a bucket and a database alike. (The
+/// clock's nanoseconds keep it unique when a pid comes round again.)
 pub fn unique_name(prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}{}x{n}", std::process::id())
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
+    format!("{prefix}{}x{n}x{clock}", std::process::id())
 }
 
 impl Server {

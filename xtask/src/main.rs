@@ -230,7 +230,8 @@ fn test(_args: &[String]) -> Result<(), String> {
     ])?;
     // End-to-end tests run the workspace's binaries: build them first,
     // with the tests in the same cargo run, so that the binaries checked
-    // below are the ones the tests run and nextest rebuilds nothing. (A
+    // below are the ones the tests run and nextest has next to nothing
+    // left to build. (A
     // separate `--bins` run resolves other features, and so compiles most
     // dependencies a second time.) The windows process has a cargo run of
     // its own: built with the rest, Tauri's features would give the tray
