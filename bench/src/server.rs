@@ -566,6 +566,7 @@ fn function_start(
     }
     let (ours, theirs) = (median(ours) * 1e3, median(theirs) * 1e3);
     let size = |bin: &str| std::fs::metadata(bin).map_or(0, |m| m.len()) as f64 / MIB as f64;
+    let (api_mib, hello_mib) = (size(api), size(hello));
     crate::figure(
         "API function: start to first answer (vs hello-world lambda_http)",
         format!("{ours:.0} ms"),
@@ -575,17 +576,15 @@ fn function_start(
     );
     crate::figure(
         "API function binary (release)",
-        format!("{:.1} MiB", size(api)),
-        Some(("hello", format!("{:.1} MiB", size(hello)))),
-        Some(size(api) / size(hello)),
+        format!("{api_mib:.1} MiB"),
+        Some(("hello", format!("{hello_mib:.1} MiB"))),
+        Some(api_mib / hello_mib),
         "(measure)",
     );
     println!(
         "API function under the emulator, start to first answer: {ours:.0} ms, hello-world \
-         {theirs:.0} ms ({:.2}x); binaries {:.1} MiB and {:.1} MiB",
-        ours / theirs,
-        size(api),
-        size(hello)
+         {theirs:.0} ms ({:.2}x); binaries {api_mib:.1} MiB and {hello_mib:.1} MiB",
+        ours / theirs
     );
     Ok(())
 }
