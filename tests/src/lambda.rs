@@ -113,6 +113,12 @@ impl LambdaApi {
     /// Starts the emulator and `bin` under it with `env` (its `DROPCAST_*`
     /// configuration; `DROPCAST_PUBLIC_URL` is set here).
     pub fn start(bin: &Path, env: &[(String, String)]) -> LambdaApi {
+        LambdaApi::start_with_log(bin, env, Stdio::inherit())
+    }
+
+    /// [`LambdaApi::start`], the function's log (its stderr) going to `log`.
+    /// It is up once it answers a request that needs no database.
+    pub fn start_with_log(bin: &Path, env: &[(String, String)], log: Stdio) -> LambdaApi {
         let emulator = Emulator::start(&[NAME]);
         let guard = Tamper::guard(emulator.port, LAMBDA_PAYLOAD_LIMIT);
         let url = format!("{}{}", guard.url(), Emulator::path(NAME));
@@ -123,7 +129,7 @@ impl LambdaApi {
             .env("DROPCAST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("starting the API function");
         let api = LambdaApi {
@@ -136,8 +142,11 @@ impl LambdaApi {
             Duration::from_secs(30),
             "the API function to answer",
             || {
-                crate::http_get(api.guard.port, &format!("{}/healthz", Emulator::path(NAME)))
-                    .is_some_and(|(status, _)| status == 200)
+                crate::http_get(
+                    api.guard.port,
+                    &format!("{}/assets/dropcast.css", Emulator::path(NAME)),
+                )
+                .is_some_and(|(status, _)| status == 200)
             },
         );
         api

@@ -18,6 +18,7 @@
 use anyhow::Context;
 use axum::extract::State;
 use axum::middleware::Next;
+use dropcast_server::repo::Open;
 use dropcast_server::{App, Config};
 
 /// The most a one-shot upload may be here. Lambda takes 6 MB a request,
@@ -37,7 +38,9 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let app = App::open(config).await?;
+        // Nothing is asked of the database before the first request, and
+        // the schema is the deploy's job (`dropcast-server migrate`).
+        let app = App::open(config, Open::Lazy).await?;
         tracing::info!(blobs = ?app.config.blobs, "dropcast API function ready");
         let router = app.router().layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -88,3 +88,44 @@ async fn one_shot_uploads_fit_lambdas_cap_and_bigger_ones_are_told_what_to_use()
         .contains("dropcast upload"));
     assert_eq!(api.guard.tripped(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_function_starts_without_the_database_and_says_when_to_migrate() {
+    // A database no `dropcast-server` command has opened: no schema yet.
+    let (s3, pg) = (Seaweed::start(), Postgres::start());
+    let mut env = s3.server_env();
+    env.extend(pg.server_env());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let api = LambdaApi::start_with_log(
+        std::path::Path::new(env!("CARGO_BIN_EXE_dropcast-lambda-api")),
+        &env,
+        log.reopen().unwrap().into(),
+    );
+    // It answered what needs no database (the kit waits for that), and
+    // only the first request that needs it finds the schema missing.
+    let health = |api: &LambdaApi| reqwest::get(format!("{}/healthz", api.url));
+    assert_eq!(health(&api).await.unwrap().status(), 500);
+    let said = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        said.contains("run `dropcast-server migrate`"),
+        "the log says what to do: {said}"
+    );
+    // The deploy's step, on the same database: the running function is
+    // fine from the next request on.
+    let out = std::process::Command::new(workspace_bin("dropcast-server"))
+        .args(["--json", "migrate"])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let migrated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        migrated["schema_version"].as_i64().unwrap() > 0,
+        "{migrated}"
+    );
+    assert_eq!(health(&api).await.unwrap().status(), 200);
+}

@@ -32,7 +32,6 @@ pub use http::openapi_json;
 
 use anyhow::Context;
 use repo::Repo;
-use secrets::Signer;
 use std::sync::Arc;
 use store::Store;
 
@@ -45,7 +44,6 @@ pub struct AppInner {
     pub public_url: String,
     pub repo: Repo,
     pub blobs: blobs::Blobs,
-    pub signer: Signer,
     /// Part bodies being received at once. The rest wait, their bytes held
     /// back by TCP rather than in our memory: this bounds the server's RSS
     /// whatever the number of clients.
@@ -92,8 +90,9 @@ impl std::ops::Deref for App {
 impl App {
     /// Opens (creating when missing) the data dir, database and store. With
     /// its bytes in S3 and its metadata elsewhere (a Lambda function, whose
-    /// disk is read-only) the server has no data dir.
-    pub async fn open(config: Config) -> anyhow::Result<App> {
+    /// disk is read-only) the server has no data dir. `open` says how to
+    /// meet the database.
+    pub async fn open(config: Config, open: repo::Open) -> anyhow::Result<App> {
         let needs_data_dir = config.blobs == config::BlobsKind::Local
             || config.database_url().starts_with("sqlite:");
         if needs_data_dir {
@@ -105,14 +104,17 @@ impl App {
                 )
             })?;
         }
-        let repo = Repo::open(&config.database_url(), config.fsync, config.database_pool).await?;
-        let key = repo.signing_key().await?;
-        let signer = Signer::new(hex::decode(key).context("signing key in the database")?);
+        let repo = Repo::open(
+            &config.database_url(),
+            config.fsync,
+            config.database_pool,
+            open,
+        )
+        .await?;
         let blobs = match config.s3() {
             None => blobs::Blobs::Local(blobs::Local {
                 store: Store::local(config.data_dir.join("objects"), config.fsync)?,
                 repo: repo.clone(),
-                signer: signer.clone(),
                 public_url: config.public_url(),
             }),
             Some(s3) => {
@@ -132,12 +134,16 @@ impl App {
             config,
             repo,
             blobs,
-            signer,
             part_slots: tokio::sync::Semaphore::new(8),
             events_waiting: tokio::sync::Notify::new(),
             views: Views::default(),
             abuse,
         })))
+    }
+
+    /// The signer of part URLs, grants and form tokens.
+    pub async fn signer(&self) -> error::ApiResult<&secrets::Signer> {
+        Ok(self.repo.signer().await?)
     }
 
     /// The event bus of the embedded server: handlers in this process.

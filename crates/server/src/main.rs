@@ -5,6 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use dropcast_server::repo::Open;
 use dropcast_server::{App, Config};
 use serde_json::json;
 use std::io::Read;
@@ -50,6 +51,9 @@ enum Command {
     Token(TokenCmd),
     /// Print the OpenAPI document.
     Openapi,
+    /// Bring the database's schema up to date and exit. Every command does
+    /// this first; the serverless functions never do, so a deploy runs it.
+    Migrate,
     /// Delete expired drops and abort stale uploads once (`serve` does it
     /// every `cleanup_interval`).
     Cleanup,
@@ -144,12 +148,21 @@ fn init_logging() {
 }
 
 async fn run(command: Option<Command>, json: bool, config: Config) -> Result<()> {
-    let app = App::open(config).await?;
+    let app = App::open(config, Open::Migrate).await?;
     match command.unwrap_or(Command::Serve {
         bind: None,
         public_url: None,
     }) {
         Command::Serve { .. } => serve(app, json).await,
+        Command::Migrate => {
+            let version = app.repo.schema_version().await?;
+            if json {
+                println!("{}", json!({ "schema_version": version }));
+            } else {
+                println!("The database is at schema version {version}.");
+            }
+            Ok(())
+        }
         Command::Cleanup => {
             let done = dropcast_server::jobs::cleanup::run(&app).await?;
             if json {
@@ -319,7 +332,7 @@ async fn serve(app: App, json: bool) -> Result<()> {
     let app = if app.public_url != url {
         let mut config = app.config.clone();
         config.public_url = Some(url.clone());
-        App::open(config).await?
+        App::open(config, Open::Migrate).await?
     } else {
         app
     };

@@ -36,6 +36,7 @@ pub fn now_ms() -> i64 {
 pub struct Repo {
     pool: AnyPool,
     rows: std::sync::Arc<RowCache>,
+    signer: std::sync::Arc<tokio::sync::OnceCell<secrets::Signer>>,
 }
 
 /// Drop rows read for serving, kept for [`ROW_TTL`]: a share page or a
@@ -250,14 +251,55 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
+/// The schema, one set of versioned migrations for SQLite and PostgreSQL.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How [`Repo::open`] meets the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// Connect now and bring the schema up to date: the embedded server
+    /// and every `dropcast-server` command, which fail at once on a bad
+    /// URL.
+    Migrate,
+    /// Connect on first use and never migrate: a serverless function,
+    /// whose instance then starts with no round trip, and whose many cold
+    /// starts must not each take the migration lock. `dropcast-server
+    /// migrate` brings the schema up at deploy; a connection to a schema
+    /// older than this build says so in the log.
+    Lazy,
+}
+
+/// Logs an error when the database's schema is older than this build's,
+/// with what to do: a function never migrates (see [`Open::Lazy`]).
+async fn warn_if_behind(conn: &mut sqlx::AnyConnection) {
+    let needed = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(None);
+    let found = found.unwrap_or(0);
+    if found < needed {
+        tracing::error!(
+            "the database schema is at version {found} and this build needs {needed}: run \
+             `dropcast-server migrate` with this DROPCAST_DATABASE_URL (functions never migrate)"
+        );
+    }
+}
+
 impl Repo {
-    /// Connects and brings the schema up to date.
+    /// Opens the database at `url` (see [`Open`]).
     /// `durable`: every commit reaches the disk before it returns (SQLite's
     /// `synchronous = FULL`), as the stored bytes do with `fsync` on.
     /// `connections`: the pool's size; 0 picks 8 for SQLite and 16 for
     /// PostgreSQL (a Lambda instance, which serves one request at a time,
     /// wants 1 or 2).
-    pub async fn open(url: &str, durable: bool, connections: u32) -> anyhow::Result<Repo> {
+    pub async fn open(
+        url: &str,
+        durable: bool,
+        connections: u32,
+        open: Open,
+    ) -> anyhow::Result<Repo> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         let connections = match connections {
@@ -265,7 +307,7 @@ impl Repo {
             0 => 16,
             n => n,
         };
-        let pool = AnyPoolOptions::new()
+        let options = AnyPoolOptions::new()
             .max_connections(connections)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -280,26 +322,56 @@ impl Repo {
                         )
                         .await?;
                     }
+                    if open == Open::Lazy {
+                        warn_if_behind(conn).await;
+                    }
                     Ok(())
                 })
-            })
-            .connect(url)
-            .await
-            .with_context(|| format!("opening the database at {}", without_password(url)))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .context("migrating the database")?;
+            });
+        let opening = || format!("opening the database at {}", without_password(url));
+        let pool = match open {
+            Open::Migrate => {
+                let pool = options.connect(url).await.with_context(opening)?;
+                MIGRATOR
+                    .run(&pool)
+                    .await
+                    .context("migrating the database")?;
+                pool
+            }
+            Open::Lazy => options.connect_lazy(url).with_context(opening)?,
+        };
         Ok(Repo {
             pool,
             rows: Default::default(),
+            signer: Default::default(),
         })
+    }
+
+    /// The signer of part URLs and grants, its key read once.
+    pub async fn signer(&self) -> DbResult<&secrets::Signer> {
+        self.signer
+            .get_or_try_init(|| async {
+                let key = self.signing_key().await?;
+                hex::decode(key)
+                    .map(secrets::Signer::new)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+            })
+            .await
+    }
+
+    /// The newest migration applied to this database.
+    pub async fn schema_version(&self) -> DbResult<i64> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(v.unwrap_or(0))
     }
 
     // ----- settings -----
 
     /// The part-URL signing key, made on first use.
-    pub async fn signing_key(&self) -> DbResult<String> {
+    async fn signing_key(&self) -> DbResult<String> {
         let fresh = secrets::Signer::generate_key();
         self.pool
             .execute(

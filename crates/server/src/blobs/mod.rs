@@ -19,7 +19,6 @@ pub mod sigv4;
 
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{PartRow, Repo};
-use crate::secrets::Signer;
 use crate::sniff;
 use crate::store::{self, Store};
 use bytes::Bytes;
@@ -41,7 +40,6 @@ pub enum Blobs {
 pub struct Local {
     pub store: Store,
     pub repo: Repo,
-    pub signer: Signer,
     /// Where part URLs point: this server's public URL.
     pub public_url: String,
 }
@@ -81,7 +79,7 @@ impl Blobs {
 
     /// Where and how to send `parts`: URLs valid for `ttl` seconds, signed
     /// for each part's checksum.
-    pub fn part_urls(
+    pub async fn part_urls(
         &self,
         id: &str,
         upload_id: Option<&str>,
@@ -89,7 +87,7 @@ impl Blobs {
         ttl: u64,
     ) -> ApiResult<Vec<api::PartUrl>> {
         match self {
-            Blobs::Local(local) => Ok(local.part_urls(id, parts, ttl)),
+            Blobs::Local(local) => local.part_urls(id, parts, ttl).await,
             Blobs::S3(s3) => {
                 let upload_id = upload_id.ok_or_else(lost_upload)?;
                 let key = object_key(id);
@@ -415,9 +413,15 @@ impl Blobs {
 }
 
 impl Local {
-    fn part_urls(&self, id: &str, parts: &[api::PartToSend], ttl: u64) -> Vec<api::PartUrl> {
+    async fn part_urls(
+        &self,
+        id: &str,
+        parts: &[api::PartToSend],
+        ttl: u64,
+    ) -> ApiResult<Vec<api::PartUrl>> {
+        let signer = self.repo.signer().await?;
         let expires = (crate::repo::now_ms() / 1000) + ttl as i64;
-        parts
+        Ok(parts
             .iter()
             .map(|p| api::PartUrl {
                 number: p.number,
@@ -425,7 +429,7 @@ impl Local {
                     "{}/api/v1/drops/{id}/parts/{}?expires={expires}&sig={}",
                     self.public_url,
                     p.number,
-                    self.signer.sign(id, p.number, expires, p.crc64nvme)
+                    signer.sign(id, p.number, expires, p.crc64nvme)
                 ),
                 headers: BTreeMap::from([
                     (
@@ -436,7 +440,7 @@ impl Local {
                 ]),
                 expires_at: crate::repo::time_of(expires * 1000),
             })
-            .collect()
+            .collect())
     }
 
     /// Combines the listed parts' CRCs (already checked against the

@@ -257,13 +257,23 @@ pub async fn reader(
         false => None,
     };
     let name = grant_cookie_name(id);
-    let granted = headers
+    let grants: Vec<&str> = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| k == name && app.signer.check_grant(id, v, crate::repo::now_ms()));
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .collect();
+    let granted = match grants.is_empty() {
+        true => false,
+        false => {
+            let signer = app.signer().await?;
+            let now = crate::repo::now_ms();
+            grants.iter().any(|v| signer.check_grant(id, v, now))
+        }
+    };
     Ok(crate::domain::access::Reader { user_id, granted })
 }
 

@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use crate::domain::access::{self, Denied};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{now_ms, DropRow, COMPLETE};
+use crate::secrets::Signer;
 use crate::{sniff, App};
 
 const CSS: &str = include_str!("../../assets/dropcast.css");
@@ -196,9 +197,9 @@ impl DeniedPage for Denied {
 }
 
 /// A `Set-Cookie` granting this browser drop `id` for `unlock_ttl`.
-fn grant_cookie(app: &App, id: &str) -> String {
+fn grant_cookie(app: &App, signer: &Signer, id: &str) -> String {
     let ttl = app.config.unlock_ttl;
-    let grant = app.signer.grant(id, now_ms() + ttl as i64 * 1000);
+    let grant = signer.grant(id, now_ms() + ttl as i64 * 1000);
     let secure = if app.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -227,7 +228,7 @@ pub async fn share(app: &App, id: &str, headers: &HeaderMap) -> Response {
 async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response, Denied> {
     let (d, grant_needed) = access(app, id, headers).await?;
     if d.password_hash.is_some() && grant_needed {
-        return Ok(password_page(app, id, false));
+        return Ok(password_page(app.signer().await?, id, false));
     }
     if d.status != COMPLETE {
         let (received, last) = app.blobs.received(id, d.upload_id.as_deref()).await?;
@@ -270,7 +271,7 @@ async fn share_page(app: &App, id: &str, headers: &HeaderMap) -> Result<Response
         },
     );
     if set_grant {
-        if let Ok(v) = HeaderValue::from_str(&grant_cookie(app, id)) {
+        if let Ok(v) = HeaderValue::from_str(&grant_cookie(app, app.signer().await?, id)) {
             response.headers_mut().insert(header::SET_COOKIE, v);
         }
     }
@@ -319,13 +320,13 @@ fn title_of(d: &DropRow) -> String {
     d.title.clone().unwrap_or_else(|| d.name.clone())
 }
 
-fn password_page(app: &App, id: &str, wrong: bool) -> Response {
+fn password_page(signer: &Signer, id: &str, wrong: bool) -> Response {
     let html = PasswordPage {
         title: "Protected drop".into(),
         asset_version: asset_version(),
         form_action: format!("/{id}/unlock"),
         wrong,
-        csrf: app.signer.form_token(id),
+        csrf: signer.form_token(id),
     }
     .render();
     let status = if wrong {
@@ -358,20 +359,22 @@ pub async fn unlock(
     let Some(hash) = d.password_hash.clone() else {
         return Redirect::to(&format!("/{id}")).into_response();
     };
-    let token_ok = crate::secrets::constant_time_eq(
-        app.signer.form_token(&id).as_bytes(),
-        form.csrf.as_bytes(),
-    );
+    let signer = match app.signer().await {
+        Ok(s) => s,
+        Err(e) => return Denied::from(e).page(),
+    };
+    let token_ok =
+        crate::secrets::constant_time_eq(signer.form_token(&id).as_bytes(), form.csrf.as_bytes());
     let password = form.password;
     let right = token_ok
         && tokio::task::spawn_blocking(move || crate::secrets::verify_password(&password, &hash))
             .await
             .unwrap_or(false);
     if !right {
-        return password_page(&app, &id, true);
+        return password_page(signer, &id, true);
     }
     let mut response = Redirect::to(&format!("/{id}")).into_response();
-    if let Ok(v) = HeaderValue::from_str(&grant_cookie(&app, &id)) {
+    if let Ok(v) = HeaderValue::from_str(&grant_cookie(&app, signer, &id)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response

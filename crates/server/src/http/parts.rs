@@ -89,12 +89,15 @@ pub async fn part_urls(
     if let Some(&first) = big.first() {
         return Err(part_too_large(max, first).with_parts(big));
     }
-    let parts = app.blobs.part_urls(
-        &id,
-        d.upload_id.as_deref(),
-        &req.parts,
-        app.config.part_url_ttl,
-    )?;
+    let parts = app
+        .blobs
+        .part_urls(
+            &id,
+            d.upload_id.as_deref(),
+            &req.parts,
+            app.config.part_url_ttl,
+        )
+        .await?;
     Ok(Json(api::PartUrls { parts }))
 }
 
@@ -275,7 +278,9 @@ async fn check_part_request(
             ))
         })?;
     if !local
-        .signer
+        .repo
+        .signer()
+        .await?
         .verify(id, number, sig.expires, expected, &sig.sig)
     {
         return Err(ApiError::new(
