@@ -524,6 +524,15 @@ async fn update_changes_title_expiry_and_visibility_and_expired_drops_answer_410
         server.anonymous().get(&d.raw_url).await.unwrap_err().code(),
         Some(ErrorCode::NotFound)
     );
+    // A change with one bad value changes nothing, not even the good ones.
+    let half_bad: api::UpdateDrop =
+        serde_json::from_str(r#"{"title":"Changed","password":""}"#).unwrap();
+    assert_eq!(
+        code(c.update_drop(&d.id, &half_bad).await.unwrap_err()).0,
+        400
+    );
+    let unchanged = c.drop_info(&d.id).await.unwrap();
+    assert_eq!(unchanged.title.as_deref(), Some("Hello"));
     // Clearing the title leaves the rest.
     let d3 = c
         .update_drop(&d.id, &serde_json::from_str(r#"{"title":null}"#).unwrap())

@@ -106,3 +106,16 @@ pub async fn readable(app: &App, id: &str, reader: &Reader) -> Result<DropRow, A
         Err(denied) => Err(denied.api()),
     }
 }
+
+/// The drop `id` if `user` owns it; anyone else's, or a reserved id, is
+/// "not found" so as not to tell that it exists.
+pub async fn owned_drop(
+    app: &App,
+    user: &crate::repo::UserRow,
+    id: &str,
+) -> crate::error::ApiResult<DropRow> {
+    match app.repo.drop_by_id(id).await? {
+        Some(d) if d.owner_id == user.id && d.status != RESERVED => Ok(d),
+        _ => Err(ApiError::not_found()),
+    }
+}

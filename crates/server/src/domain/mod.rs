@@ -1,7 +1,10 @@
 //! The server's rules, apart from HTTP: functions that take what a
-//! request means and return a domain error (`access::Denied`), which
-//! `http/` shows as a page or a JSON error. So far,
-//! `access` (who may read a drop); the upload rules still sit in
-//! `http::drops` and `http::parts`.
+//! request means and return the drop's state or a domain error
+//! ([`access::Denied`], or an `ApiError` with its code), which `http/`
+//! shows as a page or a JSON error: `access` is who may read a drop,
+//! `drops` what an owner may do with theirs, and `uploads` the part
+//! protocol.
 
 pub mod access;
+pub mod drops;
+pub mod uploads;

@@ -180,16 +180,10 @@ pub async fn user_from_headers(app: &App, headers: &HeaderMap) -> ApiResult<Opti
     }
 }
 
-/// The drop `id` if `user` owns it; anyone else's, or a reserved id, is
-/// "not found" so as not to tell that it exists.
-pub async fn owned_drop(app: &App, user: &UserRow, id: &str) -> ApiResult<DropRow> {
-    match app.repo.drop_by_id(id).await? {
-        Some(d) if d.owner_id == user.id && d.status != crate::repo::RESERVED => Ok(d),
-        _ => Err(ApiError::not_found()),
-    }
-}
+pub use crate::domain::access::owned_drop;
+pub use crate::domain::drops::check_name;
 
-pub use crate::repo::{ms_of, time_of};
+pub use crate::repo::time_of;
 
 impl App {
     pub fn share_url(&self, id: &str) -> String {
@@ -280,31 +274,4 @@ pub async fn reader(
 /// The name of the cookie that holds a browser's grant for drop `id`.
 pub fn grant_cookie_name(id: &str) -> String {
     format!("dc_{id}")
-}
-
-/// Checks a file name: it is only metadata (storage paths never use it),
-/// but it ends up in headers and on disk on other people's machines.
-pub fn check_name(name: &str) -> ApiResult<()> {
-    let bad = |why: &str| {
-        Err(ApiError::new(
-            api::ErrorCode::InvalidName,
-            format!("file name {name:?} {why}; send a plain file name such as `screenshot.png`"),
-        ))
-    };
-    if name.trim().is_empty() {
-        return bad("is empty");
-    }
-    if name.len() > 255 {
-        return bad("is longer than 255 bytes");
-    }
-    if name.contains(['/', '\\']) {
-        return bad("contains a path separator");
-    }
-    if name == "." || name == ".." {
-        return bad("is a directory reference");
-    }
-    if name.chars().any(char::is_control) {
-        return bad("contains control characters");
-    }
-    Ok(())
 }

@@ -49,7 +49,7 @@ pub async fn upload(
     if let Err(e) = result {
         // All or nothing: forget the files of this request already stored.
         for f in &files {
-            super::drops::delete_drop(&app, &f.id).await?;
+            crate::domain::drops::delete_drop(&app, &f.id).await?;
         }
         return Err(e);
     }
@@ -146,7 +146,7 @@ async fn store_file(
     let (size, crc, head) = match stored {
         Ok(s) => s,
         Err(e) => {
-            super::drops::delete_drop(app, &id).await?;
+            crate::domain::drops::delete_drop(app, &id).await?;
             return Err(e);
         }
     };
@@ -260,7 +260,7 @@ pub async fn delete_confirmed(
     Query(q): Query<DeleteToken>,
 ) -> ApiResult<Html<&'static str>> {
     check_delete_token(&app, &id, &q.token).await?;
-    super::drops::delete_drop(&app, &id).await?;
+    crate::domain::drops::delete_drop(&app, &id).await?;
     Ok(Html(
         "<!doctype html><meta charset=utf-8><title>Deleted</title><p>The drop is deleted.</p>",
     ))
