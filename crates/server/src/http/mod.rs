@@ -181,7 +181,6 @@ pub async fn user_from_headers(app: &App, headers: &HeaderMap) -> ApiResult<Opti
 }
 
 pub use crate::domain::access::owned_drop;
-pub use crate::domain::drops::check_name;
 
 pub use crate::repo::time_of;
 
