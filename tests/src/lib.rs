@@ -28,7 +28,9 @@ pub struct Server {
     pub owner_token: String,
     env: Vec<(String, String)>,
     child: Option<Child>,
-    /// What lives as long as the server: its bucket and database.
+    /// The bucket its bytes go to, on the AWS-local stack.
+    pub s3: Option<Seaweed>,
+    /// What lives as long as the server: its database.
     kept: Vec<Box<dyn std::any::Any + Send>>,
 }
 
@@ -143,6 +145,7 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             child: None,
+            s3: None,
             kept: Vec::new(),
         };
         let first = s.spawn();
@@ -201,6 +204,27 @@ impl Server {
         self.restart();
     }
 
+    /// Everything its database holds, in one lump of bytes: the SQLite
+    /// file and its log, or a dump of its PostgreSQL database. For a test
+    /// that looks for what must never be stored.
+    pub fn database_contents(&self) -> Vec<u8> {
+        let url = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "DROPCAST_DATABASE_URL")
+            .map(|(_, v)| v.as_str());
+        match url {
+            Some(url) if url.starts_with("postgres") => postgres::dump(url),
+            _ => {
+                let mut all = std::fs::read(self.data.path().join("dropcast.db")).unwrap();
+                all.extend(
+                    std::fs::read(self.data.path().join("dropcast.db-wal")).unwrap_or_default(),
+                );
+                all
+            }
+        }
+    }
+
     /// Keeps `thing` until the server is dropped (after the process).
     pub fn keep(&mut self, thing: impl std::any::Any + Send) {
         self.kept.push(Box::new(thing));
@@ -257,6 +281,19 @@ impl Server {
 
     pub fn objects(&self) -> PathBuf {
         self.data.path().join("objects")
+    }
+
+    /// How many things hold drops' bytes: the files under the data dir's
+    /// objects, or (on the AWS-local stack) the bucket's objects under
+    /// `drops/` and its open multipart uploads.
+    pub fn stored(&self) -> usize {
+        match &self.s3 {
+            None => files_under(&self.objects()).len(),
+            Some(s3) => {
+                let listed = |l: seaweed::Listing| l.0.expect("the filer lists the bucket").len();
+                listed(s3.objects()) + listed(s3.open_uploads())
+            }
+        }
     }
 }
 

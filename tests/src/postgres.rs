@@ -185,3 +185,18 @@ impl Drop for Postgres {
             .output();
     }
 }
+
+/// Everything the database at `url` (one of [`Postgres::url`]) holds, as
+/// `pg_dump` writes it: for a test that looks for what must not be there.
+pub fn dump(url: &str) -> Vec<u8> {
+    let out = Command::new(bin_dir().join("pg_dump"))
+        .args(["--data-only", "--no-owner", "-d", url])
+        .output()
+        .expect("running pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

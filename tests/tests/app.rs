@@ -79,7 +79,7 @@ struct Backend {
 
 #[allow(dead_code)] // held for as long as the desk runs
 enum Held {
-    Embedded(Server),
+    Embedded(Box<Server>),
     AwsLocal(Box<AwsLocal>),
 }
 
@@ -89,7 +89,7 @@ impl Backend {
         Backend {
             url: server.url.clone(),
             owner_token: server.owner_token.clone(),
-            _running: Held::Embedded(server),
+            _running: Held::Embedded(Box::new(server)),
         }
     }
 

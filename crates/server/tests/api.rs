@@ -489,13 +489,11 @@ async fn login_trades_a_password_for_a_token_and_revoked_tokens_stop_working() {
         ErrorCode::Unauthorized
     );
     // The database holds no token in the clear.
-    let db = std::fs::read(server.data.path().join("dropcast.db")).unwrap();
-    let wal = std::fs::read(server.data.path().join("dropcast.db-wal")).unwrap_or_default();
-    for hay in [&db, &wal] {
-        assert!(!hay
-            .windows(issued.token.len())
-            .any(|w| w == issued.token.as_bytes()));
-    }
+    let db = server.database_contents();
+    assert!(db.windows(5).any(|w| w == b"carol"), "it holds the users");
+    assert!(!db
+        .windows(issued.token.len())
+        .any(|w| w == issued.token.as_bytes()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -569,7 +567,7 @@ async fn delete_removes_the_bytes_and_the_metadata_and_aborts_uploads() {
         .unwrap();
     let wip = c.create_drop(&new_drop("b.bin", None)).await.unwrap();
     put(&c, &wip.id, 1, &data).await.unwrap();
-    assert_eq!(files_under(&server.objects()).len(), 2);
+    assert_eq!(server.stored(), 2, "the complete file and the upload");
     for d in [&done, &wip] {
         c.delete_drop(&d.id).await.unwrap();
         assert_eq!(
@@ -581,7 +579,7 @@ async fn delete_removes_the_bytes_and_the_metadata_and_aborts_uploads() {
             ErrorCode::NotFound
         );
     }
-    assert!(files_under(&server.objects()).is_empty());
+    assert_eq!(server.stored(), 0);
     assert_eq!(
         code(server.anonymous().get(&done.raw_url).await.unwrap_err()).1,
         ErrorCode::NotFound

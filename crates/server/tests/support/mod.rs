@@ -30,6 +30,7 @@ pub fn start_with(env: &[(&str, &str)]) -> Server {
     all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut server = Server::start(bin, &all);
-    server.keep((s3, pg));
+    server.s3 = Some(s3);
+    server.keep(pg);
     server
 }
