@@ -84,27 +84,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
             sys::ensure_packages(packages)?;
         }
     }
-    crate::tools::ensure_bench_pypi()?;
+    let tools = crate::tools::ensure_bench_pypi()?;
     let release = sys::build_release(PROGRAMS)?;
-    // The API function in a cargo run of its own, as `cargo xtask lambda`
-    // builds it (no features from the others), and the hello-world one in
-    // another: an example brings the dev-dependencies' features along.
-    sys::cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "dropcast-lambda",
-        "--bin",
-        "dropcast-lambda-api",
-    ])?;
-    sys::cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "dropcast-lambda",
-        "--example",
-        "hello-lambda",
-    ])?;
+    // The API function and the hello-world one as `cargo xtask lambda`
+    // builds what ships: by cargo-lambda (thin LTO, one codegen unit), each
+    // in a run of its own (an example brings the dev-dependencies'
+    // features along).
+    let lambda_dir = sys::target_dir().join("lambda").join("bench");
+    let native: &[&str] = &["--x86-64", "--compiler", "cargo"];
+    if which.contains(&"server") {
+        for target in [
+            ["--bin", "dropcast-lambda-api"],
+            ["--example", "hello-lambda"],
+        ] {
+            crate::cargo_lambda_build(&tools, native, &target, "binary", &lambda_dir)?;
+        }
+    }
     let bin = |name: &str| sys::bin_path(&release, name);
     let bench = bin("dropcast-bench")?;
     let (server, dropcast, app) = (
@@ -112,8 +107,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
         bin("dropcast")?,
         bin("dropcast-app")?,
     );
-    let lambda = bin("dropcast-lambda-api")?;
-    let hello = sys::bin_path(&release.join("examples"), "hello-lambda")?;
+    let lambda = sys::bin_path(&lambda_dir.join("dropcast-lambda-api"), "bootstrap")?;
+    let hello = sys::bin_path(&lambda_dir.join("hello-lambda"), "bootstrap")?;
     let dir = sys::path_str(&release)?;
     for name in which {
         let mut args: Vec<&str> = match name {

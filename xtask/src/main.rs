@@ -348,35 +348,11 @@ fn lambda(args: &[String]) -> Result<(), String> {
         ("x86_64", &["--x86-64", "--compiler", "cargo"])
     };
     let out = sys::target_dir().join("lambda").join(arch);
-    let out_s = sys::path_str(&out)?;
-    let mut build = vec![
-        "lambda",
-        "build",
-        "--release",
-        "--locked",
-        "--output-format",
-        "zip",
-        "--lambda-dir",
-        &out_s,
-    ];
-    build.extend_from_slice(flags);
-    for f in LAMBDA_FUNCTIONS {
-        build.extend(["--bin", f]);
-    }
-    // cargo-lambda finds zig as `python3 -m ziglang`: the venv's python.
-    let path = format!(
-        "{}:{}",
-        sys::path_str(&tools)?,
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let status = std::process::Command::new(tools.join("cargo-lambda"))
-        .args(&build)
-        .env("PATH", path)
-        .status()
-        .map_err(|e| format!("cargo-lambda: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo lambda build for {arch} failed: {status}"));
-    }
+    let targets: Vec<&str> = LAMBDA_FUNCTIONS
+        .iter()
+        .flat_map(|f| ["--bin", *f])
+        .collect();
+    cargo_lambda_build(&tools, flags, &targets, "zip", &out)?;
     for f in LAMBDA_FUNCTIONS {
         let zip = out.join(f).join("bootstrap.zip");
         let size = std::fs::metadata(&zip)
@@ -387,6 +363,50 @@ fn lambda(args: &[String]) -> Result<(), String> {
             zip.display(),
             size as f64 / (1 << 20) as f64
         );
+    }
+    Ok(())
+}
+
+/// `cargo lambda build --release` of `targets` (`--bin NAME`,
+/// `--example NAME`) with `flags` (the architecture), as `format` (`zip`
+/// or `binary`) under `out`/NAME/. cargo-lambda's release build is what
+/// ships: thin LTO, one codegen unit.
+pub fn cargo_lambda_build(
+    tools: &std::path::Path,
+    flags: &[&str],
+    targets: &[&str],
+    format: &str,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let out_s = sys::path_str(out)?;
+    let mut build = vec![
+        "lambda",
+        "build",
+        "--release",
+        "--locked",
+        "--output-format",
+        format,
+        "--lambda-dir",
+        &out_s,
+    ];
+    build.extend_from_slice(flags);
+    build.extend_from_slice(targets);
+    // cargo-lambda finds zig as `python3 -m ziglang`: the venv's python.
+    let path = format!(
+        "{}:{}",
+        sys::path_str(tools)?,
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = std::process::Command::new(tools.join("cargo-lambda"))
+        .args(&build)
+        .env("PATH", path)
+        .status()
+        .map_err(|e| format!("cargo-lambda: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "cargo lambda build {} failed: {status}",
+            targets.join(" ")
+        ));
     }
     Ok(())
 }
