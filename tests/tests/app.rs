@@ -537,7 +537,13 @@ fn an_area_dragged_in_the_region_picker_is_shared_with_exactly_its_pixels() {
     // Ctrl+Shift+4: the screen freezes and the picker covers it.
     x.output("xdotool", &["key", "ctrl+shift+4"]);
     x.wait_for_window_named("pick a region");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Up once it has painted the frozen screen, dimmed: a window that is
+    // mapped may not have drawn yet on a loaded machine, and a drag before
+    // that selects nothing.
+    wait_up_to(Duration::from_secs(20), "the picker to paint", || {
+        let png = home.screenshot(&x, "region-picker-up", None);
+        image::open(&png).is_ok_and(|i| i.to_rgb8().get_pixel(20, 20) != shown.get_pixel(20, 20))
+    });
     x.output(
         "xdotool",
         &[
