@@ -269,16 +269,20 @@ pub enum Open {
     Lazy,
 }
 
+/// The newest migration applied through `db` (0 for none).
+async fn applied_version<'e>(db: impl Executor<'e, Database = sqlx::Any>) -> DbResult<i64> {
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(db)
+            .await?;
+    Ok(v.unwrap_or(0))
+}
+
 /// Logs an error when the database's schema is older than this build's,
 /// with what to do: a function never migrates (see [`Open::Lazy`]).
 async fn warn_if_behind(conn: &mut sqlx::AnyConnection) {
     let needed = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap_or(None);
-    let found = found.unwrap_or(0);
+    let found = applied_version(&mut *conn).await.unwrap_or(0);
     if found < needed {
         tracing::error!(
             "the database schema is at version {found} and this build needs {needed}: run \
@@ -361,11 +365,7 @@ impl Repo {
 
     /// The newest migration applied to this database.
     pub async fn schema_version(&self) -> DbResult<i64> {
-        let v: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(v.unwrap_or(0))
+        applied_version(&self.pool).await
     }
 
     // ----- settings -----
