@@ -191,6 +191,23 @@ pub struct AwsLocal {
     _pg: crate::Postgres,
 }
 
+/// `dropcast-server --json ARGS` with the `DROPCAST_*` settings `env`
+/// (an admin command on a stack's database): its JSON answer.
+pub fn server_admin(env: &[(String, String)], args: &[&str]) -> serde_json::Value {
+    let out = Command::new(crate::workspace_bin("dropcast-server"))
+        .arg("--json")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dropcast-server {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 impl AwsLocal {
     /// Starts it all, the function being `function` (a
     /// `dropcast-lambda-api`) with `extra` `DROPCAST_*` settings.
@@ -202,17 +219,7 @@ impl AwsLocal {
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         // The account, made as an operator would: the server's own admin
         // command on the same database.
-        let out = Command::new(crate::workspace_bin("dropcast-server"))
-            .args(["--json", "user", "add", "owner"])
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "dropcast-server user add: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let made = server_admin(&env, &["user", "add", "owner"]);
         let owner_token = made["token"].as_str().unwrap().to_string();
         AwsLocal {
             api: LambdaApi::start(function, &env),

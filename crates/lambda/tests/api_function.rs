@@ -112,17 +112,7 @@ async fn the_function_starts_without_the_database_and_says_when_to_migrate() {
     );
     // The deploy's step, on the same database: the running function is
     // fine from the next request on.
-    let out = std::process::Command::new(workspace_bin("dropcast-server"))
-        .args(["--json", "migrate"])
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let migrated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let migrated = dropcast_tests::lambda::server_admin(&env, &["migrate"]);
     assert!(
         migrated["schema_version"].as_i64().unwrap() > 0,
         "{migrated}"
