@@ -379,11 +379,17 @@ pub fn cargo_lambda_build(
     out: &std::path::Path,
 ) -> Result<(), String> {
     let out_s = sys::path_str(out)?;
+    // `--package`: without it cargo selects every workspace member and
+    // unifies their features, so the functions would link (and load at
+    // start) what only the desktop crates ask for, such as the system's
+    // certificate store.
     let mut build = vec![
         "lambda",
         "build",
         "--release",
         "--locked",
+        "--package",
+        "dropcast-lambda",
         "--output-format",
         format,
         "--lambda-dir",
