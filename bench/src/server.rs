@@ -517,7 +517,7 @@ async fn aws_local(
     );
     drop(server);
     if let (Some(api), Some(hello)) = (lambda_bins.0, lambda_bins.1) {
-        function_start(api, hello, &env, runs.max(15))?;
+        function_start(api, hello, &env, runs.max(51))?;
     }
     drop((s3, pg));
     Ok(())
