@@ -62,6 +62,9 @@ pub struct Config {
     pub cleanup_interval: u64,
     /// Seconds after which an upload that never completed is aborted.
     pub stale_upload_age: u64,
+    /// Seconds the cleanup sweep leaves new objects and drops alone, so
+    /// that it never races an upload or a delete in flight.
+    pub sweep_grace: u64,
     /// Handle events (thumbnails) in the `serve` process. Off: run
     /// `dropcast-server work` next to it.
     pub worker: bool,
@@ -89,6 +92,15 @@ pub struct Config {
     pub s3_path_style: bool,
     /// S3: seconds a download URL stays valid.
     pub download_url_ttl: u64,
+    /// Events go to SNS rather than to handlers in this process: each kind
+    /// to the topic whose ARN is this prefix and the kind with `-` for
+    /// `.` (`arn:aws:sns:REGION:ACCOUNT:dropcast-prod-` and
+    /// `drop.completed`: `...:dropcast-prod-drop-completed`). The keys
+    /// come from the same variables as S3's.
+    pub sns_topic_prefix: Option<String>,
+    /// SNS: the endpoint, `http(s)://host[:port]`; defaults to AWS's for
+    /// the topics' region.
+    pub sns_endpoint: Option<String>,
 }
 
 /// Where drops' bytes go; see [`Config::blobs`].
@@ -125,6 +137,7 @@ impl Default for Config {
             default_expiry: 0,
             cleanup_interval: 600,
             stale_upload_age: 7 * 24 * 3600,
+            sweep_grace: 3600,
             worker: true,
             abuse_threshold: 60,
             abuse_cooldown: 300,
@@ -135,6 +148,8 @@ impl Default for Config {
             s3_endpoint: None,
             s3_path_style: false,
             download_url_ttl: 300,
+            sns_topic_prefix: None,
+            sns_endpoint: None,
         }
     }
 }
@@ -247,6 +262,19 @@ impl Config {
                     "s3_endpoint must start with http:// or https:// (got {url})"
                 );
             }
+        }
+        if let Some(prefix) = &self.sns_topic_prefix {
+            anyhow::ensure!(
+                prefix.starts_with("arn:") && crate::aws::arn_region(prefix).is_some(),
+                "sns_topic_prefix must be the start of an SNS topic ARN, \
+                 arn:aws:sns:REGION:ACCOUNT:NAME-PREFIX (got {prefix})"
+            );
+        }
+        if let Some(url) = &self.sns_endpoint {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "sns_endpoint must start with http:// or https:// (got {url})"
+            );
         }
         anyhow::ensure!(self.max_parts >= 1, "max_parts must be at least 1");
         if let Some(url) = &self.public_url {

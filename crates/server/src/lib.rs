@@ -7,6 +7,7 @@
 //! requests: upload state lives in the database and the object store.
 
 pub mod abuse;
+pub mod aws;
 pub mod blobs;
 pub mod config;
 pub mod domain;
@@ -50,6 +51,8 @@ pub struct AppInner {
     pub part_slots: tokio::sync::Semaphore,
     /// Woken when an event was written to the outbox.
     pub events_waiting: tokio::sync::Notify,
+    /// Set with it; see [`App::take_events_written`].
+    pub events_written: std::sync::atomic::AtomicBool,
     /// Page views of drops without a view limit, counted here and added to
     /// the database every few seconds (a write per view would cap the
     /// share page at the database's commit rate).
@@ -118,7 +121,7 @@ impl App {
                 public_url: config.public_url(),
             }),
             Some(s3) => {
-                let credentials = blobs::sigv4::Credentials::from_env().context(
+                let credentials = aws::sigv4::Credentials::from_env().context(
                     "blobs = \"s3\" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the \
                      environment",
                 )?;
@@ -136,6 +139,7 @@ impl App {
             blobs,
             part_slots: tokio::sync::Semaphore::new(8),
             events_waiting: tokio::sync::Notify::new(),
+            events_written: Default::default(),
             views: Views::default(),
             abuse,
         })))
@@ -146,18 +150,50 @@ impl App {
         Ok(self.repo.signer().await?)
     }
 
-    /// The event bus of the embedded server: handlers in this process.
-    pub fn relay(&self) -> jobs::events::Relay {
-        jobs::events::Relay {
-            bus: Arc::new(jobs::events::InProcess {
-                handlers: vec![Arc::new(jobs::thumbnails::Thumbnailer)],
-            }),
+    /// Every event handler, in this process: the embedded server's bus,
+    /// and what the `events` function runs for each SNS message.
+    pub fn handlers(&self) -> jobs::events::InProcess {
+        jobs::events::InProcess {
+            handlers: vec![Arc::new(jobs::thumbnails::Thumbnailer)],
         }
+    }
+
+    /// The relay from the outbox to the configured bus: SNS when
+    /// `sns_topic_prefix` is set, else [`App::handlers`].
+    pub fn relay(&self) -> anyhow::Result<jobs::events::Relay> {
+        let bus: Arc<dyn jobs::events::EventBus> = match &self.config.sns_topic_prefix {
+            None => Arc::new(self.handlers()),
+            Some(prefix) => {
+                let credentials = aws::sigv4::Credentials::from_env().context(
+                    "sns_topic_prefix needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the \
+                     environment",
+                )?;
+                let region = aws::arn_region(prefix).unwrap_or("us-east-1");
+                Arc::new(jobs::events::Sns {
+                    sns: aws::sns::Sns::new(
+                        region,
+                        self.config.sns_endpoint.as_deref(),
+                        credentials,
+                    ),
+                    topic_prefix: prefix.clone(),
+                })
+            }
+        };
+        Ok(jobs::events::Relay { bus })
     }
 
     /// Tells the relay that an event is waiting.
     pub fn wake_events(&self) {
+        self.events_written
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.events_waiting.notify_one();
+    }
+
+    /// Whether an event was written since the last call: a function that
+    /// runs no relay in the background delivers before it answers.
+    pub fn take_events_written(&self) -> bool {
+        self.events_written
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Writes the view counts gathered in memory to the database.
@@ -200,9 +236,9 @@ impl App {
     /// What `serve` runs beside the HTTP server: the event relay (unless
     /// `worker` is off), the cleanup job every `cleanup_interval`, and the
     /// view counter's flush.
-    pub fn spawn_background(&self) {
+    pub fn spawn_background(&self) -> anyhow::Result<()> {
         if self.config.worker {
-            tokio::spawn(self.relay().run(self.clone()));
+            tokio::spawn(self.relay()?.run(self.clone()));
         }
         if self.config.cleanup_interval > 0 {
             let app = self.clone();
@@ -227,6 +263,7 @@ impl App {
                 }
             }
         });
+        Ok(())
     }
 
     pub fn router(&self) -> axum::Router {

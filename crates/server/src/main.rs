@@ -55,8 +55,12 @@ enum Command {
     /// this first; the serverless functions never do, so a deploy runs it.
     Migrate,
     /// Delete expired drops and abort stale uploads once (`serve` does it
-    /// every `cleanup_interval`).
-    Cleanup,
+    /// every `cleanup_interval`); with `--sweep`, instead delete what the
+    /// store holds of drops no row names, and drops whose bytes are gone.
+    Cleanup {
+        #[arg(long)]
+        sweep: bool,
+    },
     /// Handle waiting events (thumbnails), for servers run with
     /// `worker = false`; with `--once`, what is due now and exit.
     Work {
@@ -163,7 +167,7 @@ async fn run(command: Option<Command>, json: bool, config: Config) -> Result<()>
             }
             Ok(())
         }
-        Command::Cleanup => {
+        Command::Cleanup { sweep: false } => {
             let done = dropcast_server::jobs::cleanup::run(&app).await?;
             if json {
                 println!("{}", serde_json::to_string(&done)?);
@@ -172,8 +176,17 @@ async fn run(command: Option<Command>, json: bool, config: Config) -> Result<()>
             }
             Ok(())
         }
+        Command::Cleanup { sweep: true } => {
+            let done = dropcast_server::jobs::cleanup::sweep(&app).await?;
+            if json {
+                println!("{}", serde_json::to_string(&done)?);
+            } else {
+                println!("{done}.");
+            }
+            Ok(())
+        }
         Command::Work { once: true } => {
-            let handled = app.relay().run_once(&app).await?;
+            let handled = app.relay()?.run_once(&app).await?;
             if json {
                 println!("{}", json!({ "handled": handled }));
             } else {
@@ -182,7 +195,7 @@ async fn run(command: Option<Command>, json: bool, config: Config) -> Result<()>
             Ok(())
         }
         Command::Work { once: false } => {
-            app.relay().run(app.clone()).await;
+            app.relay()?.run(app.clone()).await;
             Ok(())
         }
         Command::User(UserCmd::Add {
@@ -356,7 +369,7 @@ async fn serve(app: App, json: bool) -> Result<()> {
     }
     use std::io::Write;
     std::io::stdout().flush()?;
-    app.spawn_background();
+    app.spawn_background()?;
     let service = app
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();

@@ -205,8 +205,34 @@ pub struct EventRow {
     pub attempts: i64,
 }
 
-/// The one event there is so far.
+/// A drop was created (its upload begins).
+pub const DROP_CREATED: &str = "drop.created";
+/// A drop's bytes are all stored and checked: it can be served.
 pub const DROP_COMPLETED: &str = "drop.completed";
+/// A drop was deleted (by its owner, its delete token or its expiry).
+pub const DROP_DELETED: &str = "drop.deleted";
+/// Every kind of event, for the topics to publish them on.
+pub const EVENT_KINDS: [&str; 3] = [DROP_CREATED, DROP_COMPLETED, DROP_DELETED];
+
+/// Writes an event to the outbox, in the transaction of the change it
+/// announces: it cannot be lost between the two.
+async fn announce(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: &str,
+    drop_id: &str,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox (id, kind, drop_id, created_at, next_at) VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(secrets::new_id())
+    .bind(kind)
+    .bind(drop_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 /// How claiming a reserved id went.
 pub enum Claim {
@@ -525,6 +551,8 @@ impl Repo {
     }
 
     pub async fn insert_drop(&self, d: &NewDrop<'_>) -> DbResult<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO drops (id, owner_id, status, name, title, declared_type, declared_size, \
              visibility, created_at, expires_at, upload_id) \
@@ -538,11 +566,13 @@ impl Repo {
         .bind(d.declared_type)
         .bind(d.declared_size)
         .bind(d.visibility)
-        .bind(now_ms())
+        .bind(now)
         .bind(d.expires_at)
         .bind(d.upload_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        announce(&mut tx, DROP_CREATED, d.id, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -580,6 +610,7 @@ impl Repo {
     pub async fn claim(&self, d: &NewDrop<'_>) -> DbResult<Claim> {
         let _changed = self.rows.changing(d.id);
         let now = now_ms();
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE drops SET status = $1, name = $2, title = $3, declared_type = $4, \
              declared_size = $5, visibility = $6, created_at = $7, expires_at = $8, \
@@ -598,11 +629,14 @@ impl Repo {
         .bind(d.owner_id)
         .bind(RESERVED)
         .bind(d.upload_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
+            announce(&mut tx, DROP_CREATED, d.id, now).await?;
+            tx.commit().await?;
             return Ok(Claim::Claimed);
         }
+        drop(tx);
         Ok(match self.drop_by_id(d.id).await? {
             Some(row) if row.owner_id == d.owner_id && row.status == RESERVED => Claim::Expired,
             Some(row) if row.owner_id == d.owner_id => Claim::AlreadyUsed,
@@ -677,12 +711,17 @@ impl Repo {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM drops WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let status: Option<String> =
+            sqlx::query_scalar("DELETE FROM drops WHERE id = $1 RETURNING status")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        // An id that was only reserved was never a drop to announce.
+        if status.as_deref().is_some_and(|s| s != RESERVED) {
+            announce(&mut tx, DROP_DELETED, id, now_ms()).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(status.is_some())
     }
 
     /// Freezes an uploading drop's parts while `complete` checks them.
@@ -760,17 +799,7 @@ impl Repo {
         if done.rows_affected() != 1 {
             return Ok(None);
         }
-        // The event is written with the state it announces: it cannot be
-        // lost between the two.
-        sqlx::query(
-            "INSERT INTO outbox (id, kind, drop_id, created_at, next_at) VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(secrets::new_id())
-        .bind(DROP_COMPLETED)
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        announce(&mut tx, DROP_COMPLETED, id, now).await?;
         for p in &gone {
             sqlx::query("DELETE FROM parts WHERE drop_id = $1 AND number = $2")
                 .bind(id)
@@ -895,6 +924,29 @@ impl Repo {
         .collect()
     }
 
+    /// Complete drops with bytes, completed before `before`: a page of
+    /// ids after `after` (in id order), for the sweep.
+    pub async fn complete_drops(
+        &self,
+        before: i64,
+        after: &str,
+        limit: u32,
+    ) -> DbResult<Vec<String>> {
+        sqlx::query(
+            "SELECT id FROM drops WHERE status = $1 AND completed_at < $2 AND size > 0 AND id > $3 \
+             ORDER BY id LIMIT $4",
+        )
+        .bind(COMPLETE)
+        .bind(before)
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect()
+    }
+
     // ----- events -----
 
     /// Events due now, oldest first.
@@ -907,6 +959,59 @@ impl Repo {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// Claims `event_id` for `handler`: true when this caller is to run
+    /// it (nobody has, nobody is, or a claim older than `stale_before`
+    /// never finished).
+    pub async fn claim_event(
+        &self,
+        event_id: &str,
+        handler: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO handled_events (event_id, handler, claimed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (event_id, handler) DO UPDATE SET claimed_at = $3 \
+             WHERE handled_events.done = 0 AND handled_events.claimed_at < $4",
+        )
+        .bind(event_id)
+        .bind(handler)
+        .bind(now)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks a claimed event handled, for good.
+    pub async fn event_handled(&self, event_id: &str, handler: &str) -> DbResult<()> {
+        sqlx::query("UPDATE handled_events SET done = 1 WHERE event_id = $1 AND handler = $2")
+            .bind(event_id)
+            .bind(handler)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a claim back after its handler failed: the next delivery runs it.
+    pub async fn release_event(&self, event_id: &str, handler: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM handled_events WHERE event_id = $1 AND handler = $2 AND done = 0")
+            .bind(event_id)
+            .bind(handler)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets which events were handled before `before`; how many.
+    pub async fn forget_handled_events(&self, before: i64) -> DbResult<u64> {
+        let done = sqlx::query("DELETE FROM handled_events WHERE claimed_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// When the next event is due, if any is waiting.

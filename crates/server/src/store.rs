@@ -59,6 +59,11 @@ impl Store {
 
     /// Starts writing an object at `path`; nothing is visible until
     /// [`Writer::finish`].
+    /// The folder the files are under, for a local store.
+    pub fn root(&self) -> Option<&std::path::Path> {
+        self.local_root.as_deref()
+    }
+
     pub async fn writer(&self, path: Path) -> Result<Writer, StoreError> {
         let upload = self.inner.put_multipart(&path).await?;
         Ok(Writer {

@@ -1,6 +1,6 @@
-//! AWS Signature Version 4 for S3: presigned URLs (the part URLs and the
-//! download URLs handed to clients) and signed requests (the server's own
-//! calls). Written from AWS's specification, "Signature Version 4 signing
+//! AWS Signature Version 4: presigned URLs (S3's part URLs and download
+//! URLs handed to clients) and signed requests (the server's own calls to
+//! S3, SNS and WAF). Written from AWS's specification, "Signature Version 4 signing
 //! process" and "Authenticating requests: using query parameters".
 //!
 //! A presigned URL signs the headers it names: a part URL signs
@@ -62,6 +62,8 @@ pub struct Request<'a> {
 pub struct Signer {
     pub credentials: Credentials,
     pub region: String,
+    /// The service's signing name: `s3`, `sns`, `wafv2`.
+    pub service: &'static str,
 }
 
 impl Signer {
@@ -91,7 +93,7 @@ impl Signer {
         format!("{canonical_query}&X-Amz-Signature={signature}")
     }
 
-    /// The headers to add to `req` (besides its own) so that S3 takes it:
+    /// The headers to add to `req` (besides its own) so that AWS takes it:
     /// `authorization`, `x-amz-date`, `x-amz-content-sha256` and maybe
     /// `x-amz-security-token`. `body` is what will be sent.
     pub fn sign(&self, req: &Request, body: &[u8], now: OffsetDateTime) -> Vec<(String, String)> {
@@ -134,7 +136,7 @@ impl Signer {
     }
 
     fn scope(&self, date: &str) -> String {
-        format!("{date}/{}/s3/aws4_request", self.region)
+        format!("{date}/{}/{}/aws4_request", self.region, self.service)
     }
 
     fn signature(
@@ -169,7 +171,11 @@ impl Signer {
             format!("AWS4{}", self.credentials.secret_key).as_bytes(),
             date.as_bytes(),
         );
-        for part in [self.region.as_bytes(), b"s3", b"aws4_request"] {
+        for part in [
+            self.region.as_bytes(),
+            self.service.as_bytes(),
+            b"aws4_request",
+        ] {
             key = hmac(&key, part);
         }
         hex::encode(hmac(&key, to_sign.as_bytes()))
@@ -262,6 +268,7 @@ mod tests {
                 session_token: None,
             },
             region: "us-east-1".into(),
+            service: "s3",
         }
     }
 

@@ -15,7 +15,6 @@
 //! except that only `Local` takes part PUTs.
 
 pub mod s3;
-pub mod sigv4;
 
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{PartRow, Repo};
@@ -61,6 +60,16 @@ fn thumbnail_key(local: bool, id: &str) -> String {
     } else {
         format!("thumbnails/{id}.png")
     }
+}
+
+/// What the store holds of one drop.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub id: String,
+    /// When it was last written, unix ms.
+    pub at: i64,
+    /// Its bytes (not only a thumbnail).
+    pub bytes: bool,
 }
 
 impl Blobs {
@@ -277,6 +286,68 @@ impl Blobs {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Multipart uploads open in the store: (drop id, upload id, when it
+    /// began, unix ms). Local files have none: their parts are rows.
+    pub async fn open_uploads(&self) -> anyhow::Result<Vec<(String, String, i64)>> {
+        match self {
+            Blobs::Local(_) => Ok(Vec::new()),
+            Blobs::S3(s3) => Ok(s3
+                .open_uploads("drops/")
+                .await?
+                .into_iter()
+                .filter_map(|(key, upload, at)| {
+                    Some((key.strip_prefix("drops/")?.to_string(), upload, at))
+                })
+                .collect()),
+        }
+    }
+
+    /// Every drop the store holds something of, for the sweep.
+    pub async fn stored(&self) -> anyhow::Result<Vec<Stored>> {
+        let mut found: BTreeMap<String, Stored> = BTreeMap::new();
+        match self {
+            Blobs::Local(local) => {
+                let Some(root) = local.store.root() else {
+                    return Ok(Vec::new());
+                };
+                let dir = root.join("drops");
+                let entries = match std::fs::read_dir(&dir) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    other => other?,
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let at = entry
+                        .metadata()?
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_millis() as i64);
+                    let bytes = std::fs::read_dir(entry.path())?
+                        .filter_map(Result::ok)
+                        .any(|f| f.file_name() != "thumb.png");
+                    let id = entry.file_name().to_string_lossy().into_owned();
+                    found.insert(id.clone(), Stored { id, at, bytes });
+                }
+            }
+            Blobs::S3(s3) => {
+                for (prefix, bytes) in [("drops/", true), ("thumbnails/", false)] {
+                    for (key, at) in s3.list(prefix).await? {
+                        let id = key[prefix.len()..].trim_end_matches(".png").to_string();
+                        let entry = found.entry(id.clone()).or_insert(Stored {
+                            id,
+                            at,
+                            bytes: false,
+                        });
+                        entry.at = entry.at.max(at);
+                        entry.bytes |= bytes;
+                    }
+                }
+            }
+        }
+        Ok(found.into_values().collect())
     }
 
     /// `range` of a complete drop's bytes (`size` of them in all).

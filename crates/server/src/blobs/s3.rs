@@ -14,7 +14,8 @@
 //! and their XML answers are read with [`xml`]; see each call for the
 //! S3 operation it is.
 
-use super::sigv4::{self, Credentials, Request};
+use crate::aws::sigv4::{self, Credentials, Request};
+use crate::aws::xml;
 use dropcast_api::{self as api, Crc64};
 use std::ops::Range;
 use time::OffsetDateTime;
@@ -80,6 +81,7 @@ impl S3 {
             signer: sigv4::Signer {
                 credentials,
                 region: config.region.clone(),
+                service: "s3",
             },
             config,
             http,
@@ -393,6 +395,75 @@ impl S3 {
         .map(drop)
     }
 
+    /// ListObjectsV2 under `prefix`, every page: each key with when it
+    /// was last written (unix ms).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, i64)>> {
+        let op = "ListObjectsV2";
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("list-type".to_string(), "2".to_string()),
+                ("prefix".to_string(), prefix.to_string()),
+            ];
+            if let Some(t) = &token {
+                query.push(("continuation-token".into(), t.clone()));
+            }
+            let resp = self
+                .call(op, reqwest::Method::GET, "", query, Vec::new(), Vec::new())
+                .await?;
+            let text = text(op, resp).await?;
+            for object in xml::all(&text, "Contents") {
+                let Some(key) = xml::first(&object, "Key") else {
+                    continue;
+                };
+                let at = xml::first(&object, "LastModified").map_or(0, |t| unix_ms(&t));
+                out.push((key, at));
+            }
+            token = xml::first(&text, "NextContinuationToken");
+            if xml::first(&text, "IsTruncated").as_deref() != Some("true") || token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// ListMultipartUploads under `prefix`, every page: each open upload's
+    /// key, upload id and when it began (unix ms).
+    pub async fn open_uploads(&self, prefix: &str) -> Result<Vec<(String, String, i64)>> {
+        let op = "ListMultipartUploads";
+        let mut out = Vec::new();
+        let mut markers: Option<(String, String)> = None;
+        loop {
+            let mut query = vec![
+                ("uploads".to_string(), String::new()),
+                ("prefix".to_string(), prefix.to_string()),
+            ];
+            if let Some((key, upload)) = &markers {
+                query.push(("key-marker".into(), key.clone()));
+                query.push(("upload-id-marker".into(), upload.clone()));
+            }
+            let resp = self
+                .call(op, reqwest::Method::GET, "", query, Vec::new(), Vec::new())
+                .await?;
+            let text = text(op, resp).await?;
+            for upload in xml::all(&text, "Upload") {
+                let (Some(key), Some(id)) =
+                    (xml::first(&upload, "Key"), xml::first(&upload, "UploadId"))
+                else {
+                    continue;
+                };
+                let at = xml::first(&upload, "Initiated").map_or(0, |t| unix_ms(&t));
+                out.push((key, id, at));
+            }
+            let next =
+                xml::first(&text, "NextKeyMarker").zip(xml::first(&text, "NextUploadIdMarker"));
+            if xml::first(&text, "IsTruncated").as_deref() != Some("true") || next.is_none() {
+                return Ok(out);
+            }
+            markers = next;
+        }
+    }
+
     /// DeleteObjects of `keys`, in requests of up to 1,000 (S3's limit).
     /// Quiet mode: S3 answers only the keys it could not delete, and the
     /// first of them is the error. Every request is sent whatever the
@@ -572,61 +643,9 @@ async fn text(operation: &'static str, resp: reqwest::Response) -> Result<String
         .map_err(|source| S3Error::Http { operation, source })
 }
 
-/// Just enough XML for S3's answers: the text of elements by name. S3's
-/// documents are flat, machine-written and use the five predefined
-/// entities only.
-pub mod xml {
-    /// The text inside each `<tag>…</tag>`, unescaped.
-    pub fn all(doc: &str, tag: &str) -> Vec<String> {
-        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-        let mut out = Vec::new();
-        let mut rest = doc;
-        while let Some(start) = rest.find(&open) {
-            let inner = &rest[start + open.len()..];
-            let Some(end) = inner.find(&close) else { break };
-            out.push(unescape(&inner[..end]));
-            rest = &inner[end + close.len()..];
-        }
-        out
-    }
-
-    pub fn first(doc: &str, tag: &str) -> Option<String> {
-        all(doc, tag).into_iter().next()
-    }
-
-    pub fn escape(s: &str) -> String {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&apos;")
-    }
-
-    fn unescape(s: &str) -> String {
-        s.replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&#34;", "\"")
-            .replace("&amp;", "&")
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn reads_list_parts_and_errors() {
-            let doc = r#"<?xml version="1.0"?><ListPartsResult><Part><PartNumber>1</PartNumber>
-                <ETag>&quot;abc&quot;</ETag><Size>5</Size></Part><Part><PartNumber>2</PartNumber>
-                <ETag>"def"</ETag><Size>3</Size></Part><IsTruncated>false</IsTruncated></ListPartsResult>"#;
-            let parts = super::all(doc, "Part");
-            assert_eq!(parts.len(), 2);
-            assert_eq!(super::first(&parts[0], "ETag").unwrap(), "\"abc\"");
-            assert_eq!(super::first(&parts[1], "Size").unwrap(), "3");
-            assert_eq!(
-                super::first("<Error><Code>BadDigest</Code></Error>", "Code").unwrap(),
-                "BadDigest"
-            );
-            assert_eq!(super::first(doc, "Missing"), None);
-        }
-    }
+/// An RFC 3339 time (S3's `LastModified`, `Initiated`) as unix ms; 0 when
+/// unreadable.
+fn unix_ms(t: &str) -> i64 {
+    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }

@@ -7,8 +7,14 @@
 //! deletes it once the bus took it, retrying with backoff when the bus
 //! fails; a restart picks up where the last run stopped. The embedded bus,
 //! [`InProcess`], runs the [`Handler`]s right here; a deployment on AWS
-//! swaps in a bus that publishes to SNS, whose subscriber runs the same
-//! handlers. Handlers see an [`Event`] either way.
+//! swaps in [`Sns`], which publishes each kind to its own topic, whose
+//! subscriber (the `events` function) runs the same handlers through
+//! [`InProcess`]. Handlers see an [`Event`] either way.
+//!
+//! Delivery is at least once: the relay may publish an event twice (it
+//! died before deleting it), and SNS may deliver it twice. So each
+//! handler claims the event in `handled_events` before it runs and marks
+//! it done after: a second delivery finds it claimed and skips it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,20 +61,72 @@ pub trait EventBus: Send + Sync {
     fn deliver<'a>(&'a self, app: &'a App, event: &'a Event) -> BoxFuture<'a, Result<(), String>>;
 }
 
-/// The embedded bus: every handler, in this process, in order.
+/// The embedded bus: every handler, in this process, in order, each at
+/// most once per event.
 pub struct InProcess {
     pub handlers: Vec<Arc<dyn Handler>>,
 }
+
+/// How long a claim on an event may stay unfinished before another
+/// delivery may take it: longer than any function may run (15 minutes).
+const CLAIM_TTL_MS: i64 = 20 * 60 * 1000;
 
 impl EventBus for InProcess {
     fn deliver<'a>(&'a self, app: &'a App, event: &'a Event) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             for h in &self.handlers {
-                h.handle(app, event)
+                let now = now_ms();
+                let mine = app
+                    .repo
+                    .claim_event(&event.id, h.name(), now, now - CLAIM_TTL_MS)
                     .await
-                    .map_err(|e| format!("{}: {e}", h.name()))?;
+                    .map_err(|e| format!("{}: claiming the event: {e}", h.name()))?;
+                if !mine {
+                    continue; // done already, or being done
+                }
+                match h.handle(app, event).await {
+                    Ok(()) => app
+                        .repo
+                        .event_handled(&event.id, h.name())
+                        .await
+                        .map_err(|e| format!("{}: {e}", h.name()))?,
+                    Err(e) => {
+                        if let Err(db) = app.repo.release_event(&event.id, h.name()).await {
+                            tracing::warn!(event = %event.id, "releasing the claim: {db}");
+                        }
+                        return Err(format!("{}: {e}", h.name()));
+                    }
+                }
             }
             Ok(())
+        })
+    }
+}
+
+/// The bus of a deployment on AWS: each event, as JSON, to its kind's
+/// SNS topic (see [`crate::Config::sns_topic_prefix`]), with its kind as
+/// the message attribute `kind`.
+pub struct Sns {
+    pub sns: crate::aws::sns::Sns,
+    pub topic_prefix: String,
+}
+
+impl Sns {
+    /// The topic of events of `kind`.
+    pub fn topic(&self, kind: &str) -> String {
+        format!("{}{}", self.topic_prefix, kind.replace('.', "-"))
+    }
+}
+
+impl EventBus for Sns {
+    fn deliver<'a>(&'a self, _app: &'a App, event: &'a Event) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let message = serde_json::to_string(event).map_err(|e| e.to_string())?;
+            self.sns
+                .publish(&self.topic(&event.kind), &message, &[("kind", &event.kind)])
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
     }
 }
@@ -136,6 +194,94 @@ impl Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its runs; fails while `failing` is set.
+    struct Counting {
+        runs: AtomicUsize,
+        failing: std::sync::atomic::AtomicBool,
+    }
+
+    impl Handler for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+
+        fn handle<'a>(&'a self, _: &'a App, _: &'a Event) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async move {
+                self.runs.fetch_add(1, Ordering::SeqCst);
+                if self.failing.load(Ordering::SeqCst) {
+                    Err("down".into())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_runs_once_per_event_however_often_it_is_delivered_and_again_after_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: dir.path().to_path_buf(),
+            fsync: false,
+            ..Default::default()
+        };
+        let app = App::open(config, crate::repo::Open::Migrate).await.unwrap();
+        let counting = Arc::new(Counting {
+            runs: AtomicUsize::new(0),
+            failing: true.into(),
+        });
+        let bus = InProcess {
+            handlers: vec![counting.clone()],
+        };
+        let event = Event {
+            id: "e1".into(),
+            kind: crate::repo::DROP_COMPLETED.into(),
+            drop_id: "d1".into(),
+            at: 0,
+        };
+        // A failure gives the event back: the next delivery runs it again.
+        assert!(bus
+            .deliver(&app, &event)
+            .await
+            .unwrap_err()
+            .contains("counting: down"));
+        counting.failing.store(false, Ordering::SeqCst);
+        bus.deliver(&app, &event).await.unwrap();
+        assert_eq!(counting.runs.load(Ordering::SeqCst), 2);
+        // Done: delivered again, it does not run.
+        bus.deliver(&app, &event).await.unwrap();
+        assert_eq!(counting.runs.load(Ordering::SeqCst), 2);
+        // Another event does.
+        let other = Event {
+            id: "e2".into(),
+            ..event.clone()
+        };
+        bus.deliver(&app, &other).await.unwrap();
+        assert_eq!(counting.runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_claim_left_unfinished_is_taken_again_only_once_it_is_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: dir.path().to_path_buf(),
+            fsync: false,
+            ..Default::default()
+        };
+        let app = App::open(config, crate::repo::Open::Migrate).await.unwrap();
+        let repo = &app.repo;
+        assert!(repo.claim_event("e", "h", 1000, 0).await.unwrap());
+        // Someone holds it: not while fresh, yes once stale.
+        assert!(!repo.claim_event("e", "h", 2000, 500).await.unwrap());
+        assert!(repo.claim_event("e", "h", 3000, 1500).await.unwrap());
+        repo.event_handled("e", "h").await.unwrap();
+        // Done is done, however old.
+        assert!(!repo.claim_event("e", "h", 9000, 8000).await.unwrap());
+        // Each handler claims for itself.
+        assert!(repo.claim_event("e", "other", 9000, 0).await.unwrap());
+    }
 
     #[test]
     fn retries_back_off_from_a_second_to_an_hour() {
