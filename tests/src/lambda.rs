@@ -23,7 +23,9 @@ pub struct LambdaApi {
     pub url: String,
     pub guard: Tamper,
     function: Child,
-    _emulator: Emulator,
+    /// The other functions on the same emulator.
+    others: Vec<Child>,
+    emulator: Emulator,
 }
 
 /// cargo-lambda's emulator of the Lambda runtime API, serving the
@@ -119,7 +121,21 @@ impl LambdaApi {
     /// [`LambdaApi::start`], the function's log (its stderr) going to `log`.
     /// It is up once it answers a request that needs no database.
     pub fn start_with_log(bin: &Path, env: &[(String, String)], log: Stdio) -> LambdaApi {
-        let emulator = Emulator::start(&[NAME]);
+        LambdaApi::start_with_others(bin, env, log, &[])
+    }
+
+    /// [`LambdaApi::start_with_log`], with `others` (binary, function name)
+    /// polling the same emulator with the same settings, for
+    /// [`LambdaApi::invoke`].
+    pub fn start_with_others(
+        bin: &Path,
+        env: &[(String, String)],
+        log: Stdio,
+        others: &[(&Path, &str)],
+    ) -> LambdaApi {
+        let mut names = vec![NAME];
+        names.extend(others.iter().map(|(_, name)| *name));
+        let emulator = Emulator::start(&names);
         let guard = Tamper::guard(emulator.port, LAMBDA_PAYLOAD_LIMIT);
         let url = format!("{}{}", guard.url(), Emulator::path(NAME));
         let function = emulator
@@ -132,11 +148,26 @@ impl LambdaApi {
             .stderr(log)
             .spawn()
             .expect("starting the API function");
+        let others = others
+            .iter()
+            .map(|(bin, name)| {
+                emulator
+                    .function(bin, name)
+                    .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .env("DROPCAST_PUBLIC_URL", &url)
+                    .env("DROPCAST_LOG", "warn")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("starting function {name}: {e}"))
+            })
+            .collect();
         let api = LambdaApi {
             url,
             guard,
             function,
-            _emulator: emulator,
+            others,
+            emulator,
         };
         crate::wait_up_to(
             Duration::from_secs(30),
@@ -154,6 +185,32 @@ impl LambdaApi {
 }
 
 impl LambdaApi {
+    /// Invokes function `name` with `event`, as Lambda's Invoke does: the
+    /// function's answer, or its error (`errorType` and `errorMessage`).
+    pub fn invoke(
+        &self,
+        name: &str,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{}/2015-03-31/functions/{name}/invocations",
+                self.emulator.port
+            ))
+            .timeout(Duration::from_secs(120))
+            .json(event)
+            .send()
+            .unwrap_or_else(|e| panic!("invoking {name}: {e}"));
+        let ok = resp.status().is_success();
+        let text = resp.text().unwrap();
+        let answer = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        if ok {
+            Ok(answer)
+        } else {
+            Err(answer)
+        }
+    }
+
     /// Freezes the function (SIGSTOP): requests wait until [`thaw`].
     ///
     /// [`thaw`]: LambdaApi::thaw
@@ -176,9 +233,11 @@ fn signal(pid: u32, sig: &str) {
 
 impl Drop for LambdaApi {
     fn drop(&mut self) {
-        // The function first; the emulator goes when its field drops.
-        let _ = self.function.kill();
-        let _ = self.function.wait();
+        // The functions first; the emulator goes when its field drops.
+        for f in std::iter::once(&mut self.function).chain(&mut self.others) {
+            let _ = f.kill();
+            let _ = f.wait();
+        }
     }
 }
 
@@ -188,6 +247,8 @@ pub struct AwsLocal {
     pub api: LambdaApi,
     pub s3: crate::Seaweed,
     pub owner_token: String,
+    /// The functions' settings.
+    pub env: Vec<(String, String)>,
     _pg: crate::Postgres,
 }
 
@@ -212,6 +273,16 @@ impl AwsLocal {
     /// Starts it all, the function being `function` (a
     /// `dropcast-lambda-api`) with `extra` `DROPCAST_*` settings.
     pub fn start(function: &Path, extra: &[(&str, &str)]) -> AwsLocal {
+        AwsLocal::start_with_others(function, extra, &[])
+    }
+
+    /// [`AwsLocal::start`], with the functions `others` (binary, name) on
+    /// the same emulator and settings.
+    pub fn start_with_others(
+        function: &Path,
+        extra: &[(&str, &str)],
+        others: &[(&Path, &str)],
+    ) -> AwsLocal {
         let s3 = crate::Seaweed::start();
         let pg = crate::Postgres::start();
         let mut env = s3.server_env();
@@ -222,9 +293,10 @@ impl AwsLocal {
         let made = server_admin(&env, &["user", "add", "owner"]);
         let owner_token = made["token"].as_str().unwrap().to_string();
         AwsLocal {
-            api: LambdaApi::start(function, &env),
+            api: LambdaApi::start_with_others(function, &env, Stdio::inherit(), others),
             s3,
             owner_token,
+            env,
             _pg: pg,
         }
     }

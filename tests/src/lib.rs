@@ -4,11 +4,13 @@
 
 pub mod browser;
 pub mod lambda;
+pub mod moto;
 pub mod postgres;
 pub mod seaweed;
 mod tamper;
 
 pub use lambda::{AwsLocal, Emulator, LambdaApi};
+pub use moto::Moto;
 pub use postgres::Postgres;
 pub use seaweed::Seaweed;
 pub use tamper::Tamper;
@@ -301,6 +303,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A `width` x `height` PNG of a gradient.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([(x * 3) as u8, (y * 5) as u8, (x ^ y) as u8, 255])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.

@@ -162,6 +162,23 @@ impl Seaweed {
         })
     }
 
+    /// Each object under `prefix` with when it was last written (the
+    /// filer's `Mtime`).
+    pub fn written_under(&self, prefix: &str) -> Vec<(String, String)> {
+        let bucket_path = format!("/buckets/{}/", self.bucket);
+        self.entries(prefix, |e| {
+            let key = e["FullPath"].as_str()?.trim_start_matches(&bucket_path);
+            Some(format!("{key} {}", e["Mtime"].as_str()?))
+        })
+        .keys()
+        .into_iter()
+        .filter_map(|line| {
+            let (key, at) = line.split_once(' ')?;
+            Some((key.to_string(), at.to_string()))
+        })
+        .collect()
+    }
+
     /// The keys of the multipart uploads begun and neither completed nor
     /// aborted. (SeaweedFS keeps each in a folder under `.uploads/`, its
     /// key in the folder's `key` attribute.)

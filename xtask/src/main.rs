@@ -333,7 +333,11 @@ impl Drop for TestStack {
 }
 
 /// The Lambda functions, one zip each, as `serverless.yml` deploys them.
-const LAMBDA_FUNCTIONS: &[&str] = &["dropcast-lambda-api"];
+const LAMBDA_FUNCTIONS: &[&str] = &[
+    "dropcast-lambda-api",
+    "dropcast-lambda-events",
+    "dropcast-lambda-cleanup",
+];
 
 fn lambda(args: &[String]) -> Result<(), String> {
     sys::ensure_packages(BUILD_PACKAGES)?;

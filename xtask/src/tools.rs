@@ -20,6 +20,9 @@ pub const PYPI_TOOLS: &[(&str, &str)] = &[
     // zig, which cargo-lambda links arm64 functions with (`cargo xtask
     // lambda --arm64`).
     ("ziglang", "0.14.1"),
+    // moto's server, the SNS, SQS and WAFv2 of the tests (only those: it
+    // checks no S3 signatures).
+    ("moto[server]", "5.2.5"),
 ];
 
 /// What only `cargo xtask bench` needs, in the same venv.

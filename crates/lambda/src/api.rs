@@ -12,14 +12,13 @@
 //! Nothing here keeps state between requests that the next one needs:
 //! bytes are in S3, metadata in PostgreSQL. The in-memory helpers are
 //! correct per instance: the row cache lives 1 s, view counts are flushed
-//! after every request, and the failed-request guard counts per instance
-//! (the WAF's rate rules stand in front of it).
+//! and events published after every request, and the failed-request guard
+//! counts per instance (the WAF's rate rules stand in front of it).
 
-use anyhow::Context;
 use axum::extract::State;
 use axum::middleware::Next;
-use dropcast_server::repo::Open;
-use dropcast_server::{App, Config};
+use dropcast_server::jobs::events::Relay;
+use dropcast_server::App;
 
 /// The most a one-shot upload may be here. Lambda takes 6 MB a request,
 /// and API Gateway hands a binary body (a multipart form) over in base64,
@@ -27,24 +26,17 @@ use dropcast_server::{App, Config};
 const ONESHOT_ON_LAMBDA: u64 = 4 << 20;
 
 fn main() -> anyhow::Result<()> {
-    init_logging();
-    let mut config = Config::load(None, std::env::vars(), Default::default())
-        .context("reading the DROPCAST_* configuration")?;
+    dropcast_lambda::init_logging();
+    let mut config = dropcast_lambda::config()?;
     // Bigger files are refused by the server, with an answer that says what
     // to use instead, not by Lambda with a bare 413.
     config.max_oneshot_size = config.max_oneshot_size.min(ONESHOT_ON_LAMBDA);
-    // One request at a time per instance: one thread is all it uses.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        // Nothing is asked of the database before the first request, and
-        // the schema is the deploy's job (`dropcast-server migrate`).
-        let app = App::open(config, Open::Lazy).await?;
+    dropcast_lambda::run(config, |app| async move {
         tracing::info!(blobs = ?app.config.blobs, "dropcast API function ready");
+        let relay = std::sync::Arc::new(app.relay()?);
         let router = app.router().layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            flush_views,
+            (app.clone(), relay),
+            after_each_request,
         ));
         lambda_http::run(router)
             .await
@@ -52,26 +44,24 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-fn init_logging() {
-    let level = dropcast_server::log_level();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(level)
-        .with_current_span(false)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-/// Writes the view counts a request gathered before its answer goes: an
-/// instance may be frozen, or never thawed, once it has answered.
-async fn flush_views(
-    State(app): State<App>,
+/// What a request left to do is done before its answer goes, since an
+/// instance may be frozen, or never thawed, once it has answered: the view
+/// counts it gathered are written, and the events it wrote are published
+/// (what fails to publish stays in the outbox for the cleanup function's
+/// next run).
+async fn after_each_request(
+    State((app, relay)): State<(App, std::sync::Arc<Relay>)>,
     request: axum::extract::Request,
     next: Next,
 ) -> axum::response::Response {
     let response = next.run(request).await;
     if let Err(e) = app.flush_views().await {
         tracing::error!("saving view counts: {e:#}");
+    }
+    if app.take_events_written() {
+        if let Err(e) = relay.run_once(&app).await {
+            tracing::error!("publishing events: {e:#}");
+        }
     }
     response
 }
