@@ -273,15 +273,17 @@ impl AwsLocal {
     /// Starts it all, the function being `function` (a
     /// `dropcast-lambda-api`) with `extra` `DROPCAST_*` settings.
     pub fn start(function: &Path, extra: &[(&str, &str)]) -> AwsLocal {
-        AwsLocal::start_with_others(function, extra, &[])
+        AwsLocal::start_with_others(function, extra, &[], Stdio::inherit())
     }
 
     /// [`AwsLocal::start`], with the functions `others` (binary, name) on
-    /// the same emulator and settings.
+    /// the same emulator and settings, the API function's log going to
+    /// `log`.
     pub fn start_with_others(
         function: &Path,
         extra: &[(&str, &str)],
         others: &[(&Path, &str)],
+        log: Stdio,
     ) -> AwsLocal {
         let s3 = crate::Seaweed::start();
         let pg = crate::Postgres::start();
@@ -293,7 +295,7 @@ impl AwsLocal {
         let made = server_admin(&env, &["user", "add", "owner"]);
         let owner_token = made["token"].as_str().unwrap().to_string();
         AwsLocal {
-            api: LambdaApi::start_with_others(function, &env, Stdio::inherit(), others),
+            api: LambdaApi::start_with_others(function, &env, log, others),
             s3,
             owner_token,
             env,

@@ -6,12 +6,14 @@ pub mod browser;
 pub mod lambda;
 pub mod moto;
 pub mod postgres;
+pub mod receiver;
 pub mod seaweed;
 mod tamper;
 
 pub use lambda::{AwsLocal, Emulator, LambdaApi};
 pub use moto::Moto;
 pub use postgres::Postgres;
+pub use receiver::Receiver;
 pub use seaweed::Seaweed;
 pub use tamper::Tamper;
 

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 pub const API_PREFIX: &str = "/api/v1";
 
 pub mod checksum;
+pub mod webhook;
 pub use checksum::{Crc64, Crc64Digest, CHECKSUM_HEADER};
 
 /// Stable error codes. The string form (snake_case) is part of the API:
@@ -541,6 +542,53 @@ pub struct UploadedFile {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UploadResponse {
     pub files: Vec<UploadedFile>,
+}
+
+/// What a webhook's deliveries look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// A [`WebhookEvent`].
+    #[default]
+    Dropcast,
+    /// A Slack incoming webhook's `{"text": ...}`.
+    Slack,
+}
+
+/// `PUT /api/v1/me/webhook`: where to tell of the caller's completed drops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SetWebhook {
+    /// `https://...` (or `http://`).
+    pub url: String,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+/// A user's webhook. The secret that signs its deliveries is in the
+/// answer to `PUT` only: keep it then.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Webhook {
+    pub url: String,
+    pub format: WebhookFormat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// The body of a `dropcast`-format delivery, signed (see [`webhook`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebhookEvent {
+    /// The event's id, also in `Dropcast-Delivery`: the same delivery may
+    /// come twice.
+    pub id: String,
+    /// `drop.completed`.
+    pub event: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub drop: Drop,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

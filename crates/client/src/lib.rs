@@ -172,6 +172,27 @@ impl Client {
         Self::json(self.request(Method::GET, "/api/v1/me")).await
     }
 
+    /// The signed-in user's webhook (without its secret).
+    pub async fn webhook(&self) -> Result<api::Webhook> {
+        Self::json(self.request(Method::GET, "/api/v1/me/webhook")).await
+    }
+
+    /// Sets the signed-in user's webhook; the answer holds the secret
+    /// that signs its deliveries, once.
+    pub async fn set_webhook(&self, req: &api::SetWebhook) -> Result<api::Webhook> {
+        self.call(Method::PUT, "/api/v1/me/webhook", req).await
+    }
+
+    pub async fn delete_webhook(&self) -> Result<()> {
+        check(
+            self.request(Method::DELETE, "/api/v1/me/webhook")
+                .send()
+                .await?,
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn create_drop(&self, req: &api::CreateDrop) -> Result<api::Drop> {
         self.call(Method::POST, "/api/v1/drops", req).await
     }

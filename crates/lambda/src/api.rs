@@ -18,7 +18,7 @@
 use axum::extract::State;
 use axum::middleware::Next;
 use dropcast_server::jobs::events::Relay;
-use dropcast_server::App;
+use dropcast_server::{metrics, App};
 
 /// The most a one-shot upload may be here. Lambda takes 6 MB a request,
 /// and API Gateway hands a binary body (a multipart form) over in base64,
@@ -34,10 +34,16 @@ fn main() -> anyhow::Result<()> {
     dropcast_lambda::run(config, |app| async move {
         tracing::info!(blobs = ?app.config.blobs, "dropcast API function ready");
         let relay = std::sync::Arc::new(app.relay()?);
-        let router = app.router().layer(axum::middleware::from_fn_with_state(
-            (app.clone(), relay),
-            after_each_request,
-        ));
+        let router = app
+            .router()
+            .layer(axum::middleware::from_fn_with_state(
+                (app.clone(), relay),
+                after_each_request,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                access_log,
+            ));
         lambda_http::run(router)
             .await
             .map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))
@@ -64,4 +70,79 @@ async fn after_each_request(
         }
     }
     response
+}
+
+/// One JSON line per request, which the guard function reads: request id,
+/// method, route, path (never the query, which may hold a signature),
+/// status, latency and client address; and the request's figures as an
+/// Embedded Metric Format line, for CloudWatch. The client's address is also handed to
+/// the router, whose failed-request limit counts per address.
+async fn access_log(
+    State(app): State<App>,
+    mut request: axum::extract::Request,
+    next: Next,
+) -> axum::response::Response {
+    use lambda_http::RequestExt;
+    let started = std::time::Instant::now();
+    let client = client_address(&app, &request);
+    if let Some(ip) = client {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(ip, 0)));
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let request_id = request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<metrics::Route>()
+        .map_or("unmatched", |r| r.0.as_str());
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    tracing::info!(
+        target: "access",
+        request_id,
+        method = %method,
+        route,
+        path,
+        status,
+        latency_ms,
+        client = client.map(|c| c.to_string()).unwrap_or_default(),
+        "request"
+    );
+    let bytes_out = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    metrics::emf::request(route, status, latency_ms, bytes_out);
+    response
+}
+
+/// Who sent `request`: the address CloudFront saw, when the request
+/// proves it came through CloudFront (the edge secret), else API
+/// Gateway's peer.
+fn client_address(app: &App, request: &axum::extract::Request) -> Option<std::net::IpAddr> {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(secret) = app.config.edge_secret.as_deref() {
+        let proven = header("x-dropcast-edge-secret").is_some_and(|s| {
+            dropcast_server::secrets::constant_time_eq(s.as_bytes(), secret.as_bytes())
+        });
+        if proven {
+            if let Some(ip) = header("x-dropcast-client-ip").and_then(|v| v.trim().parse().ok()) {
+                return Some(ip);
+            }
+        }
+    }
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref()?.parse().ok(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }

@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
     dropcast_lambda::run(config, |app| async move {
         let app = &app;
         lambda_runtime::run(service_fn(move |e: LambdaEvent<serde_json::Value>| {
-            job(app, e.payload)
+            dropcast_lambda::timed("cleanup", job(app, e.payload))
         }))
         .await
         .map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))

@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         let handlers = app.handlers();
         let (app, handlers) = (&app, &handlers);
         lambda_runtime::run(service_fn(move |e: LambdaEvent<SnsEvent>| {
-            handle(app, handlers, e.payload)
+            dropcast_lambda::timed("events", handle(app, handlers, e.payload))
         }))
         .await
         .map_err(|e| anyhow::anyhow!("the Lambda runtime stopped: {e}"))

@@ -10,18 +10,31 @@
 //! - `dropcast-lambda-events` (`events.rs`): the handlers of the events
 //!   published on SNS.
 //! - `dropcast-lambda-cleanup` (`cleanup.rs`): the scheduled jobs.
+//! - `dropcast-lambda-guard` (`guard.rs`): blocks addresses that fail too
+//!   often at the WAF.
 
 use anyhow::Context;
 use dropcast_server::repo::Open;
 use dropcast_server::{App, Config};
 
-/// Logs as JSON lines on stderr, at `DROPCAST_LOG`'s level.
+/// Logs as JSON lines on stderr, at `DROPCAST_LOG`'s level; the API
+/// function's access lines (target `access`) whatever the level, since
+/// the guard reads them.
 pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(dropcast_server::log_level())
-        .with_current_span(false)
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(dropcast_server::log_level())
+        .with_target("access", tracing::Level::INFO);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(false)
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
         .init();
 }
 
@@ -50,4 +63,16 @@ where
 /// The Lambda runtime's error, from anything printable.
 pub fn failure(message: impl std::fmt::Display) -> lambda_http::Error {
     message.to_string().into()
+}
+
+/// Runs one invocation of `job` and writes its figures (a run, a failure,
+/// its duration) as an Embedded Metric Format line.
+pub async fn timed<T, E>(
+    job: &str,
+    invocation: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let done = invocation.await;
+    dropcast_server::metrics::emf::job(job, done.is_err(), started.elapsed().as_secs_f64());
+    done
 }

@@ -99,13 +99,22 @@ pub async fn guard(State(app): State<App>, request: Request, next: Next) -> Resp
         return response;
     }
     let response = next.run(request).await;
-    if matches!(
-        response.status(),
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
-    ) {
+    if is_failure(response.status().as_u16()) {
         app.abuse.failed(ip, Instant::now());
     }
     response
+}
+
+/// Whether an answer counts as a failed request: a bad token, a wrong
+/// password, an unknown id (401, 403, 404). Here and for the guard.
+pub fn is_failure(status: u16) -> bool {
+    [
+        StatusCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN,
+        StatusCode::NOT_FOUND,
+    ]
+    .iter()
+    .any(|s| s.as_u16() == status)
 }
 
 #[cfg(test)]

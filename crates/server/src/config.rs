@@ -101,6 +101,24 @@ pub struct Config {
     /// SNS: the endpoint, `http(s)://host[:port]`; defaults to AWS's for
     /// the topics' region.
     pub sns_endpoint: Option<String>,
+    /// The guard function: the ARN of the WAF IP set (IPv4) it blocks
+    /// addresses in.
+    pub guard_ip_set_arn: Option<String>,
+    /// The guard function: its IP set for IPv6 addresses.
+    pub guard_ip_set_v6_arn: Option<String>,
+    /// WAFv2's endpoint; defaults to AWS's for the IP set's region.
+    pub waf_endpoint: Option<String>,
+    /// `GET /metrics` answers requests with `Authorization: Bearer` this;
+    /// unset, it answers loopback peers only.
+    pub metrics_token: Option<String>,
+    /// Webhooks may point at loopback and private addresses (a server on
+    /// a private network); off, they must resolve to public ones.
+    pub webhook_private_addresses: bool,
+    /// Behind CloudFront: the secret it sends as `x-dropcast-edge-secret`.
+    /// A request that carries it has its client's address in
+    /// `x-dropcast-client-ip` (set by a CloudFront function from the
+    /// viewer's); any other is taken to come from its own peer.
+    pub edge_secret: Option<String>,
 }
 
 /// Where drops' bytes go; see [`Config::blobs`].
@@ -150,6 +168,12 @@ impl Default for Config {
             download_url_ttl: 300,
             sns_topic_prefix: None,
             sns_endpoint: None,
+            guard_ip_set_arn: None,
+            guard_ip_set_v6_arn: None,
+            waf_endpoint: None,
+            edge_secret: None,
+            webhook_private_addresses: false,
+            metrics_token: None,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod repo;
 pub mod secrets;
 pub mod sniff;
@@ -58,6 +59,7 @@ pub struct AppInner {
     /// share page at the database's commit rate).
     pub views: Views,
     pub abuse: abuse::Abuse,
+    pub metrics: metrics::Metrics,
 }
 
 /// View counts not yet in the database.
@@ -142,6 +144,7 @@ impl App {
             events_written: Default::default(),
             views: Views::default(),
             abuse,
+            metrics: Default::default(),
         })))
     }
 
@@ -154,7 +157,12 @@ impl App {
     /// and what the `events` function runs for each SNS message.
     pub fn handlers(&self) -> jobs::events::InProcess {
         jobs::events::InProcess {
-            handlers: vec![Arc::new(jobs::thumbnails::Thumbnailer)],
+            handlers: vec![
+                Arc::new(jobs::thumbnails::Thumbnailer),
+                Arc::new(jobs::webhooks::Notifier::new(
+                    self.config.webhook_private_addresses,
+                )),
+            ],
         }
     }
 
@@ -245,7 +253,9 @@ impl App {
             tokio::spawn(async move {
                 let every = std::time::Duration::from_secs(app.config.cleanup_interval);
                 loop {
-                    match jobs::cleanup::run(&app).await {
+                    let done = jobs::cleanup::run(&app).await;
+                    app.metrics.job("cleanup", done.is_err());
+                    match done {
                         Ok(done) if done.total() > 0 => tracing::info!("cleanup: {done}"),
                         Ok(_) => {}
                         Err(e) => tracing::error!("cleanup: {e:#}"),

@@ -205,6 +205,16 @@ pub struct EventRow {
     pub attempts: i64,
 }
 
+/// A user's webhook.
+#[derive(Debug, Clone, FromRow)]
+pub struct WebhookRow {
+    pub user_id: String,
+    pub url: String,
+    /// `dropcast` or `slack`.
+    pub format: String,
+    pub secret: String,
+}
+
 /// A drop was created (its upload begins).
 pub const DROP_CREATED: &str = "drop.created";
 /// A drop's bytes are all stored and checked: it can be served.
@@ -945,6 +955,109 @@ impl Repo {
         .iter()
         .map(|r| r.try_get("id"))
         .collect()
+    }
+
+    /// Drops whose upload has begun and not completed.
+    pub async fn uploads_open(&self) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM drops WHERE status = $1 OR status = $2")
+            .bind(UPLOADING)
+            .bind(COMPLETING)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// When the oldest event still in the outbox was written.
+    pub async fn oldest_event_at(&self) -> DbResult<Option<i64>> {
+        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    // ----- webhooks -----
+
+    /// Sets (or replaces) `user_id`'s webhook.
+    pub async fn set_webhook(&self, w: &WebhookRow) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO webhooks (user_id, url, format, secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE \
+             SET url = $2, format = $3, secret = $4, created_at = $5",
+        )
+        .bind(&w.user_id)
+        .bind(&w.url)
+        .bind(&w.format)
+        .bind(&w.secret)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn webhook(&self, user_id: &str) -> DbResult<Option<WebhookRow>> {
+        sqlx::query_as("SELECT user_id, url, format, secret FROM webhooks WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Removes `user_id`'s webhook; true when there was one.
+    pub async fn delete_webhook(&self, user_id: &str) -> DbResult<bool> {
+        let done = sqlx::query("DELETE FROM webhooks WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ----- the guard -----
+
+    /// Adds `failures` to `address`'s count for `minute`; the new count.
+    pub async fn add_failures(&self, address: &str, minute: i64, failures: i64) -> DbResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO guard_failures (address, minute, failures) VALUES ($1, $2, $3) \
+             ON CONFLICT (address, minute) DO UPDATE \
+             SET failures = guard_failures.failures + $3 RETURNING failures",
+        )
+        .bind(address)
+        .bind(minute)
+        .bind(failures)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Blocks `address` until `until` (or keeps a later block).
+    pub async fn block_address(&self, address: &str, until: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO guard_blocks (address, until) VALUES ($1, $2) ON CONFLICT (address) \
+             DO UPDATE SET until = $2 WHERE guard_blocks.until < $2",
+        )
+        .bind(address)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the blocks that ran out by `now`, and forgets counts of minutes
+    /// before `forget_before`; the addresses released.
+    pub async fn release_blocks(&self, now: i64, forget_before: i64) -> DbResult<Vec<String>> {
+        let released: Vec<String> =
+            sqlx::query_scalar("DELETE FROM guard_blocks WHERE until <= $1 RETURNING address")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+        sqlx::query("DELETE FROM guard_failures WHERE minute < $1")
+            .bind(forget_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(released)
+    }
+
+    /// The addresses blocked now, in order.
+    pub async fn blocked_addresses(&self, now: i64) -> DbResult<Vec<String>> {
+        sqlx::query_scalar("SELECT address FROM guard_blocks WHERE until > $1 ORDER BY address")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
     }
 
     // ----- events -----

@@ -36,6 +36,11 @@ pub fn new_token() -> String {
     format!("dc_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
 }
 
+/// A webhook's signing secret: `whsec_` and 256 random bits.
+pub fn new_webhook_secret() -> String {
+    format!("whsec_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
 /// What the database keeps of a token.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

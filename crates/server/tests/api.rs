@@ -880,3 +880,127 @@ async fn a_file_changed_since_its_parts_were_stored_has_those_parts_sent_again()
     assert_eq!(done.crc64nvme, Some(Crc64::of(&new)));
     assert!(get_bytes(&server.anonymous(), &done.raw_url).await == new);
 }
+
+/// `promtool check metrics` on `text`: its complaints, if any.
+fn promtool(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus, which `cargo xtask test` installs)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The value of the sample `name{labels}` in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_pass_promtool_and_count_what_was_done() {
+    let server = start();
+    let c = server.client();
+    let get = |path: &str| reqwest::get(format!("{}{path}", server.url));
+    let before = get("/metrics").await.unwrap();
+    assert_eq!(before.status(), 200);
+    assert!(before.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let data = bytes(3 * MIB, 9);
+    share_bytes(&c, new_drop("m.bin", Some(data.len() as u64)), &data).await;
+    assert_eq!(get("/nosuchdrop").await.unwrap().status(), 404);
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    let text = get("/metrics").await.unwrap().text().await.unwrap();
+    promtool(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let n =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    assert_eq!(
+        n(
+            r#"dropcast_http_requests_total{route="/api/v1/drops/{id}/complete",method="POST",status="200"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        n(r#"dropcast_http_requests_total{route="/{id}",method="GET",status="404"}"#),
+        1.0
+    );
+    assert_eq!(
+        n(r#"dropcast_http_requests_total{route="/healthz",method="GET",status="200"}"#),
+        1.0
+    );
+    assert!(n(r#"dropcast_http_request_duration_seconds_count{route="/healthz"}"#) >= 1.0);
+    // The parts went to this server (locally) or the bucket (on AWS).
+    let received = n("dropcast_http_request_bytes_total");
+    assert!(on_aws() || received >= data.len() as f64, "{received}");
+    assert_eq!(n("dropcast_uploads_open"), 0.0);
+    // The drop's events went through the handlers.
+    let mut runs = None;
+    for _ in 0..100 {
+        let text = get("/metrics").await.unwrap().text().await.unwrap();
+        runs = sample(&text, r#"dropcast_job_runs_total{job="thumbnail"}"#);
+        if runs.is_some_and(|v| v >= 2.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // drop.created and drop.completed.
+    assert!(runs.is_some_and(|v| v >= 2.0), "{runs:?}");
+    // Downloads count the bytes they send.
+    let raw = c
+        .drop_info(&c.list_drops(None, 1).await.unwrap().drops[0].id)
+        .await
+        .unwrap()
+        .raw_url;
+    assert!(get_bytes(&c, &raw).await == data);
+    let text = get("/metrics").await.unwrap().text().await.unwrap();
+    if !on_aws() {
+        // (On AWS the bucket sends them.)
+        assert!(sample(&text, "dropcast_http_response_bytes_total").unwrap() >= data.len() as f64);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_need_their_token_once_one_is_set() {
+    let server = start_with(&[("DROPCAST_METRICS_TOKEN", "m3trics")]);
+    let url = format!("{}/metrics", server.url);
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 404);
+    let wrong = http_client()
+        .get(&url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 404);
+    let right = http_client()
+        .get(&url)
+        .bearer_auth("m3trics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(right
+        .text()
+        .await
+        .unwrap()
+        .contains("dropcast_http_requests_total"));
+}

@@ -77,6 +77,8 @@ async fn an_image_page_shows_it_at_logical_size_with_unfurl_tags_and_gets_a_thum
     let d = wait_for_thumbnail(&c, &d.id).await;
     let thumb = get(d.thumbnail_url.as_deref().unwrap(), None).await;
     assert_eq!(thumb.status(), 200);
+    // Anyone with the link may see it: a CDN may keep it a while.
+    assert_eq!(thumb.headers()["cache-control"], "public, max-age=300");
     let thumb = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (640, 360));
     let html = get(&d.url, None).await.text().await.unwrap();
@@ -212,6 +214,11 @@ async fn a_password_guards_page_bytes_and_thumbnail_until_entered() {
     let page = get(&d.url, Some(&cookie)).await.text().await.unwrap();
     assert!(page.contains("quarterly numbers") && page.contains("<img"));
     assert_eq!(get(&d.raw_url, Some(&cookie)).await.status(), 200);
+    // Its thumbnail, once made, is for this browser only: no CDN keeps it.
+    let d = wait_for_thumbnail(&c, &d.id).await;
+    let thumb = get(d.thumbnail_url.as_deref().unwrap(), Some(&cookie)).await;
+    assert_eq!(thumb.status(), 200);
+    assert_eq!(thumb.headers()["cache-control"], "private, max-age=300");
     // A grant is for one drop only.
     let other = share_bytes(
         &c,
@@ -275,6 +282,106 @@ async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_upl
             .unwrap_or_default()
     };
     support::cases::cleanup_removes_exactly_the_expired_and_the_stale(&mut server, &held).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_gets_one_signed_payload_per_completed_drop_of_its_owner_only() {
+    let server = start_with(&[("DROPCAST_WEBHOOK_PRIVATE_ADDRESSES", "true")]);
+    let c = server.client();
+    let hook = Receiver::start();
+    let set = c
+        .set_webhook(&api::SetWebhook {
+            url: hook.url.clone(),
+            format: api::WebhookFormat::Dropcast,
+        })
+        .await
+        .unwrap();
+    let secret = set.secret.expect("the secret, once");
+    assert!(secret.starts_with("whsec_"));
+    // Read back, the secret is not shown again.
+    let shown = c.webhook().await.unwrap();
+    assert_eq!(
+        (shown.url.as_str(), shown.secret),
+        (hook.url.as_str(), None)
+    );
+    // Another user's drops are not this webhook's business.
+    let other = server.new_user("other");
+    share_bytes(&other, new_drop("theirs.txt", None), b"theirs").await;
+
+    let d = share_bytes(&c, new_drop("notes.txt", None), b"hello hook").await;
+    let got = tokio::task::block_in_place(|| hook.wait_for(1, std::time::Duration::from_secs(20)));
+    assert_eq!(got.len(), 1, "{got:?}");
+    let delivery = &got[0];
+    assert_eq!(delivery.method, "POST");
+    assert_eq!(delivery.header("dropcast-event"), Some("drop.completed"));
+    let signature = delivery.header("dropcast-signature").unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    api::webhook::verify(&secret, signature, &delivery.body, now, 300).unwrap();
+    // A body changed on the way, or the wrong secret, fails.
+    let mut tampered = delivery.body.clone();
+    tampered[0] ^= 1;
+    assert!(api::webhook::verify(&secret, signature, &tampered, now, 300).is_err());
+    assert!(api::webhook::verify("whsec_other", signature, &delivery.body, now, 300).is_err());
+    let event: api::WebhookEvent = serde_json::from_slice(&delivery.body).unwrap();
+    assert_eq!(event.event, "drop.completed");
+    assert_eq!(
+        delivery.header("dropcast-delivery"),
+        Some(event.id.as_str())
+    );
+    assert_eq!(
+        (event.drop.id.as_str(), event.drop.url.as_str()),
+        (d.id.as_str(), d.url.as_str())
+    );
+    assert_eq!(event.drop.size, Some(10));
+
+    // Slack's format, for an incoming webhook's URL.
+    c.set_webhook(&api::SetWebhook {
+        url: hook.url.clone(),
+        format: api::WebhookFormat::Slack,
+    })
+    .await
+    .unwrap();
+    share_bytes(&c, new_drop("a<b>.txt", None), b"x").await;
+    let got = tokio::task::block_in_place(|| hook.wait_for(2, std::time::Duration::from_secs(20)));
+    let slack: serde_json::Value = serde_json::from_slice(&got[1].body).unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("New drop: <") && text.contains("|a&lt;b&gt;.txt>"),
+        "{text}"
+    );
+
+    // Removed, nothing more is sent; a URL that is no URL is refused.
+    c.delete_webhook().await.unwrap();
+    assert_eq!(code(c.webhook().await.unwrap_err()).0, 404);
+    share_bytes(&c, new_drop("quiet.txt", None), b"q").await;
+    let bad = c
+        .set_webhook(&api::SetWebhook {
+            url: "ftp://example.com/".into(),
+            format: api::WebhookFormat::Dropcast,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(bad).1, ErrorCode::InvalidInput);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(hook.received().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_to_a_private_address_is_not_sent_unless_allowed() {
+    let server = start();
+    let c = server.client();
+    let hook = Receiver::start();
+    c.set_webhook(&api::SetWebhook {
+        url: hook.url.clone(),
+        format: api::WebhookFormat::Dropcast,
+    })
+    .await
+    .unwrap();
+    share_bytes(&c, new_drop("notes.txt", None), b"hello").await;
+    // The drop's thumbnail-less events are done once the relay is idle:
+    // give it a moment, then nothing may have reached the loopback.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(hook.received().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

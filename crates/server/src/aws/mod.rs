@@ -1,12 +1,13 @@
 //! The AWS services the server calls itself, with no SDK: request signing
-//! ([`sigv4`]), the XML of their answers ([`xml`]) and SNS's Publish
-//! ([`sns`]). S3 is [`crate::blobs::s3`].
+//! ([`sigv4`]), the XML of their answers ([`xml`]), SNS's Publish
+//! ([`sns`]) and WAF's IP sets ([`waf`]). S3 is [`crate::blobs::s3`].
 //!
 //! Each call is one signed HTTPS request; [`Service`] holds what they
 //! share: the endpoint, the signer and an HTTP client with timeouts.
 
 pub mod sigv4;
 pub mod sns;
+pub mod waf;
 pub mod xml;
 
 use sigv4::{Credentials, Request, Signer};

@@ -288,6 +288,22 @@ impl Blobs {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Whether the store answers: the bucket (HeadBucket), or the objects'
+    /// folder.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Blobs::Local(local) => {
+                if let Some(root) = local.store.root() {
+                    tokio::fs::metadata(root).await.map_err(|e| {
+                        anyhow::anyhow!("the objects folder {}: {e}", root.display())
+                    })?;
+                }
+                Ok(())
+            }
+            Blobs::S3(s3) => Ok(s3.check().await?),
+        }
+    }
+
     /// Multipart uploads open in the store: (drop id, upload id, when it
     /// began, unix ms). Local files have none: their parts are rows.
     pub async fn open_uploads(&self) -> anyhow::Result<Vec<(String, String, i64)>> {

@@ -395,6 +395,20 @@ impl S3 {
         .map(drop)
     }
 
+    /// HeadBucket: whether the bucket is there and these keys may use it.
+    pub async fn check(&self) -> Result<()> {
+        self.call(
+            "HeadBucket",
+            reqwest::Method::HEAD,
+            "",
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+        .await
+        .map(drop)
+    }
+
     /// ListObjectsV2 under `prefix`, every page: each key with when it
     /// was last written (unix ms).
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, i64)>> {

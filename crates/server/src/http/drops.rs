@@ -56,6 +56,37 @@ pub async fn me(Auth(user): Auth) -> Json<api::User> {
     Json(user_json(&user))
 }
 
+/// The signed-in user's webhook (without its secret).
+#[utoipa::path(get, path = "/api/v1/me/webhook", security(("bearer" = [])),
+    responses((status = 200, body = api::Webhook), (status = 401, body = api::ErrorBody),
+        (status = 404, body = api::ErrorBody)))]
+pub async fn webhook(State(app): State<App>, Auth(user): Auth) -> ApiResult<Json<api::Webhook>> {
+    Ok(Json(crate::domain::webhooks::get(&app, &user).await?))
+}
+
+/// Sets where the signed-in user's completed drops are told of; answers
+/// the secret that signs each delivery, once.
+#[utoipa::path(put, path = "/api/v1/me/webhook", security(("bearer" = [])),
+    request_body = api::SetWebhook,
+    responses((status = 200, body = api::Webhook), (status = 400, body = api::ErrorBody),
+        (status = 401, body = api::ErrorBody)))]
+pub async fn set_webhook(
+    State(app): State<App>,
+    Auth(user): Auth,
+    Json(req): Json<api::SetWebhook>,
+) -> ApiResult<Json<api::Webhook>> {
+    Ok(Json(crate::domain::webhooks::set(&app, &user, &req).await?))
+}
+
+/// Removes the signed-in user's webhook.
+#[utoipa::path(delete, path = "/api/v1/me/webhook", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = api::ErrorBody),
+        (status = 404, body = api::ErrorBody)))]
+pub async fn delete_webhook(State(app): State<App>, Auth(user): Auth) -> ApiResult<StatusCode> {
+    crate::domain::webhooks::remove(&app, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Creates a drop, returning its id and share URL before any byte is sent.
 #[utoipa::path(post, path = "/api/v1/drops", security(("bearer" = [])), request_body = api::CreateDrop,
     responses((status = 201, body = api::Drop), (status = 400, body = api::ErrorBody),

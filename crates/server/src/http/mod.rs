@@ -21,9 +21,16 @@ use utoipa::OpenApi;
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/auth/login", post(drops::login))
         .route("/api/v1/me", get(drops::me))
+        .route(
+            "/api/v1/me/webhook",
+            get(drops::webhook)
+                .put(drops::set_webhook)
+                .delete(drops::delete_webhook),
+        )
         .route("/api/v1/sharex.sxcu", get(drops::sharex))
         .route("/api/v1/drops", post(drops::create).get(drops::list))
         .route("/api/v1/drops/reserve", post(drops::reserve))
@@ -67,6 +74,10 @@ pub fn router(app: App) -> Router {
             app.clone(),
             crate::abuse::guard,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::metrics::count,
+        ))
         .with_state(app)
 }
 
@@ -77,6 +88,9 @@ pub fn router(app: App) -> Router {
         healthz,
         drops::login,
         drops::me,
+        drops::webhook,
+        drops::set_webhook,
+        drops::delete_webhook,
         drops::create,
         drops::list,
         drops::reserve,
@@ -125,10 +139,14 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-/// Liveness: the server answers and its database does too.
+/// Liveness: the server answers, and so do its database and its store.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = api::Health)))]
 async fn healthz(State(app): State<App>) -> ApiResult<axum::Json<api::Health>> {
     app.repo.user_count().await?;
+    app.blobs
+        .check()
+        .await
+        .map_err(|e| ApiError::internal("checking the store", format!("{e:#}")))?;
     Ok(axum::Json(api::Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),

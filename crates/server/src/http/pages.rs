@@ -429,11 +429,19 @@ pub async fn thumbnail(
         ));
     }
     let stream = app.blobs.read_thumbnail(&id).await?;
+    // A CDN may keep the thumbnail of a drop anyone with the link may see
+    // (a few minutes, and never past its expiry); no one else's.
+    let open = d.password_hash.is_none() && d.max_views.is_none() && d.visibility != "private";
+    let cache = match d.expires_at.map(|at| (at - crate::repo::now_ms()) / 1000) {
+        _ if !open => "private, max-age=300".to_string(),
+        Some(left) if left < 300 => "private, max-age=60".to_string(),
+        _ => "public, max-age=300".to_string(),
+    };
     Ok((
         [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CACHE_CONTROL, "private, max-age=300"),
+            (header::CONTENT_TYPE, "image/png".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CACHE_CONTROL, cache),
         ],
         axum::body::Body::from_stream(stream),
     )

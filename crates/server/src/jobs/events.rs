@@ -84,7 +84,9 @@ impl EventBus for InProcess {
                 if !mine {
                     continue; // done already, or being done
                 }
-                match h.handle(app, event).await {
+                let done = h.handle(app, event).await;
+                app.metrics.job(h.name(), done.is_err());
+                match done {
                     Ok(()) => app
                         .repo
                         .event_handled(&event.id, h.name())
@@ -119,14 +121,15 @@ impl Sns {
 }
 
 impl EventBus for Sns {
-    fn deliver<'a>(&'a self, _app: &'a App, event: &'a Event) -> BoxFuture<'a, Result<(), String>> {
+    fn deliver<'a>(&'a self, app: &'a App, event: &'a Event) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let message = serde_json::to_string(event).map_err(|e| e.to_string())?;
-            self.sns
+            let sent = self
+                .sns
                 .publish(&self.topic(&event.kind), &message, &[("kind", &event.kind)])
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+                .await;
+            app.metrics.job("publish", sent.is_err());
+            sent.map(|_| ()).map_err(|e| e.to_string())
         })
     }
 }
