@@ -21,7 +21,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app, record; default all)
   lambda [--arm64]
                  the Lambda function zips, built by cargo-lambda for provided.al2023
-                 (x86_64, or arm64 through zig): target/lambda/<arch>/<function>/bootstrap.zip";
+                 (x86_64, or arm64 through zig): target/lambda/<arch>/<function>.zip
+  deploy --stage NAME [FLAGS]
+                 the arm64 zips, then `osls deploy` of deploy/serverless.yml to AWS
+                 (FLAGS go to the framework, e.g. --param=\"domain=drops.example.com\")";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::main(&args[1..]),
         Some("msrv") => msrv(),
         Some("lambda") => lambda(&args[1..]),
+        Some("deploy") => deploy(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -108,6 +112,8 @@ const TEST_PACKAGES: &[&str] = &[
     // PostgreSQL 15, the serverless backend's metadata store: a throwaway
     // cluster per test run.
     "postgresql",
+    // promtool, which checks the server's /metrics.
+    "prometheus",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -200,6 +206,9 @@ fn test(_args: &[String]) -> Result<(), String> {
     let only_listed = restrict_to_listed_packages()?;
     // dropcast-ui embeds ui/dist, so the UI is built before any cargo step.
     sys::build_ui()?;
+    // The deployment framework, which packages deploy/serverless.yml in
+    // the template tests.
+    sys::npm_install(&sys::workspace_root().join("deploy"))?;
     sys::cargo(&["fmt", "--all", "--", "--check"])
         .map_err(|e| format!("{e}\nrun `cargo fmt --all` to fix the formatting"))?;
     step("dependency policy (deny.toml: bans, licences, sources)");
@@ -358,7 +367,11 @@ fn lambda(args: &[String]) -> Result<(), String> {
         .collect();
     cargo_lambda_build(&tools, flags, &targets, "zip", &out)?;
     for f in LAMBDA_FUNCTIONS {
-        let zip = out.join(f).join("bootstrap.zip");
+        // Named after the function: the framework uploads each zip under
+        // its file name.
+        let built = out.join(f).join("bootstrap.zip");
+        let zip = out.join(format!("{f}.zip"));
+        std::fs::copy(&built, &zip).map_err(|e| format!("{}: {e}", built.display()))?;
         let size = std::fs::metadata(&zip)
             .map_err(|e| format!("{}: {e}", zip.display()))?
             .len();
@@ -369,6 +382,54 @@ fn lambda(args: &[String]) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// `cargo xtask deploy --stage NAME [FRAMEWORK FLAGS]`: builds the arm64
+/// zips and runs the framework's deploy of `deploy/serverless.yml` with
+/// the AWS credentials of the environment. The database's schema is the
+/// deploy's to bring up first (`dropcast-server migrate`, from where the
+/// database can be reached).
+fn deploy(args: &[String]) -> Result<(), String> {
+    let stage = args
+        .iter()
+        .position(|a| a == "--stage")
+        .and_then(|i| args.get(i + 1))
+        .ok_or("usage: cargo xtask deploy --stage NAME [osls deploy flags, e.g. --param=\"domain=drops.example.com\"]")?;
+    if !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!(
+            "the stage {stage:?} may hold only letters, digits and -"
+        ));
+    }
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+        && std::env::var_os("AWS_PROFILE").is_none()
+        && std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE").is_none()
+    {
+        return Err(
+            "no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, or \
+                    the OIDC role of deploy.yml): the framework deploys with them"
+                .into(),
+        );
+    }
+    lambda(&["--arm64".to_string()])?;
+    let dir = sys::workspace_root().join("deploy");
+    sys::npm_install(&dir)?;
+    let artifacts = sys::target_dir().join("lambda").join("arm64");
+    let mut deploy = vec![
+        "deploy".to_string(),
+        format!("--param=artifacts={}", sys::path_str(&artifacts)?),
+    ];
+    deploy.extend(args.iter().cloned());
+    let status = std::process::Command::new(dir.join("node_modules/.bin/osls"))
+        .args(&deploy)
+        .current_dir(&dir)
+        .env("SLS_TELEMETRY_DISABLED", "1")
+        .status()
+        .map_err(|e| format!("osls: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("osls deploy failed ({status}); its error is above"))
+    }
 }
 
 /// `cargo lambda build --release` of `targets` (`--bin NAME`,

@@ -233,9 +233,14 @@ pub fn ensure_node() -> Result<(), String> {
 
 /// Runs npm in `ui/`.
 pub fn npm(args: &[&str]) -> Result<(), String> {
+    npm_in(&workspace_root().join("ui"), args)
+}
+
+/// `npm ARGS` in `dir`.
+pub fn npm_in(dir: &std::path::Path, args: &[&str]) -> Result<(), String> {
     let status = Command::new("npm")
         .args(args)
-        .current_dir(workspace_root().join("ui"))
+        .current_dir(dir)
         // Playwright drives Debian's chromium: it downloads no browser.
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .status()
@@ -243,20 +248,29 @@ pub fn npm(args: &[&str]) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("npm {} failed ({status})", args.join(" ")))
+        Err(format!(
+            "npm {} failed in {} ({status})",
+            args.join(" "),
+            dir.display()
+        ))
     }
+}
+
+/// `npm ci` in `dir` when its lock file is newer than what is installed.
+pub fn npm_install(dir: &std::path::Path) -> Result<(), String> {
+    ensure_node()?;
+    let stamp = dir.join("node_modules/.package-lock.json");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&stamp) < modified(&dir.join("package-lock.json")) || !stamp.exists() {
+        npm_in(dir, &["ci", "--no-audit", "--no-fund"])?;
+    }
+    Ok(())
 }
 
 /// Installs the UI's packages (when the lock file changed) and builds
 /// `ui/dist`, which the dropcast-ui binary embeds.
 pub fn build_ui() -> Result<(), String> {
-    ensure_node()?;
-    let ui = workspace_root().join("ui");
-    let stamp = ui.join("node_modules/.package-lock.json");
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if modified(&stamp) < modified(&ui.join("package-lock.json")) || !stamp.exists() {
-        npm(&["ci", "--no-audit", "--no-fund"])?;
-    }
+    npm_install(&workspace_root().join("ui"))?;
     npm(&["run", "build"])
 }
 

@@ -23,6 +23,9 @@ pub const PYPI_TOOLS: &[(&str, &str)] = &[
     // moto's server, the SNS, SQS and WAFv2 of the tests (only those: it
     // checks no S3 signatures).
     ("moto[server]", "5.2.5"),
+    // cfn-lint, on the CloudFormation template `deploy/serverless.yml`
+    // packages into.
+    ("cfn-lint", "1.58.0"),
 ];
 
 /// What only `cargo xtask bench` needs, in the same venv.
