@@ -215,6 +215,17 @@ pub struct WebhookRow {
     pub secret: String,
 }
 
+/// What claiming an event for a handler found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventClaim {
+    /// This caller runs it; the claim's time, to finish or release it.
+    Mine(i64),
+    /// It was handled.
+    Done,
+    /// Another delivery is handling it now.
+    Busy,
+}
+
 /// A drop was created (its upload begins).
 pub const DROP_CREATED: &str = "drop.created";
 /// A drop's bytes are all stored and checked: it can be served.
@@ -1074,16 +1085,16 @@ impl Repo {
         .await
     }
 
-    /// Claims `event_id` for `handler`: true when this caller is to run
-    /// it (nobody has, nobody is, or a claim older than `stale_before`
-    /// never finished).
+    /// Claims `event_id` for `handler`: [`EventClaim::Mine`] when this
+    /// caller is to run it (nobody has, nobody is, or a claim older than
+    /// `stale_before` never finished).
     pub async fn claim_event(
         &self,
         event_id: &str,
         handler: &str,
         now: i64,
         stale_before: i64,
-    ) -> DbResult<bool> {
+    ) -> DbResult<EventClaim> {
         let done = sqlx::query(
             "INSERT INTO handled_events (event_id, handler, claimed_at) VALUES ($1, $2, $3) \
              ON CONFLICT (event_id, handler) DO UPDATE SET claimed_at = $3 \
@@ -1095,26 +1106,60 @@ impl Repo {
         .bind(stale_before)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(EventClaim::Mine(now));
+        }
+        let finished: Option<i64> = sqlx::query_scalar(
+            "SELECT done FROM handled_events WHERE event_id = $1 AND handler = $2",
+        )
+        .bind(event_id)
+        .bind(handler)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(if finished == Some(1) {
+            EventClaim::Done
+        } else {
+            EventClaim::Busy
+        })
     }
 
-    /// Marks a claimed event handled, for good.
-    pub async fn event_handled(&self, event_id: &str, handler: &str) -> DbResult<()> {
-        sqlx::query("UPDATE handled_events SET done = 1 WHERE event_id = $1 AND handler = $2")
-            .bind(event_id)
-            .bind(handler)
-            .execute(&self.pool)
-            .await?;
+    /// Marks an event handled for good, if the claim made at `claimed_at`
+    /// still holds it.
+    pub async fn event_handled(
+        &self,
+        event_id: &str,
+        handler: &str,
+        claimed_at: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE handled_events SET done = 1 WHERE event_id = $1 AND handler = $2 \
+             AND claimed_at = $3",
+        )
+        .bind(event_id)
+        .bind(handler)
+        .bind(claimed_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Gives a claim back after its handler failed: the next delivery runs it.
-    pub async fn release_event(&self, event_id: &str, handler: &str) -> DbResult<()> {
-        sqlx::query("DELETE FROM handled_events WHERE event_id = $1 AND handler = $2 AND done = 0")
-            .bind(event_id)
-            .bind(handler)
-            .execute(&self.pool)
-            .await?;
+    /// Gives the claim made at `claimed_at` back after its handler failed
+    /// (unless another took it meanwhile): the next delivery runs it.
+    pub async fn release_event(
+        &self,
+        event_id: &str,
+        handler: &str,
+        claimed_at: i64,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "DELETE FROM handled_events WHERE event_id = $1 AND handler = $2 AND done = 0 \
+             AND claimed_at = $3",
+        )
+        .bind(event_id)
+        .bind(handler)
+        .bind(claimed_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::repo::{now_ms, EventRow};
+use crate::repo::{now_ms, EventClaim, EventRow};
 use crate::App;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -68,39 +68,58 @@ pub struct InProcess {
 }
 
 /// How long a claim on an event may stay unfinished before another
-/// delivery may take it: longer than any function may run (15 minutes).
-const CLAIM_TTL_MS: i64 = 20 * 60 * 1000;
+/// delivery may take it: longer than a handler takes (the events
+/// function's timeout is 2 minutes), short enough that Lambda's retries
+/// (after about 1 and 3 minutes) find a dead run's claim stale.
+const CLAIM_TTL_MS: i64 = 150 * 1000;
 
 impl EventBus for InProcess {
+    /// Each handler in turn, each at most once; a failure does not stop
+    /// the others. `Err` when any failed or is still running elsewhere
+    /// (so the event is delivered again later).
     fn deliver<'a>(&'a self, app: &'a App, event: &'a Event) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
+            let mut failed = Vec::new();
             for h in &self.handlers {
                 let now = now_ms();
-                let mine = app
+                let claim = app
                     .repo
                     .claim_event(&event.id, h.name(), now, now - CLAIM_TTL_MS)
                     .await
                     .map_err(|e| format!("{}: claiming the event: {e}", h.name()))?;
-                if !mine {
-                    continue; // done already, or being done
-                }
+                let claimed_at = match claim {
+                    EventClaim::Mine(at) => at,
+                    EventClaim::Done => continue,
+                    EventClaim::Busy => {
+                        failed.push(format!("{}: being handled elsewhere", h.name()));
+                        continue;
+                    }
+                };
                 let done = h.handle(app, event).await;
                 app.metrics.job(h.name(), done.is_err());
                 match done {
                     Ok(()) => app
                         .repo
-                        .event_handled(&event.id, h.name())
+                        .event_handled(&event.id, h.name(), claimed_at)
                         .await
                         .map_err(|e| format!("{}: {e}", h.name()))?,
                     Err(e) => {
-                        if let Err(db) = app.repo.release_event(&event.id, h.name()).await {
+                        if let Err(db) = app
+                            .repo
+                            .release_event(&event.id, h.name(), claimed_at)
+                            .await
+                        {
                             tracing::warn!(event = %event.id, "releasing the claim: {db}");
                         }
-                        return Err(format!("{}: {e}", h.name()));
+                        failed.push(format!("{}: {e}", h.name()));
                     }
                 }
             }
-            Ok(())
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(failed.join("; "))
+            }
         })
     }
 }
@@ -201,13 +220,14 @@ mod tests {
 
     /// Counts its runs; fails while `failing` is set.
     struct Counting {
+        name: &'static str,
         runs: AtomicUsize,
         failing: std::sync::atomic::AtomicBool,
     }
 
     impl Handler for Counting {
         fn name(&self) -> &'static str {
-            "counting"
+            self.name
         }
 
         fn handle<'a>(&'a self, _: &'a App, _: &'a Event) -> BoxFuture<'a, Result<(), String>> {
@@ -232,11 +252,17 @@ mod tests {
         };
         let app = App::open(config, crate::repo::Open::Migrate).await.unwrap();
         let counting = Arc::new(Counting {
+            name: "counting",
             runs: AtomicUsize::new(0),
             failing: true.into(),
         });
+        let after = Arc::new(Counting {
+            name: "after",
+            runs: AtomicUsize::new(0),
+            failing: false.into(),
+        });
         let bus = InProcess {
-            handlers: vec![counting.clone()],
+            handlers: vec![counting.clone(), after.clone()],
         };
         let event = Event {
             id: "e1".into(),
@@ -245,14 +271,17 @@ mod tests {
             at: 0,
         };
         // A failure gives the event back: the next delivery runs it again.
+        // It does not hold back the handlers after it, which run once.
         assert!(bus
             .deliver(&app, &event)
             .await
             .unwrap_err()
             .contains("counting: down"));
+        assert_eq!(after.runs.load(Ordering::SeqCst), 1);
         counting.failing.store(false, Ordering::SeqCst);
         bus.deliver(&app, &event).await.unwrap();
         assert_eq!(counting.runs.load(Ordering::SeqCst), 2);
+        assert_eq!(after.runs.load(Ordering::SeqCst), 1);
         // Done: delivered again, it does not run.
         bus.deliver(&app, &event).await.unwrap();
         assert_eq!(counting.runs.load(Ordering::SeqCst), 2);
@@ -275,15 +304,37 @@ mod tests {
         };
         let app = App::open(config, crate::repo::Open::Migrate).await.unwrap();
         let repo = &app.repo;
-        assert!(repo.claim_event("e", "h", 1000, 0).await.unwrap());
-        // Someone holds it: not while fresh, yes once stale.
-        assert!(!repo.claim_event("e", "h", 2000, 500).await.unwrap());
-        assert!(repo.claim_event("e", "h", 3000, 1500).await.unwrap());
-        repo.event_handled("e", "h").await.unwrap();
+        assert_eq!(
+            repo.claim_event("e", "h", 1000, 0).await.unwrap(),
+            EventClaim::Mine(1000)
+        );
+        // Someone holds it: busy while fresh, taken once stale.
+        assert_eq!(
+            repo.claim_event("e", "h", 2000, 500).await.unwrap(),
+            EventClaim::Busy
+        );
+        assert_eq!(
+            repo.claim_event("e", "h", 3000, 1500).await.unwrap(),
+            EventClaim::Mine(3000)
+        );
+        // The first claimer, back late, neither finishes nor releases it.
+        repo.release_event("e", "h", 1000).await.unwrap();
+        repo.event_handled("e", "h", 1000).await.unwrap();
+        assert_eq!(
+            repo.claim_event("e", "h", 3500, 2000).await.unwrap(),
+            EventClaim::Busy
+        );
+        repo.event_handled("e", "h", 3000).await.unwrap();
         // Done is done, however old.
-        assert!(!repo.claim_event("e", "h", 9000, 8000).await.unwrap());
+        assert_eq!(
+            repo.claim_event("e", "h", 9000, 8000).await.unwrap(),
+            EventClaim::Done
+        );
         // Each handler claims for itself.
-        assert!(repo.claim_event("e", "other", 9000, 0).await.unwrap());
+        assert_eq!(
+            repo.claim_event("e", "other", 9000, 0).await.unwrap(),
+            EventClaim::Mine(9000)
+        );
     }
 
     #[test]
