@@ -320,6 +320,31 @@ impl Blobs {
         }
     }
 
+    /// Whether the store holds drop `id`'s bytes (not only a thumbnail),
+    /// asked of the object itself.
+    pub async fn has_bytes(&self, id: &str) -> anyhow::Result<bool> {
+        match self {
+            Blobs::Local(local) => {
+                let Some(root) = local.store.root() else {
+                    return Ok(false);
+                };
+                let dir = root.join("drops").join(id);
+                Ok(match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries
+                        .filter_map(Result::ok)
+                        .any(|f| f.file_name() != "thumb.png"),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                    Err(e) => return Err(anyhow::anyhow!("{}: {e}", dir.display())),
+                })
+            }
+            Blobs::S3(s3) => match s3.stat(&object_key(id)).await {
+                Ok(_) => Ok(true),
+                Err(s3::S3Error::Refused { status: 404, .. }) => Ok(false),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
     /// Every drop the store holds something of, for the sweep.
     pub async fn stored(&self) -> anyhow::Result<Vec<Stored>> {
         let mut found: BTreeMap<String, Stored> = BTreeMap::new();

@@ -434,10 +434,17 @@ impl S3 {
                 let at = xml::first(&object, "LastModified").map_or(0, |t| unix_ms(&t));
                 out.push((key, at));
             }
-            token = xml::first(&text, "NextContinuationToken");
-            if xml::first(&text, "IsTruncated").as_deref() != Some("true") || token.is_none() {
+            if xml::first(&text, "IsTruncated").as_deref() != Some("true") {
                 return Ok(out);
             }
+            // More to come, but no way to ask: a listing that stopped
+            // short must not pass for the whole (the sweep acts on it).
+            token = Some(xml::first(&text, "NextContinuationToken").ok_or(
+                S3Error::Unexpected {
+                    operation: op,
+                    what: "a NextContinuationToken in a truncated listing",
+                },
+            )?);
         }
     }
 
@@ -469,12 +476,15 @@ impl S3 {
                 let at = xml::first(&upload, "Initiated").map_or(0, |t| unix_ms(&t));
                 out.push((key, id, at));
             }
-            let next =
-                xml::first(&text, "NextKeyMarker").zip(xml::first(&text, "NextUploadIdMarker"));
-            if xml::first(&text, "IsTruncated").as_deref() != Some("true") || next.is_none() {
+            if xml::first(&text, "IsTruncated").as_deref() != Some("true") {
                 return Ok(out);
             }
-            markers = next;
+            let next =
+                xml::first(&text, "NextKeyMarker").zip(xml::first(&text, "NextUploadIdMarker"));
+            markers = Some(next.ok_or(S3Error::Unexpected {
+                operation: op,
+                what: "the next markers in a truncated listing",
+            })?);
         }
     }
 

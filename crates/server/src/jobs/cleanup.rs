@@ -119,7 +119,7 @@ pub async fn sweep(app: &App) -> anyhow::Result<Swept> {
         .filter(|s| s.bytes)
         .map(|s| s.id.as_str())
         .collect();
-    let mut missing = Vec::new();
+    let (mut listed_missing, mut complete) = (Vec::new(), 0usize);
     let mut after = String::new();
     loop {
         let page = app
@@ -128,11 +128,27 @@ pub async fn sweep(app: &App) -> anyhow::Result<Swept> {
             .await?;
         let Some(last) = page.last() else { break };
         after = last.clone();
-        for id in page {
-            if !with_bytes.contains(id.as_str()) {
-                tracing::warn!(drop = %id, "sweep: the drop's bytes are gone: deleting it");
-                missing.push(id);
-            }
+        complete += page.len();
+        listed_missing.extend(
+            page.into_iter()
+                .filter(|id| !with_bytes.contains(id.as_str())),
+        );
+    }
+    // A listing that names far fewer objects than there are drops is
+    // more likely wrong (a prefix, a permission) than the bytes gone.
+    if listed_missing.len() > 10 && listed_missing.len() * 10 > complete {
+        anyhow::bail!(
+            "the store lists no bytes for {} of {complete} complete drops: refusing to delete \
+             them; check the bucket and the function's rights to list it",
+            listed_missing.len()
+        );
+    }
+    let mut missing = Vec::new();
+    for id in listed_missing {
+        // Asked of the object itself before anything goes.
+        if !app.blobs.has_bytes(&id).await? {
+            tracing::warn!(drop = %id, "sweep: the drop's bytes are gone: deleting it");
+            missing.push(id);
         }
     }
     app.purge_drops(&missing).await?;
