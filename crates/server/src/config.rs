@@ -109,7 +109,8 @@ pub struct Config {
     /// WAFv2's endpoint; defaults to AWS's for the IP set's region.
     pub waf_endpoint: Option<String>,
     /// `GET /metrics` answers requests with `Authorization: Bearer` this;
-    /// unset, it answers loopback peers only.
+    /// unset, it answers loopback peers of a server whose `public_url` is
+    /// this machine, and no one else.
     pub metrics_token: Option<String>,
     /// Webhooks may point at loopback and private addresses (a server on
     /// a private network); off, they must resolve to public ones.

@@ -232,6 +232,9 @@ impl App {
                 }
             }
         }
+        if !gone.is_empty() {
+            self.wake_events(); // drop.deleted
+        }
         // The bytes of every row already deleted go, whatever stopped the
         // loop: nothing would try again.
         let deleted = self.blobs.delete(&gone).await;

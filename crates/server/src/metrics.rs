@@ -4,9 +4,10 @@
 //! waited; and runs and failures of the background jobs and event
 //! handlers. Counted in memory, per process, since it started.
 //!
-//! `/metrics` answers a loopback peer, or a request with
-//! `Authorization: Bearer {metrics_token}` when one is set; anyone else
-//! gets 404. On Lambda, where an instance's memory is no place to keep
+//! `/metrics` answers a request with `Authorization: Bearer
+//! {metrics_token}` when one is set; without one, a loopback peer of a
+//! server whose public URL is this machine (the embedded default);
+//! anyone else gets 404. On Lambda, where an instance's memory is no place to keep
 //! figures, the functions write the same figures as CloudWatch Embedded
 //! Metric Format lines instead ([`emf`]).
 
@@ -182,6 +183,17 @@ pub async fn count(State(app): State<App>, request: Request, next: Next) -> Resp
 #[derive(Debug, Clone)]
 pub struct Route(pub String);
 
+/// Whether `url`'s host is this machine (`http://127.0.0.1:8080`).
+fn local_only(url: &str) -> bool {
+    let url = reqwest::Url::parse(url).ok();
+    let host = url.as_ref().and_then(|u| u.host_str()).unwrap_or_default();
+    let host = host.trim_matches(['[', ']']);
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
 fn content_length(headers: &axum::http::HeaderMap) -> u64 {
     headers
         .get(header::CONTENT_LENGTH)
@@ -204,7 +216,10 @@ pub async fn serve(State(app): State<App>, request: Request) -> Response {
         (Some(token), Some(given)) => {
             crate::secrets::constant_time_eq(token.as_bytes(), given.as_bytes())
         }
-        (Some(_), None) | (None, _) => loopback && app.config.metrics_token.is_none(),
+        (Some(_), None) => false,
+        // Without a token, only a server meant for this machine answers
+        // this machine: behind a reverse proxy every peer is loopback.
+        (None, _) => loopback && local_only(&app.public_url),
     };
     if !allowed {
         return crate::error::ApiError::new(

@@ -284,6 +284,33 @@ async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_upl
     support::cases::cleanup_removes_exactly_the_expired_and_the_stale(&mut server, &held).await;
 }
 
+/// How often the webhook handler has run (its figure in /metrics).
+async fn webhook_runs(server: &Server) -> f64 {
+    let text = get(&format!("{}/metrics", server.url), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"dropcast_job_runs_total{job="webhook"} "#)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// Waits until the webhook handler has run `n` times in all.
+async fn until_webhook_ran(server: &Server, n: f64) {
+    for _ in 0..200 {
+        if webhook_runs(server).await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the webhook handler did not run {n} times");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_gets_one_signed_payload_per_completed_drop_of_its_owner_only() {
     let server = start_with(&[("DROPCAST_WEBHOOK_PRIVATE_ADDRESSES", "true")]);
@@ -353,7 +380,10 @@ async fn a_webhook_gets_one_signed_payload_per_completed_drop_of_its_owner_only(
     // Removed, nothing more is sent; a URL that is no URL is refused.
     c.delete_webhook().await.unwrap();
     assert_eq!(code(c.webhook().await.unwrap_err()).0, 404);
+    let ran = webhook_runs(&server).await;
     share_bytes(&c, new_drop("quiet.txt", None), b"q").await;
+    // Its created and completed events went through the handler.
+    until_webhook_ran(&server, ran + 2.0).await;
     let bad = c
         .set_webhook(&api::SetWebhook {
             url: "ftp://example.com/".into(),
@@ -362,7 +392,6 @@ async fn a_webhook_gets_one_signed_payload_per_completed_drop_of_its_owner_only(
         .await
         .unwrap_err();
     assert_eq!(code(bad).1, ErrorCode::InvalidInput);
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(hook.received().len(), 2);
 }
 
@@ -378,9 +407,8 @@ async fn a_webhook_to_a_private_address_is_not_sent_unless_allowed() {
     .await
     .unwrap();
     share_bytes(&c, new_drop("notes.txt", None), b"hello").await;
-    // The drop's thumbnail-less events are done once the relay is idle:
-    // give it a moment, then nothing may have reached the loopback.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // The handler ran on the drop's events, and sent nothing to loopback.
+    until_webhook_ran(&server, 2.0).await;
     assert!(hook.received().is_empty());
 }
 

@@ -160,6 +160,9 @@ pub async fn create(app: &App, user: &UserRow, req: &api::CreateDrop) -> ApiResu
     } else {
         app.repo.insert_drop(&new).await.map_err(ApiError::from)
     };
+    if made.is_ok() {
+        app.wake_events(); // drop.created
+    }
     if let Err(e) = made {
         if let Some(u) = &upload_id {
             if let Err(abort) = app.blobs.abort(new.id, u).await {

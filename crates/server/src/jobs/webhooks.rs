@@ -33,7 +33,10 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(private_ok: bool) -> Notifier {
+        // No proxy from the environment: the resolver must see the
+        // webhook's own host, not a proxy's.
         let mut builder = reqwest::Client::builder()
+            .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -138,11 +141,13 @@ fn slack_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Whether `ip` is an address on the internet, not one of this network's.
+/// Whether `ip` is an address on the internet, not one of this network's
+/// (nor a special-use one). IPv6 forms that carry an IPv4 address (mapped,
+/// compatible, NAT64, 6to4) are judged by that address.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
-            let [o0, o1, ..] = a.octets();
+            let [o0, o1, o2, _] = a.octets();
             !(a.is_loopback()
                 || a.is_private()
                 || a.is_link_local()
@@ -150,18 +155,42 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a.is_broadcast()
                 || a.is_multicast()
                 || o0 == 0
-                || (o0 == 100 && (64..128).contains(&o1)))
+                || o0 >= 240
+                || (o0 == 100 && (64..128).contains(&o1))
+                || (o0 == 192 && o1 == 0 && o2 == 0)
+                || (o0 == 198 && (18..20).contains(&o1)))
         }
         IpAddr::V6(a) => {
+            let s = a.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
             if let Some(v4) = a.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = a.segments()[0];
+            // ::a.b.c.d (IPv4-compatible), 64:ff9b::/96 and 64:ff9b:1::/48
+            // (NAT64): the IPv4 address is the last 32 bits.
+            if s[..6] == [0; 6] && !a.is_loopback() && !a.is_unspecified()
+                || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || s[..3] == [0x64, 0xff9b, 1]
+            {
+                return is_public(embedded(s[6], s[7]));
+            }
+            // 2002::/16 (6to4): the IPv4 address follows the prefix.
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
             !(a.is_loopback()
                 || a.is_unspecified()
                 || a.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0)
         }
     }
 }
@@ -194,6 +223,7 @@ mod tests {
             "93.184.216.34",
             "2606:2800:220:1:248:1893:25c8:1946",
             "8.8.8.8",
+            "2002:808:808::1",
         ] {
             assert!(is_public(ok.parse().unwrap()), "{ok}");
         }
@@ -204,6 +234,14 @@ mod tests {
             "192.168.1.1",
             "169.254.169.254",
             "100.64.0.1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "240.0.0.1",
+            "fec0::1",
+            "::10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "2002:a00:1::1",
             "0.0.0.0",
             "::1",
             "fd00::1",
