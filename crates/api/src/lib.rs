@@ -89,6 +89,8 @@ pub enum ErrorCode {
     Internal,
     /// The drop has a password: open its page and enter it.
     PasswordRequired,
+    /// This deployment answers through its CDN's address only.
+    EdgeRequired,
 }
 
 impl ErrorCode {
@@ -97,7 +99,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             Unauthorized | InvalidCredentials | PasswordRequired => 401,
-            InvalidSignature | UrlExpired => 403,
+            InvalidSignature | UrlExpired | EdgeRequired => 403,
             NotFound => 404,
             Conflict | NotReady => 409,
             Expired | ReservationExpired => 410,

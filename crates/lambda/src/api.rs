@@ -84,7 +84,19 @@ async fn access_log(
 ) -> axum::response::Response {
     use lambda_http::RequestExt;
     let started = std::time::Instant::now();
-    let client = client_address(&app, &request);
+    let (through_edge, client) = client_address(&app, &request);
+    // Behind CloudFront, nothing but CloudFront may reach the API: the WAF
+    // and the guard stand there. The keep-warm health check (Lambda
+    // invokes it itself) and the pages' static files are the same for all.
+    let open = request.uri().path() == "/healthz" || request.uri().path().starts_with("/assets/");
+    if app.config.edge_secret.is_some() && !through_edge && !open {
+        use axum::response::IntoResponse;
+        return dropcast_server::error::ApiError::new(
+            dropcast_api::ErrorCode::EdgeRequired,
+            "this API answers through its CloudFront address only; use the PublicUrl",
+        )
+        .into_response();
+    }
     if let Some(ip) = client {
         request
             .extensions_mut()
@@ -123,26 +135,29 @@ async fn access_log(
     response
 }
 
-/// Who sent `request`: the address CloudFront saw, when the request
-/// proves it came through CloudFront (the edge secret), else API
+/// Whether `request` proves it came through CloudFront (the edge secret),
+/// and who sent it: the address CloudFront saw when it does, else API
 /// Gateway's peer.
-fn client_address(app: &App, request: &axum::extract::Request) -> Option<std::net::IpAddr> {
+fn client_address(app: &App, request: &axum::extract::Request) -> (bool, Option<std::net::IpAddr>) {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Some(secret) = app.config.edge_secret.as_deref() {
-        let proven = header("x-dropcast-edge-secret").is_some_and(|s| {
+    let proven = app.config.edge_secret.as_deref().is_some_and(|secret| {
+        header("x-dropcast-edge-secret").is_some_and(|s| {
             dropcast_server::secrets::constant_time_eq(s.as_bytes(), secret.as_bytes())
-        });
-        if proven {
-            if let Some(ip) = header("x-dropcast-client-ip").and_then(|v| v.trim().parse().ok()) {
-                return Some(ip);
-            }
+        })
+    });
+    if proven {
+        if let Some(ip) = header("x-dropcast-client-ip").and_then(|v| v.trim().parse().ok()) {
+            return (true, Some(ip));
         }
     }
-    match request.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref()?.parse().ok(),
+    let peer = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
         #[allow(unreachable_patterns)]
         _ => None,
-    }
+    };
+    (proven, peer)
 }

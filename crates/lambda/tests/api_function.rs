@@ -119,3 +119,47 @@ async fn the_function_starts_without_the_database_and_says_when_to_migrate() {
     );
     assert_eq!(health(&api).await.unwrap().status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_cloudfront_only_requests_with_its_secret_are_answered_and_their_viewer_counts() {
+    let st = stack(&[
+        ("DROPCAST_EDGE_SECRET", "edge-s3cret"),
+        ("DROPCAST_ABUSE_THRESHOLD", "3"),
+    ]);
+    let http = reqwest::Client::new();
+    let me = format!("{}/api/v1/me", st.api.url);
+    let from = |secret: &str, client: &str| {
+        http.get(&me)
+            .header("x-dropcast-edge-secret", secret)
+            .header("x-dropcast-client-ip", client)
+            .send()
+    };
+    // Straight to the API's own endpoint: refused, with what to use.
+    let direct = http.get(&me).send().await.unwrap();
+    assert_eq!(direct.status(), 403);
+    let body: dropcast_api::ErrorBody = direct.json().await.unwrap();
+    assert_eq!(body.error.code, dropcast_api::ErrorCode::EdgeRequired);
+    assert_eq!(from("guess", "203.0.113.5").await.unwrap().status(), 403);
+    // The keep-warm health check is Lambda's own call.
+    let health = http
+        .get(format!("{}/healthz", st.api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(health.status(), 403);
+    // Through CloudFront: the viewer's address is the one that counts.
+    for _ in 0..4 {
+        assert_eq!(
+            from("edge-s3cret", "203.0.113.5").await.unwrap().status(),
+            401
+        );
+    }
+    assert_eq!(
+        from("edge-s3cret", "203.0.113.5").await.unwrap().status(),
+        429
+    );
+    assert_eq!(
+        from("edge-s3cret", "203.0.113.6").await.unwrap().status(),
+        401
+    );
+}
