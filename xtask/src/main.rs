@@ -227,6 +227,7 @@ fn test(_args: &[String]) -> Result<(), String> {
     )?;
     step("crates that stay out of the server and the CLI");
     rules::check_crate_bans()?;
+    rules::check_lambda_functions(LAMBDA_FUNCTIONS)?;
     rules::check_rust_version()?;
     build_step(&[
         "clippy",
@@ -342,10 +343,13 @@ impl Drop for TestStack {
 }
 
 /// The Lambda functions, one zip each, as `serverless.yml` deploys them.
-const LAMBDA_FUNCTIONS: &[&str] = &[
+/// `cargo xtask test` checks that it names the zips `serverless.yml` does
+/// ([`rules::check_lambda_functions`]).
+pub const LAMBDA_FUNCTIONS: &[&str] = &[
     "dropcast-lambda-api",
     "dropcast-lambda-events",
     "dropcast-lambda-cleanup",
+    "dropcast-lambda-guard",
 ];
 
 fn lambda(args: &[String]) -> Result<(), String> {

@@ -196,6 +196,40 @@ fn crates_of(package: &str) -> Result<BTreeSet<String>, String> {
         .collect())
 }
 
+/// Fails unless `functions` (what `cargo xtask lambda` builds) are
+/// exactly the zips `deploy/serverless.yml` deploys and the binaries of
+/// `crates/lambda`: a function missing from one would fail a deploy.
+pub fn check_lambda_functions(functions: &[&str]) -> Result<(), String> {
+    let root = crate::sys::workspace_root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).map_err(|e| format!("{p}: {e}"));
+    let template = read("deploy/serverless.yml")?;
+    let mut deployed: Vec<String> = template
+        .split("${param:artifacts}/")
+        .skip(1)
+        .filter_map(|rest| rest.split(".zip").next().map(str::to_string))
+        .collect();
+    let manifest = read("crates/lambda/Cargo.toml")?;
+    let mut bins: Vec<String> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|b| {
+            let name = b.split("name = \"").nth(1)?;
+            Some(name.split('"').next()?.to_string())
+        })
+        .collect();
+    let mut built: Vec<String> = functions.iter().map(|f| f.to_string()).collect();
+    for list in [&mut deployed, &mut bins, &mut built] {
+        list.sort();
+    }
+    if deployed != built || bins != built {
+        return Err(format!(
+            "the Lambda functions disagree: cargo xtask lambda builds {built:?}, \
+             deploy/serverless.yml deploys {deployed:?}, crates/lambda has binaries {bins:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// Fails when a package depends, however indirectly, on a crate its ban
 /// names, and says through which path.
 pub fn check_crate_bans() -> Result<(), String> {

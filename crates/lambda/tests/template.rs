@@ -269,11 +269,20 @@ fn cloudfront_sits_behind_the_waf_with_the_managed_rules_a_rate_rule_and_the_gua
         .any(|rule| rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"));
     let blocked = rules
         .iter()
-        .find(|rule| rule["Statement"]["IPSetReferenceStatement"].is_object())
-        .expect("a rule on the guard's IP set");
+        .find(|rule| rule["Statement"]["OrStatement"].is_object())
+        .expect("a rule on the guard's IP sets");
+    let sets: Vec<&Value> = blocked["Statement"]["OrStatement"]["Statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["IPSetReferenceStatement"]["Arn"])
+        .collect();
     assert_eq!(
-        blocked["Statement"]["IPSetReferenceStatement"]["Arn"],
-        get_att("GuardIpSet", "Arn")
+        sets,
+        [
+            &get_att("GuardIpSet", "Arn"),
+            &get_att("GuardIpSetV6", "Arn")
+        ]
     );
     assert!(blocked["Action"]["Block"].is_object());
     let guard_env = &r["GuardLambdaFunction"]["Properties"]["Environment"]["Variables"];
@@ -300,14 +309,19 @@ fn cloudfront_sits_behind_the_waf_with_the_managed_rules_a_rate_rule_and_the_gua
         .map(|b| b["PathPattern"].as_str().unwrap())
         .collect();
     assert_eq!(patterns, ["/assets/*", "/*/thumb.png"]);
-    // Every behavior hands the API the viewer's address, and the origin the
-    // secret that makes it believable.
+    // Every behavior hands the API the viewer's address (and cookies), and
+    // the origin the secret that makes the address believable.
     for b in
         std::iter::once(&d["DefaultCacheBehavior"]).chain(d["CacheBehaviors"].as_array().unwrap())
     {
         assert_eq!(
             b["FunctionAssociations"][0]["FunctionARN"],
             get_att("ClientIpFunction", "FunctionMetadata.FunctionARN")
+        );
+        // Managed-AllViewerExceptHostHeader: the address and cookies go on.
+        assert_eq!(
+            b["OriginRequestPolicyId"],
+            "b689b0a8-53d0-40ab-baf2-68738e2966ac"
         );
     }
     assert_eq!(
