@@ -16,6 +16,9 @@ export const commands = {
 	account: () => typedError<Account_Serialize, UiError>(__TAURI_INVOKE("account")),
 	signIn: (server: string, user: string, password: string) => typedError<string, UiError>(__TAURI_INVOKE("sign_in", { server, user, password })),
 	signOut: () => typedError<null, UiError>(__TAURI_INVOKE("sign_out")),
+	webhook: () => typedError<WebhookInfo_Serialize | null, UiError>(__TAURI_INVOKE("webhook")),
+	setWebhook: (url: string, slack: boolean) => typedError<WebhookInfo_Serialize, UiError>(__TAURI_INVOKE("set_webhook", { url, slack })),
+	removeWebhook: () => typedError<null, UiError>(__TAURI_INVOKE("remove_webhook")),
 	history: (limit: number) => typedError<HistoryItem_Serialize[], UiError>(__TAURI_INVOKE("history", { limit })),
 	/**
 	 *  Puts links on the clipboard: the tray app holds them; without it, a
@@ -351,6 +354,34 @@ export type UiError = {
 	/**  What kind of failure, for the UI to say what to do. */
 	code: Kind,
 	message: string,
+};
+
+/**
+ *  The signed-in user's webhook, where their completed drops are told
+ *  of. `secret` only in the answer to [`set_webhook`].
+ */
+export type WebhookInfo = WebhookInfo_Serialize | WebhookInfo_Deserialize;
+
+/**
+ *  The signed-in user's webhook, where their completed drops are told
+ *  of. `secret` only in the answer to [`set_webhook`].
+ */
+export type WebhookInfo_Deserialize = {
+	url: string,
+	/**  Slack's message format rather than Dropcast's signed event. */
+	slack: boolean,
+	secret?: string | null,
+};
+
+/**
+ *  The signed-in user's webhook, where their completed drops are told
+ *  of. `secret` only in the answer to [`set_webhook`].
+ */
+export type WebhookInfo_Serialize = {
+	url: string,
+	/**  Slack's message format rather than Dropcast's signed event. */
+	slack: boolean,
+	secret: string | null,
 };
 
 /* Tauri Specta runtime */

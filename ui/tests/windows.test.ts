@@ -158,6 +158,40 @@ describe("settings window", () => {
   });
 });
 
+describe("settings window, webhook", () => {
+  it("sets a webhook, shows its secret once, and removes it", async () => {
+    let hook: { url: string; slack: boolean; secret: string | null } | null = null;
+    const calls = open(Settings, "settings", (cmd, args) => {
+      switch (cmd) {
+        case "account": return { server: "http://dc.test", user: "ada", problem: null };
+        case "preferences": return structuredClone(prefs);
+        case "hotkey_status": return [];
+        case "webhook": return hook && { ...hook, secret: null };
+        case "set_webhook":
+          hook = { url: args.url, slack: args.slack, secret: "whsec_abc" };
+          return hook;
+        case "remove_webhook": hook = null; return null;
+      }
+    });
+    const url = await until(() => $<HTMLInputElement>("input[name=webhook-url]"), "the webhook form");
+    expect($("[data-testid=webhook-set]")).toBeNull();
+    url.value = "https://hooks.slack.com/services/T/B/x";
+    url.dispatchEvent(new Event("input", { bubbles: true }));
+    $<HTMLInputElement>("input[name=webhook-slack]")!.click();
+    $<HTMLButtonElement>("section[aria-label=Webhook] button[type=submit]")!.click();
+    const secret = await until(() => $("[data-testid=webhook-secret]"), "the secret");
+    expect(secret.textContent).toContain("whsec_abc");
+    expect(calls.find((c) => c.cmd === "set_webhook")?.args).toEqual({ url: "https://hooks.slack.com/services/T/B/x", slack: true });
+    const remove = await until(
+      () => [...document.querySelectorAll<HTMLButtonElement>("section[aria-label=Webhook] button")].find((b) => b.textContent === "Remove"),
+      "the remove button",
+    );
+    remove.click();
+    await until(() => calls.some((c) => c.cmd === "remove_webhook") && text().includes("Set webhook"), "removed");
+    expect($("[data-testid=webhook-secret]")).toBeNull();
+  });
+});
+
 const now = Date.now();
 const drops = [
   { id: "aaaa1111", name: "screenshot-1.png", url: "http://dc.test/aaaa1111", status: "complete", size: 1_381_863, error: null, createdAt: now - 300_000, hasThumbnail: false },

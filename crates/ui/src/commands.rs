@@ -284,6 +284,71 @@ pub async fn sign_out() -> Result<()> {
     Ok(())
 }
 
+/// The signed-in user's webhook, where their completed drops are told
+/// of. `secret` only in the answer to [`set_webhook`].
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct WebhookInfo {
+    pub url: String,
+    /// Slack's message format rather than Dropcast's signed event.
+    pub slack: bool,
+    pub secret: Option<String>,
+}
+
+impl From<dropcast_api::Webhook> for WebhookInfo {
+    fn from(w: dropcast_api::Webhook) -> Self {
+        WebhookInfo {
+            url: w.url,
+            slack: w.format == dropcast_api::WebhookFormat::Slack,
+            secret: w.secret,
+        }
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn webhook() -> Result<Option<WebhookInfo>> {
+    let client = session()?.client()?;
+    match client.webhook().await {
+        Ok(w) => Ok(Some(w.into())),
+        Err(e) if e.code() == Some(dropcast_api::ErrorCode::NotFound) => Ok(None),
+        Err(e) => Err(actions::Error::from(e).into()),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_webhook(url: String, slack: bool) -> Result<WebhookInfo> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(UiError::invalid("enter the URL to send to"));
+    }
+    let format = if slack {
+        dropcast_api::WebhookFormat::Slack
+    } else {
+        dropcast_api::WebhookFormat::Dropcast
+    };
+    let client = session()?.client()?;
+    let set = client
+        .set_webhook(&dropcast_api::SetWebhook {
+            url: url.to_string(),
+            format,
+        })
+        .await
+        .map_err(actions::Error::from)?;
+    Ok(set.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_webhook() -> Result<()> {
+    let client = session()?.client()?;
+    client
+        .delete_webhook()
+        .await
+        .map_err(actions::Error::from)?;
+    Ok(())
+}
+
 /// A drop in the history.
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -515,6 +580,9 @@ pub fn builder() -> tauri_specta::Builder<tauri::Wry> {
             account,
             sign_in,
             sign_out,
+            webhook,
+            set_webhook,
+            remove_webhook,
             history,
             copy_links,
             open_link,
