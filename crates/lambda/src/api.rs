@@ -126,11 +126,7 @@ async fn access_log(
         client = client.map(|c| c.to_string()).unwrap_or_default(),
         "request"
     );
-    let bytes_out = response
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(0);
+    let bytes_out = metrics::content_length(response.headers());
     metrics::emf::request(route, status, latency_ms, bytes_out);
     response
 }

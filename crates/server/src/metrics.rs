@@ -194,7 +194,8 @@ fn local_only(url: &str) -> bool {
             .is_ok_and(|a| a.is_loopback())
 }
 
-fn content_length(headers: &axum::http::HeaderMap) -> u64 {
+/// A message's `Content-Length`, 0 when it has none.
+pub fn content_length(headers: &axum::http::HeaderMap) -> u64 {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok())

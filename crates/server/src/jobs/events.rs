@@ -242,8 +242,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_handler_runs_once_per_event_however_often_it_is_delivered_and_again_after_failing() {
+    /// An App on SQLite and files in a folder of its own (kept while the
+    /// folder lives).
+    async fn embedded() -> (App, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let config = crate::Config {
             data_dir: dir.path().to_path_buf(),
@@ -251,6 +252,12 @@ mod tests {
             ..Default::default()
         };
         let app = App::open(config, crate::repo::Open::Migrate).await.unwrap();
+        (app, dir)
+    }
+
+    #[tokio::test]
+    async fn a_handler_runs_once_per_event_however_often_it_is_delivered_and_again_after_failing() {
+        let (app, _dir) = embedded().await;
         let counting = Arc::new(Counting {
             name: "counting",
             runs: AtomicUsize::new(0),
@@ -296,13 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_claim_left_unfinished_is_taken_again_only_once_it_is_stale() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = crate::Config {
-            data_dir: dir.path().to_path_buf(),
-            fsync: false,
-            ..Default::default()
-        };
-        let app = App::open(config, crate::repo::Open::Migrate).await.unwrap();
+        let (app, _dir) = embedded().await;
         let repo = &app.repo;
         assert_eq!(
             repo.claim_event("e", "h", 1000, 0).await.unwrap(),
