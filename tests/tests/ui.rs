@@ -169,7 +169,8 @@ fn settings_sign_in_to_the_server_and_a_rebound_hotkey_works_at_once() {
     // Start at login.
     ui.eval("document.querySelector('input[name=autostart]').click(); return true;");
     d.screenshot("window-settings");
-    ui.eval("document.querySelectorAll('form')[document.querySelectorAll('form').length - 1].requestSubmit(); return true;");
+    // The settings' own form (the webhook's comes after it).
+    ui.eval("document.querySelector('input[name=autostart]').form.requestSubmit(); return true;");
     ui.wait_for(
         "saved",
         "const s = document.querySelector('[role=status]'); return s && s.textContent === 'Saved.'",
