@@ -18,8 +18,10 @@ use utoipa::ToSchema;
 pub const API_PREFIX: &str = "/api/v1";
 
 pub mod checksum;
+mod sensitive;
 pub mod webhook;
 pub use checksum::{Crc64, Crc64Digest, CHECKSUM_HEADER};
+pub use sensitive::Sensitive;
 
 /// Stable error codes. The string form (snake_case) is part of the API:
 /// serde and [`ErrorCode::as_str`] derive it from the same variant names,

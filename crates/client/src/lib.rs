@@ -15,11 +15,10 @@ pub use dropcast_clipboard as clipboard;
 pub mod credentials;
 pub mod journal;
 pub mod live;
-mod sensitive;
 pub mod settings;
 pub mod share;
 
-pub use sensitive::Sensitive;
+pub use dropcast_api::Sensitive;
 
 use dropcast_api as api;
 use dropcast_api::ErrorCode;

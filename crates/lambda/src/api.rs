@@ -138,9 +138,9 @@ fn client_address(app: &App, request: &axum::extract::Request) -> (bool, Option<
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let proven = app.config.edge_secret.as_deref().is_some_and(|secret| {
+    let proven = app.config.edge_secret.as_ref().is_some_and(|secret| {
         header("x-dropcast-edge-secret").is_some_and(|s| {
-            dropcast_server::secrets::constant_time_eq(s.as_bytes(), secret.as_bytes())
+            dropcast_server::secrets::constant_time_eq(s.as_bytes(), secret.expose().as_bytes())
         })
     });
     if proven {

@@ -7,6 +7,7 @@
 //! environment, and for the common ones `--max-parts`-style flags.
 
 use anyhow::{Context, Result};
+use dropcast_api::Sensitive;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -111,7 +112,7 @@ pub struct Config {
     /// `GET /metrics` answers requests with `Authorization: Bearer` this;
     /// unset, it answers loopback peers of a server whose `public_url` is
     /// this machine, and no one else.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Sensitive<String>>,
     /// Webhooks may point at loopback and private addresses (a server on
     /// a private network); off, they must resolve to public ones.
     pub webhook_private_addresses: bool,
@@ -119,7 +120,7 @@ pub struct Config {
     /// A request that carries it has its client's address in
     /// `x-dropcast-client-ip` (set by a CloudFront function from the
     /// viewer's); any other is taken to come from its own peer.
-    pub edge_secret: Option<String>,
+    pub edge_secret: Option<Sensitive<String>>,
 }
 
 /// Where drops' bytes go; see [`Config::blobs`].

@@ -215,7 +215,7 @@ pub async fn serve(State(app): State<App>, request: Request) -> Response {
         .and_then(|v| v.strip_prefix("Bearer "));
     let allowed = match (&app.config.metrics_token, bearer) {
         (Some(token), Some(given)) => {
-            crate::secrets::constant_time_eq(token.as_bytes(), given.as_bytes())
+            crate::secrets::constant_time_eq(token.expose().as_bytes(), given.as_bytes())
         }
         (Some(_), None) => false,
         // Without a token, only a server meant for this machine answers
