@@ -3,6 +3,7 @@
 //! HTTP. Used by the server's tests and by the end-to-end tests in `tests/`.
 
 pub mod browser;
+pub mod cloudfront;
 pub mod lambda;
 pub mod moto;
 pub mod postgres;

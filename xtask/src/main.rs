@@ -114,6 +114,9 @@ const TEST_PACKAGES: &[&str] = &[
     "postgresql",
     // promtool, which checks the server's /metrics.
     "prometheus",
+    // Makes the RSA keys CloudFront checks download links with, and
+    // checks the signatures the server makes (CloudFront's side).
+    "openssl",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {

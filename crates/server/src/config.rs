@@ -121,6 +121,15 @@ pub struct Config {
     /// `x-dropcast-client-ip` (set by a CloudFront function from the
     /// viewer's); any other is taken to come from its own peer.
     pub edge_secret: Option<Sensitive<String>>,
+    /// S3 behind CloudFront: the distribution that serves the bucket's
+    /// objects (`https://d111111abcdef8.cloudfront.net`). Download links
+    /// are its signed URLs, and it adds `nosniff`, the sandbox CSP and
+    /// CORP to what the bucket answers. Needs the two keys below.
+    pub raw_cdn_url: Option<String>,
+    /// The id of the CloudFront public key the distribution trusts.
+    pub raw_cdn_key_id: Option<String>,
+    /// The RSA 2048 private key (PEM) whose public half that is.
+    pub raw_cdn_private_key: Option<Sensitive<String>>,
 }
 
 /// Where drops' bytes go; see [`Config::blobs`].
@@ -176,6 +185,9 @@ impl Default for Config {
             edge_secret: None,
             webhook_private_addresses: false,
             metrics_token: None,
+            raw_cdn_url: None,
+            raw_cdn_key_id: None,
+            raw_cdn_private_key: None,
         }
     }
 }
@@ -302,6 +314,30 @@ impl Config {
                 "sns_endpoint must start with http:// or https:// (got {url})"
             );
         }
+        let cdn = [
+            self.raw_cdn_url.is_some(),
+            self.raw_cdn_key_id.is_some(),
+            self.raw_cdn_private_key.is_some(),
+        ];
+        if cdn.contains(&true) {
+            anyhow::ensure!(
+                !cdn.contains(&false),
+                "raw_cdn_url, raw_cdn_key_id and raw_cdn_private_key go together: set all three \
+                 (DROPCAST_RAW_CDN_*) or none"
+            );
+            anyhow::ensure!(
+                self.blobs == BlobsKind::S3,
+                "raw_cdn_url serves a bucket: it needs blobs = \"s3\""
+            );
+            let url = self.raw_cdn_url.as_deref().unwrap_or_default();
+            anyhow::ensure!(
+                url.starts_with("https://") || url.starts_with("http://"),
+                "raw_cdn_url must start with https:// (got {url})"
+            );
+            // A key that cannot sign fails here, at start, not on the
+            // first download.
+            self.raw_cdn()?;
+        }
         anyhow::ensure!(self.max_parts >= 1, "max_parts must be at least 1");
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
@@ -360,6 +396,21 @@ impl Config {
             region,
             path_style: self.s3_path_style,
         })
+    }
+
+    /// The signer of download URLs through CloudFront, when the three
+    /// `raw_cdn_*` keys are set.
+    pub fn raw_cdn(&self) -> Result<Option<crate::aws::cloudfront::UrlSigner>> {
+        let (Some(url), Some(id), Some(key)) = (
+            &self.raw_cdn_url,
+            &self.raw_cdn_key_id,
+            &self.raw_cdn_private_key,
+        ) else {
+            return Ok(None);
+        };
+        crate::aws::cloudfront::UrlSigner::new(url, id, key)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("raw_cdn_private_key: {e}"))
     }
 
     pub fn upload_limits(&self) -> dropcast_api::UploadLimits {
@@ -464,6 +515,39 @@ mod tests {
             ("DROPCAST_PARALLEL", "2"),
         ]);
         Config::load(None, client, Table::new()).unwrap();
+    }
+
+    #[test]
+    fn the_cloudfront_keys_come_together_on_s3_and_a_key_that_cannot_sign_stops_the_start() {
+        let s3 = [("DROPCAST_BLOBS", "s3"), ("DROPCAST_S3_BUCKET", "b")];
+        let load = |extra: &[(&str, &str)]| {
+            let mut all = s3.to_vec();
+            all.extend_from_slice(extra);
+            Config::load(None, env(&all), Table::new())
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        };
+        let url = ("DROPCAST_RAW_CDN_URL", "https://d1.cloudfront.net");
+        let id = ("DROPCAST_RAW_CDN_KEY_ID", "K1");
+        let err = load(&[url, id]).unwrap_err();
+        assert!(err.contains("go together"), "{err}");
+        let err = load(&[url, id, ("DROPCAST_RAW_CDN_PRIVATE_KEY", "hunter2")]).unwrap_err();
+        assert!(
+            err.contains("raw_cdn_private_key: the key is not a PEM block"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[url, id, ("DROPCAST_RAW_CDN_PRIVATE_KEY", "x")]),
+            Table::new(),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("needs blobs = \"s3\""),
+            "{err:#}"
+        );
+        load(&[]).unwrap();
     }
 
     #[test]

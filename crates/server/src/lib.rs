@@ -127,7 +127,11 @@ impl App {
                     "blobs = \"s3\" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the \
                      environment",
                 )?;
-                blobs::Blobs::S3(Arc::new(blobs::s3::S3::new(s3, credentials)))
+                let mut s3 = blobs::s3::S3::new(s3, credentials);
+                if let Some(cdn) = config.raw_cdn()? {
+                    s3 = s3.with_raw_cdn(cdn);
+                }
+                blobs::Blobs::S3(Arc::new(s3))
             }
         };
         let abuse = abuse::Abuse::new(

@@ -6,6 +6,13 @@
 //! XML and scripts above all, is served as an attachment, and every raw
 //! response also carries `nosniff` and a `sandbox` CSP.
 
+/// The Content-Security-Policy of every raw response: no script, no
+/// plugin, no form, whatever the bytes are. The CloudFront distribution
+/// that serves them on AWS sends the same (`deploy/serverless.yml`,
+/// `RawHeadersPolicy`; a test holds the two equal).
+pub const RAW_CSP: &str =
+    "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
+
 /// How many leading bytes [`content_type`] looks at.
 pub const SNIFF_LEN: usize = 8192;
 

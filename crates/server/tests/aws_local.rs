@@ -341,3 +341,94 @@ async fn deleting_a_drop_deletes_its_thumbnail_too() {
     assert_eq!(st.sw.keys_under("thumbnails/").keys(), Vec::<String>::new());
     assert_eq!(st.sw.objects().keys(), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_cloudfront_download_links_are_its_signed_urls_given_only_to_those_allowed() {
+    use dropcast_tests::cloudfront::{accepts, key_pair, query_value};
+    let st = stack();
+    let keys = tempfile::tempdir().unwrap();
+    let (pem, public) = key_pair(keys.path());
+    let server = start_on(
+        &st,
+        &st.sw.endpoint,
+        &[
+            ("DROPCAST_RAW_CDN_URL", "https://raw.example"),
+            ("DROPCAST_RAW_CDN_KEY_ID", "KTESTKEY"),
+            ("DROPCAST_RAW_CDN_PRIVATE_KEY", &pem),
+        ],
+    );
+    let c = server.client();
+    let png = png(64, 48);
+    let public_drop = share_bytes(&c, new_drop("shot.png", None), &png).await;
+    let private_drop = share_bytes(
+        &c,
+        api::CreateDrop {
+            visibility: Some(api::Visibility::Private),
+            ..new_drop("private.png", None)
+        },
+        &png,
+    )
+    .await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let link = |url: &str, token: Option<&str>| {
+        let mut req = plain.get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string());
+            (r.status().as_u16(), location)
+        }
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // The drop's object on the distribution, with the type and the
+    // disposition decided here, signed for five minutes.
+    let (status, location) = link(&public_drop.raw_url, None).await;
+    assert_eq!(status, 302);
+    let location = location.unwrap();
+    let object = format!("https://raw.example/drops/{}?", public_drop.id);
+    assert!(
+        location.starts_with(&format!(
+            "{object}response-content-type=image%2Fpng&response-content-disposition=inline"
+        )),
+        "{location}"
+    );
+    assert_eq!(query_value(&location, "Key-Pair-Id"), Some("KTESTKEY"));
+    let expires: i64 = query_value(&location, "Expires").unwrap().parse().unwrap();
+    assert!(
+        (now + 295..=now + 310).contains(&expires),
+        "{expires} vs {now}"
+    );
+    assert!(accepts(&location, &public, now), "{location}");
+    assert!(!accepts(&location, &public, now + 301), "it runs out");
+    // Asked for as a download, it is an attachment, signed as such.
+    let (_, download) = link(&format!("{}?download", public_drop.raw_url), None).await;
+    let download = download.unwrap();
+    assert!(
+        download.contains("response-content-disposition=attachment"),
+        "{download}"
+    );
+    assert!(accepts(&download, &public, now));
+
+    // A private drop: no link for a stranger (to whom it does not exist),
+    // one for its owner.
+    let (status, location) = link(&private_drop.raw_url, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(location, None);
+    let (status, location) = link(&private_drop.raw_url, Some(&server.owner_token)).await;
+    assert_eq!(status, 302);
+    let location = location.unwrap();
+    assert!(
+        location.starts_with(&format!("https://raw.example/drops/{}?", private_drop.id)),
+        "{location}"
+    );
+    assert!(accepts(&location, &public, now));
+}

@@ -1,10 +1,13 @@
 //! The AWS services the server calls itself, with no SDK: request signing
 //! ([`sigv4`]), the XML of their answers ([`xml`]), SNS's Publish
 //! ([`sns`]) and WAF's IP sets ([`waf`]). S3 is [`crate::blobs::s3`].
+//! [`cloudfront`] signs the URLs a CloudFront distribution in front of the
+//! bucket accepts (no call to AWS).
 //!
 //! Each call is one signed HTTPS request; [`Service`] holds what they
 //! share: the endpoint, the signer and an HTTP client with timeouts.
 
+pub mod cloudfront;
 pub mod sigv4;
 pub mod sns;
 pub mod waf;

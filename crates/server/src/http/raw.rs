@@ -65,10 +65,7 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
     put(header::ETAG, &etag);
     put(header::ACCEPT_RANGES, "bytes");
     put(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    put(
-        header::CONTENT_SECURITY_POLICY,
-        "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'",
-    );
+    put(header::CONTENT_SECURITY_POLICY, sniff::RAW_CSP);
     put(header::CONTENT_DISPOSITION, &disposition);
     put(
         header::CACHE_CONTROL,
