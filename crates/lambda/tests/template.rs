@@ -331,6 +331,111 @@ fn cloudfront_sits_behind_the_waf_with_the_managed_rules_a_rate_rule_and_the_gua
 }
 
 #[test]
+fn drops_bytes_have_an_origin_of_their_own_that_answers_signed_urls_with_inert_headers() {
+    let t = template();
+    let r = &t["Resources"];
+    let d = &r["RawDistribution"]["Properties"]["DistributionConfig"];
+    // The bucket, reached through origin access control only.
+    let origin = &d["Origins"][0];
+    assert_eq!(
+        origin["DomainName"],
+        get_att("DropsBucket", "RegionalDomainName")
+    );
+    assert_eq!(
+        origin["OriginAccessControlId"],
+        get_att("RawOriginAccessControl", "Id")
+    );
+    let oac = &r["RawOriginAccessControl"]["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(oac["SigningBehavior"], "always");
+    assert_eq!(oac["OriginAccessControlOriginType"], "s3");
+    let read = r["DropsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "cloudfront.amazonaws.com")
+        .expect("the bucket lets the raw distribution read")
+        .clone();
+    assert_eq!(read["Effect"], "Allow");
+    assert_eq!(read["Action"], "s3:GetObject");
+    assert!(read["Resource"].to_string().contains("/drops/*"), "{read}");
+    assert!(
+        read["Condition"]["StringEquals"]["AWS:SourceArn"]
+            .to_string()
+            .contains("{\"Ref\":\"RawDistribution\"}"),
+        "{read}"
+    );
+    // Only URLs the API signed, with the key the API holds.
+    let behavior = &d["DefaultCacheBehavior"];
+    assert_eq!(
+        behavior["TrustedKeyGroups"],
+        json!([reference("RawKeyGroup")])
+    );
+    assert_eq!(behavior["ViewerProtocolPolicy"], "https-only");
+    assert_eq!(behavior["AllowedMethods"], json!(["GET", "HEAD"]));
+    assert_eq!(
+        r["RawKeyGroup"]["Properties"]["KeyGroupConfig"]["Items"],
+        json!([reference("RawPublicKey")])
+    );
+    let public = r["RawPublicKey"]["Properties"]["PublicKeyConfig"]["EncodedKey"]
+        .as_str()
+        .unwrap();
+    assert!(
+        public.starts_with(
+            "{{resolve:secretsmanager:dropcast/offline/raw-signing-key:SecretString:public_key}}"
+        ),
+        "{public}"
+    );
+    let env = &r["ApiLambdaFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["DROPCAST_RAW_CDN_KEY_ID"], reference("RawPublicKey"));
+    assert!(env["DROPCAST_RAW_CDN_PRIVATE_KEY"]
+        .as_str()
+        .unwrap()
+        .starts_with(
+            "{{resolve:secretsmanager:dropcast/offline/raw-signing-key:SecretString:private_key}}"
+        ));
+    assert!(env["DROPCAST_RAW_CDN_URL"]
+        .to_string()
+        .contains("RawDistribution"));
+    // Only the API function signs download links.
+    for f in ["Events", "Cleanup", "Guard"] {
+        let env = &r[format!("{f}LambdaFunction")]["Properties"]["Environment"]["Variables"];
+        assert!(env["DROPCAST_RAW_CDN_PRIVATE_KEY"].is_null(), "{f}");
+    }
+    // The cache key is the object and the type and disposition the API
+    // chose: never the signature, so one cached copy serves every link.
+    let cache = &r["RawCachePolicy"]["Properties"]["CachePolicyConfig"]
+        ["ParametersInCacheKeyAndForwardedToOrigin"];
+    assert_eq!(
+        cache["QueryStringsConfig"],
+        json!({"QueryStringBehavior": "whitelist",
+               "QueryStrings": ["response-content-type", "response-content-disposition"]})
+    );
+    assert_eq!(cache["CookiesConfig"]["CookieBehavior"], "none");
+    // The headers the embedded server sends with raw bytes.
+    assert_eq!(
+        behavior["ResponseHeadersPolicyId"],
+        reference("RawHeadersPolicy")
+    );
+    let h = &r["RawHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"];
+    let security = &h["SecurityHeadersConfig"];
+    assert_eq!(security["ContentTypeOptions"]["Override"], true);
+    assert_eq!(
+        security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        dropcast_server::sniff::RAW_CSP
+    );
+    assert_eq!(security["ContentSecurityPolicy"]["Override"], true);
+    let corp = &h["CustomHeadersConfig"]["Items"][0];
+    assert_eq!(corp["Header"], "Cross-Origin-Resource-Policy");
+    assert_eq!(
+        corp["Value"],
+        json!({"Fn::If": ["HasRawDomain", "same-site", "cross-origin"]})
+    );
+    // Behind the same WAF as the API, logged beside it.
+    assert_eq!(d["WebACLId"], get_att("WebAcl", "Arn"));
+    assert_eq!(d["Logging"]["Prefix"], "cloudfront-raw/");
+}
+
+#[test]
 fn each_functions_error_ratio_over_half_and_dead_letters_raise_alarms() {
     let t = template();
     let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
