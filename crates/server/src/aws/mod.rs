@@ -41,6 +41,22 @@ pub enum AwsError {
     },
 }
 
+/// The one HTTP client of every call to AWS (S3, SNS, WAF) in a process:
+/// building a client builds a TLS configuration with its root store, which
+/// a Lambda function would otherwise pay for once per service at each cold
+/// start. Each call sets its own total timeout.
+pub fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .expect("a plain HTTP client builds")
+        })
+        .clone()
+}
+
 /// One AWS service at one endpoint.
 pub struct Service {
     /// `scheme://host[:port]`.
@@ -69,11 +85,7 @@ impl Service {
                 region: region.to_string(),
                 service,
             },
-            http: reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .timeout(std::time::Duration::from_secs(20))
-                .build()
-                .expect("a plain HTTP client builds"),
+            http: http_client(),
         }
     }
 
@@ -98,7 +110,10 @@ impl Service {
             headers: headers.clone(),
         };
         let auth = self.signer.sign(&req, &body, OffsetDateTime::now_utc());
-        let mut rb = self.http.post(format!("{}/", self.endpoint));
+        let mut rb = self
+            .http
+            .post(format!("{}/", self.endpoint))
+            .timeout(std::time::Duration::from_secs(20));
         for (k, v) in headers.iter().chain(auth.iter()) {
             rb = rb.header(k, v);
         }

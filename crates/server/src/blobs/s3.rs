@@ -75,11 +75,7 @@ pub struct S3 {
 
 impl S3 {
     pub fn new(config: S3Config, credentials: Credentials) -> S3 {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .expect("a plain HTTP client builds");
+        let http = crate::aws::http_client();
         S3 {
             signer: sigv4::Signer {
                 credentials,
@@ -168,7 +164,10 @@ impl S3 {
             })
             .collect::<Vec<_>>()
             .join("&");
-        let mut rb = self.http.request(method, self.url(key, &query_string));
+        let mut rb = self
+            .http
+            .request(method, self.url(key, &query_string))
+            .timeout(std::time::Duration::from_secs(60));
         for (k, v) in headers.iter().chain(auth.iter()) {
             rb = rb.header(k, v);
         }
