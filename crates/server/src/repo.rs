@@ -353,6 +353,12 @@ impl Repo {
     ) -> anyhow::Result<Repo> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        if sqlite && cfg!(not(feature = "sqlite")) {
+            anyhow::bail!(
+                "this build has no SQLite (a Lambda function): set database_url \
+                 (DROPCAST_DATABASE_URL) to a postgres:// URL"
+            );
+        }
         let connections = match connections {
             0 if sqlite => 8,
             0 => 16,
