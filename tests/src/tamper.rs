@@ -4,7 +4,11 @@
 //!   uploads passing through it: a network that damages bytes;
 //! - [`Tamper::guard`] refuses any request or response whose body is over
 //!   a limit, as Lambda does past 6 MB: a function that bytes pass through
-//!   fails.
+//!   fails;
+//! - [`Tamper::watch`] only passes everything on.
+//!
+//! Each keeps the start line of every request it passed
+//! ([`Tamper::requests`]), to count what a client asked a store.
 //!
 //! Everything else passes untouched. It reads just enough HTTP/1.1 to find
 //! bodies (a start line, headers, then `Content-Length` bytes). A part
@@ -12,10 +16,11 @@
 //! URLs) or `partNumber=` (S3's). A chunked body makes it stop parsing that
 //! direction and only copy.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct Tamper {
     pub port: u16,
@@ -32,6 +37,8 @@ struct Rules {
     tripped: AtomicUsize,
     /// The largest request body seen.
     largest: AtomicUsize,
+    /// Each request's start line, in lower case.
+    requests: Mutex<Vec<String>>,
 }
 
 impl Tamper {
@@ -47,6 +54,11 @@ impl Tamper {
         Tamper::run(target, 0, Some(limit))
     }
 
+    /// A proxy to `127.0.0.1:{target}` that changes nothing.
+    pub fn watch(target: u16) -> Tamper {
+        Tamper::run(target, 0, None)
+    }
+
     fn run(target: u16, count: usize, limit: Option<usize>) -> Tamper {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -56,6 +68,7 @@ impl Tamper {
             limit,
             tripped: AtomicUsize::new(0),
             largest: AtomicUsize::new(0),
+            requests: Mutex::default(),
         });
         let r = rules.clone();
         std::thread::spawn(move || {
@@ -65,8 +78,12 @@ impl Tamper {
                 };
                 let (r1, r2) = (r.clone(), r.clone());
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || messages(s2, c2, Side::Responses, &r1));
-                std::thread::spawn(move || messages(client, server, Side::Requests, &r2));
+                // Whether each request on this connection is a HEAD, in
+                // order: its response has a length but no body.
+                let heads = Arc::new(Mutex::new(VecDeque::new()));
+                let h2 = heads.clone();
+                std::thread::spawn(move || messages(s2, c2, Side::Responses, &r1, &h2));
+                std::thread::spawn(move || messages(client, server, Side::Requests, &r2, &heads));
             }
         });
         Tamper { port, rules }
@@ -95,6 +112,12 @@ impl Tamper {
     pub fn largest_request(&self) -> usize {
         self.rules.largest.load(Ordering::SeqCst)
     }
+
+    /// The start line of each request so far, in lower case
+    /// (`delete /bucket/drops/abc http/1.1`).
+    pub fn requests(&self) -> Vec<String> {
+        self.rules.requests.lock().unwrap().clone()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -110,7 +133,13 @@ fn copy(mut from: TcpStream, mut to: TcpStream) {
 
 /// One direction, message by message: requests from the client, or
 /// responses from the server.
-fn messages(mut from: TcpStream, mut to: TcpStream, side: Side, rules: &Rules) {
+fn messages(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    side: Side,
+    rules: &Rules,
+    heads: &Mutex<VecDeque<bool>>,
+) {
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
     loop {
@@ -129,13 +158,37 @@ fn messages(mut from: TcpStream, mut to: TcpStream, side: Side, rules: &Rules) {
             }
         };
         let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
+        let start = head.lines().next().unwrap_or_default().to_string();
+        let no_body = match side {
+            Side::Requests => {
+                heads.lock().unwrap().push_back(start.starts_with("head "));
+                false
+            }
+            // A response to HEAD, and a 1xx, 204 or 304, has no body
+            // whatever its length says. (A 100 Continue comes before the
+            // request's real answer, which keeps the HEAD flag.)
+            Side::Responses => {
+                let status = start.split(' ').nth(1).unwrap_or_default();
+                let interim = status.starts_with('1');
+                let was_head = if interim {
+                    false
+                } else {
+                    heads.lock().unwrap().pop_front().unwrap_or(false)
+                };
+                was_head || interim || status == "204" || status == "304"
+            }
+        };
+        let length: usize = if no_body {
+            0
+        } else {
+            head.lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
         if side == Side::Requests {
             rules.largest.fetch_max(length, Ordering::SeqCst);
+            rules.requests.lock().unwrap().push(start.clone());
         }
         if rules.limit.is_some_and(|limit| length > limit) {
             // What Lambda does: the request is refused, or the invocation's
@@ -165,9 +218,7 @@ fn messages(mut from: TcpStream, mut to: TcpStream, side: Side, rules: &Rules) {
             copy(from, to);
             return;
         }
-        // A response to HEAD has a length but no body: not told apart
-        // here, and no test sends HEAD through a proxy.
-        let target = head.lines().next().unwrap_or_default();
+        let target = start.as_str();
         let part = side == Side::Requests
             && target.starts_with("put ")
             && (target.contains("/parts/") || target.contains("partnumber="));

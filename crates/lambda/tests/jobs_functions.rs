@@ -109,6 +109,7 @@ fn s3(st: &AwsLocal) -> S3 {
             bucket: st.s3.bucket.clone(),
             region: "us-east-1".into(),
             path_style: true,
+            batch_delete: true,
         },
         Credentials {
             access_key: seaweed::ACCESS_KEY.into(),

@@ -91,6 +91,10 @@ pub struct Config {
     /// S3: the bucket in the path rather than the host name (SeaweedFS,
     /// MinIO and other stores on one host).
     pub s3_path_style: bool,
+    /// S3: delete in batches of up to 1,000 keys (DeleteObjects). Off for
+    /// a store without DeleteObjects (Google Cloud Storage's XML API):
+    /// then one DeleteObject per key.
+    pub s3_batch_delete: bool,
     /// S3: seconds a download URL stays valid.
     pub download_url_ttl: u64,
     /// Events go to SNS rather than to handlers in this process: each kind
@@ -176,6 +180,7 @@ impl Default for Config {
             s3_region: None,
             s3_endpoint: None,
             s3_path_style: false,
+            s3_batch_delete: true,
             download_url_ttl: 300,
             sns_topic_prefix: None,
             sns_endpoint: None,
@@ -395,6 +400,7 @@ impl Config {
             bucket: self.s3_bucket.clone().unwrap_or_default(),
             region,
             path_style: self.s3_path_style,
+            batch_delete: self.s3_batch_delete,
         })
     }
 

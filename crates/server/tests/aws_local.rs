@@ -306,10 +306,20 @@ async fn one_shot_uploads_land_in_the_bucket_with_a_thumbnail_and_big_ones_get_4
     assert_eq!(sw.objects().keys(), vec![format!("drops/{}", file.id)]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_uploads_on_aws() {
+/// The cleanup case on the AWS-local stack, through a proxy that sees
+/// every request to the bucket: (the DeleteObjects requests, the keys
+/// deleted one DeleteObject each).
+async fn cleanup_on_aws(batch_delete: &str) -> (usize, usize) {
     let st = stack();
-    let mut server = start_on(&st, &st.sw.endpoint, &[("DROPCAST_CLEANUP_INTERVAL", "0")]);
+    let watch = Tamper::watch(st.sw.s3_port);
+    let mut server = start_on(
+        &st,
+        &watch.url(),
+        &[
+            ("DROPCAST_CLEANUP_INTERVAL", "0"),
+            ("DROPCAST_S3_BATCH_DELETE", batch_delete),
+        ],
+    );
     // Complete drops are objects, the others open multipart uploads.
     let held = || -> Vec<String> {
         let mut keys = st.sw.objects().keys();
@@ -319,6 +329,31 @@ async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_upl
             .collect()
     };
     cleanup_removes_exactly_the_expired_and_the_stale(&mut server, &held).await;
+    let requests = watch.requests();
+    let batches = requests
+        .iter()
+        .filter(|r| r.starts_with(&format!("post /{}/?delete", st.sw.bucket)))
+        .count();
+    // A DeleteObject; an AbortMultipartUpload is a DELETE with an upload id.
+    let single = requests
+        .iter()
+        .filter(|r| r.starts_with("delete ") && !r.contains("uploadid="))
+        .count();
+    (batches, single)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_drops_answer_410_and_cleanup_removes_exactly_them_and_stale_uploads_on_aws() {
+    let (batches, single) = cleanup_on_aws("true").await;
+    // The 3 expired and the stale drop, each its object and thumbnail:
+    // one request for each purge (the expired, then the stale).
+    assert_eq!((batches, single), (2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_without_batch_deletes_gets_a_delete_per_key_and_cleanup_is_as_complete() {
+    let (batches, single) = cleanup_on_aws("false").await;
+    assert_eq!((batches, single), (0, 8));
 }
 
 #[tokio::test(flavor = "multi_thread")]

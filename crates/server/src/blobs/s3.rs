@@ -62,6 +62,9 @@ pub struct S3Config {
     pub region: String,
     /// `endpoint/bucket/key` rather than `bucket.endpoint/key`.
     pub path_style: bool,
+    /// Deletes go in batches of up to 1,000 keys (DeleteObjects); off,
+    /// one DeleteObject per key, for stores without DeleteObjects.
+    pub batch_delete: bool,
 }
 
 pub struct S3 {
@@ -502,12 +505,25 @@ impl S3 {
     /// DeleteObjects of `keys`, in requests of up to 1,000 (S3's limit).
     /// Quiet mode: S3 answers only the keys it could not delete, and the
     /// first of them is the error. Every request is sent whatever the
-    /// others answered.
+    /// others answered. Without `batch_delete`, a DeleteObject per key,
+    /// eight at a time.
     pub async fn delete_many(&self, keys: &[String]) -> Result<()> {
+        use futures_util::StreamExt;
         let mut first_error = None;
-        for batch in keys.chunks(1000) {
-            if let Err(e) = self.delete_batch(batch).await {
-                first_error.get_or_insert(e);
+        if self.config.batch_delete {
+            for batch in keys.chunks(1000) {
+                if let Err(e) = self.delete_batch(batch).await {
+                    first_error.get_or_insert(e);
+                }
+            }
+        } else {
+            let mut deleted = futures_util::stream::iter(keys.to_vec())
+                .map(|key| async move { self.delete(&key).await })
+                .buffer_unordered(8);
+            while let Some(done) = deleted.next().await {
+                if let Err(e) = done {
+                    first_error.get_or_insert(e);
+                }
             }
         }
         first_error.map_or(Ok(()), Err)
