@@ -19,10 +19,15 @@ struct Desktop {
 
 impl Desktop {
     fn start() -> Desktop {
+        Desktop::start_with(&[])
+    }
+
+    /// [`Desktop::start`], the server with more settings.
+    fn start_with(server_env: &[(&str, &str)]) -> Desktop {
         let x = Xvfb::start(1024, 768);
         let wm = x.start_window_manager();
         let bus = SessionBus::start();
-        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+        let server = Server::start(&workspace_bin("dropcast-server"), server_env);
         server.admin(
             &["user", "add", "ada", "--password-stdin"],
             Some("correct horse"),
@@ -96,6 +101,99 @@ fn type_into(name: &str, value: &str) -> String {
         "const e = document.querySelector('input[name={name}]'); e.value = {value:?}; \
          e.dispatchEvent(new Event('input', {{bubbles: true}})); return true;"
     )
+}
+
+#[test]
+fn settings_set_the_accounts_webhook_which_gets_each_completed_drop_signed() {
+    // The receiver is on loopback, which webhooks may reach only when
+    // the server allows private addresses.
+    let d = Desktop::start_with(&[("DROPCAST_WEBHOOK_PRIVATE_ADDRESSES", "true")]);
+    let issued = d.server.admin(&["token", "create", "ada"], None);
+    let file_store = [("DROPCAST_CREDENTIALS", "file")];
+    d.home.json(
+        &[
+            "--json",
+            "login",
+            "--server",
+            &d.server.url,
+            "--token-stdin",
+        ],
+        issued["token"].as_str().unwrap(),
+        &file_store,
+    );
+    let hook = Receiver::start();
+    let ui = d.open("settings");
+    ui.wait_for(
+        "the webhook section",
+        "return document.querySelector('input[name=webhook-url]') !== null",
+    );
+    ui.eval(&type_into("webhook-url", &hook.url));
+    ui.eval("document.querySelector('input[name=webhook-url]').form.requestSubmit(); return true;");
+    let shown = ui.wait_for(
+        "the signing secret, shown once",
+        "const s = document.querySelector('[data-testid=webhook-secret] code:last-of-type'); return s && s.textContent;",
+    );
+    let secret = shown.as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    d.screenshot("window-settings-webhook");
+
+    // A drop ada shares reaches the hook, signed with that secret.
+    let file = temp_file(b"for the hook");
+    let up = d.home.json(
+        &["--json", "upload", file.path().to_str().unwrap()],
+        "",
+        &file_store,
+    );
+    let got = hook.wait_for(1, std::time::Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "{got:?}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signature = got[0].header("dropcast-signature").unwrap();
+    dropcast_api::webhook::verify(&secret, signature, &got[0].body, now, 300).unwrap();
+    let event: dropcast_api::WebhookEvent = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(event.drop.id, up["drops"][0]["id"].as_str().unwrap());
+
+    // Opened again, the window says where it sends, not the secret.
+    drop(ui);
+    let ui = d.open("settings");
+    let set = ui.wait_for(
+        "the webhook's URL",
+        "const s = document.querySelector('[data-testid=webhook-set]'); return s && s.textContent;",
+    );
+    assert!(set.as_str().unwrap().contains(&hook.url), "{set}");
+    assert!(!ui
+        .eval("return document.body.textContent")
+        .as_str()
+        .unwrap()
+        .contains(&secret));
+    // Removed, nothing more is sent.
+    ui.eval(
+        "[...document.querySelectorAll('section[aria-label=Webhook] button')] \
+         .find(b => b.textContent.trim() === 'Remove').click(); return true;",
+    );
+    ui.wait_for(
+        "the webhook gone",
+        "return document.querySelector('[data-testid=webhook-set]') === null \
+         && document.querySelector('input[name=webhook-url]').value === ''",
+    );
+    let again = temp_file(b"not for the hook");
+    d.home.json(
+        &["--json", "upload", again.path().to_str().unwrap()],
+        "",
+        &file_store,
+    );
+    // The webhook handler has seen both drops (its runs in /metrics).
+    wait_until("the webhook handler to run for the second drop", || {
+        http_get(d.server.port, "/metrics").is_some_and(|(_, m)| {
+            m.lines()
+                .find_map(|l| l.strip_prefix(r#"dropcast_job_runs_total{job="webhook"} "#))
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .is_some_and(|n| n >= 2.0)
+        })
+    });
+    assert_eq!(hook.received().len(), 1, "nothing after removal");
 }
 
 #[test]
