@@ -617,6 +617,24 @@ async fn the_server_default_expiry_applies_to_drops_that_set_none() {
         .await
         .unwrap();
     assert!((d.expires_at.unwrap() - own).whole_seconds().abs() <= 1);
+    // A one-shot upload (ShareX's) sets none either.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"shared by ShareX".to_vec()).file_name("x.txt"),
+    );
+    let up: api::UploadResponse = reqwest::Client::new()
+        .post(format!("{}/api/v1/upload", server.url))
+        .bearer_auth(&server.owner_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let oneshot = c.drop_info(&up.files[0].id).await.unwrap();
+    let hour = (oneshot.expires_at.expect("a default expiry") - before).whole_seconds();
+    assert!((3590..=3610).contains(&hour), "{hour} s");
     // A view-limited drop's uploading page may poll its progress.
     let limited = c
         .create_drop(&api::CreateDrop {

@@ -95,6 +95,13 @@ fn check_expiry(expires_at: Option<i64>) -> ApiResult<()> {
     }
 }
 
+/// When a drop made now that says nothing of its expiry expires (unix
+/// ms): `default_expiry` from now, or never.
+pub fn default_expiry(app: &App) -> Option<i64> {
+    (app.config.default_expiry > 0)
+        .then(|| crate::repo::now_ms() + app.config.default_expiry as i64 * 1000)
+}
+
 /// Creates a drop for `user`, with its upload begun, before any byte is
 /// sent.
 pub async fn create(app: &App, user: &UserRow, req: &api::CreateDrop) -> ApiResult<DropRow> {
@@ -108,10 +115,7 @@ pub async fn create(app: &App, user: &UserRow, req: &api::CreateDrop) -> ApiResu
             return Err(ApiError::invalid("content_type is not a plain media type"));
         }
     }
-    let expires_at = req.expires_at.map(ms_of).or_else(|| {
-        (app.config.default_expiry > 0)
-            .then(|| crate::repo::now_ms() + app.config.default_expiry as i64 * 1000)
-    });
+    let expires_at = req.expires_at.map(ms_of).or_else(|| default_expiry(app));
     check_expiry(expires_at)?;
     let password_hash = password_hash(req.password.as_ref())?;
     check_max_views(req.max_views)?;

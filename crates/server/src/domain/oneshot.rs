@@ -35,7 +35,8 @@ where
         declared_type,
         declared_size: None,
         visibility: api::Visibility::Unlisted.as_str(),
-        expires_at: None,
+        // A one-shot upload (ShareX) says nothing of its expiry.
+        expires_at: super::drops::default_expiry(app),
         upload_id: None,
     };
     app.repo.insert_drop(&new).await?;
