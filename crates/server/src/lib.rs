@@ -217,35 +217,15 @@ impl App {
         Ok(())
     }
 
-    /// Deletes drops: the rows first (so nothing is served any more), then
-    /// their bytes and thumbnails, and their uploads if open, in one batch.
+    /// Deletes drops: the rows first, in one transaction (so nothing is
+    /// served any more), then their bytes and thumbnails, and their
+    /// uploads if open, in one batch.
     pub async fn purge_drops(&self, ids: &[String]) -> anyhow::Result<()> {
-        let mut gone = Vec::with_capacity(ids.len());
-        let mut failed = None;
-        for id in ids {
-            let row = async {
-                let upload_id = self.repo.drop_by_id(id).await?.and_then(|d| d.upload_id);
-                self.repo.delete_drop(id).await?;
-                Ok::<_, anyhow::Error>(upload_id)
-            };
-            match row.await {
-                Ok(upload_id) => gone.push((id.clone(), upload_id)),
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
+        let gone = self.repo.delete_drops(ids).await?;
         if !gone.is_empty() {
             self.wake_events(); // drop.deleted
         }
-        // The bytes of every row already deleted go, whatever stopped the
-        // loop: nothing would try again.
-        let deleted = self.blobs.delete(&gone).await;
-        match failed {
-            Some(e) => Err(e),
-            None => deleted,
-        }
+        self.blobs.delete(&gone).await
     }
 
     /// What `serve` runs beside the HTTP server: the event relay (unless

@@ -255,6 +255,32 @@ async fn announce(
     Ok(())
 }
 
+/// [`announce`] of `kind` for each of `drop_ids`, in one statement.
+async fn announce_all(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    kind: &str,
+    drop_ids: &[String],
+    now: i64,
+) -> DbResult<()> {
+    if drop_ids.is_empty() {
+        return Ok(());
+    }
+    // Each row: its event id, its drop; the kind and the time are shared
+    // ($1, $2).
+    let values = (0..drop_ids.len())
+        .map(|i| format!("(${}, $1, ${}, $2, $2)", 3 + 2 * i, 4 + 2 * i))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql =
+        format!("INSERT INTO outbox (id, kind, drop_id, created_at, next_at) VALUES {values}");
+    let mut insert = sqlx::query(&sql).bind(kind).bind(now);
+    for drop_id in drop_ids {
+        insert = insert.bind(secrets::new_id()).bind(drop_id);
+    }
+    insert.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// How claiming a reserved id went.
 pub enum Claim {
     Claimed,
@@ -732,23 +758,48 @@ impl Repo {
 
     /// Deletes the drop row and its parts; true when it existed.
     pub async fn delete_drop(&self, id: &str) -> DbResult<bool> {
-        let _changed = self.rows.changing(id);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM parts WHERE drop_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let status: Option<String> =
-            sqlx::query_scalar("DELETE FROM drops WHERE id = $1 RETURNING status")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        // An id that was only reserved was never a drop to announce.
-        if status.as_deref().is_some_and(|s| s != RESERVED) {
-            announce(&mut tx, DROP_DELETED, id, now_ms()).await?;
+        Ok(!self.delete_drops(&[id.to_string()]).await?.is_empty())
+    }
+
+    /// Deletes the rows of the drops `ids` (up to a few hundred) and their
+    /// parts in one transaction, announcing each drop deleted; answers the
+    /// id and open upload of each drop that existed. A handful of round
+    /// trips whatever the count: cleanup deletes thousands at a time.
+    pub async fn delete_drops(&self, ids: &[String]) -> DbResult<Vec<(String, Option<String>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
+        let _changed: Vec<Changing<'_>> = ids.iter().map(|id| self.rows.changing(id)).collect();
+        let list = (1..=ids.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut tx = self.pool.begin().await?;
+        let sql = format!("DELETE FROM parts WHERE drop_id IN ({list})");
+        let mut parts = sqlx::query(&sql);
+        for id in ids {
+            parts = parts.bind(id);
+        }
+        parts.execute(&mut *tx).await?;
+        let sql = format!("DELETE FROM drops WHERE id IN ({list}) RETURNING id, status, upload_id");
+        let mut drops = sqlx::query(&sql);
+        for id in ids {
+            drops = drops.bind(id);
+        }
+        let mut gone = Vec::new();
+        let mut announced = Vec::new();
+        for row in drops.fetch_all(&mut *tx).await? {
+            let id: String = row.try_get("id")?;
+            let status: String = row.try_get("status")?;
+            // An id that was only reserved was never a drop to announce.
+            if status != RESERVED {
+                announced.push(id.clone());
+            }
+            gone.push((id, row.try_get("upload_id")?));
+        }
+        announce_all(&mut tx, DROP_DELETED, &announced, now_ms()).await?;
         tx.commit().await?;
-        Ok(status.is_some())
+        Ok(gone)
     }
 
     /// Freezes an uploading drop's parts while `complete` checks them.
@@ -1297,5 +1348,74 @@ mod tests {
                 "{shown}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn drops_deleted_together_are_each_announced_but_reserved_ids_and_say_their_uploads() {
+        use super::*;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let repo = Repo::open(&url, false, 0, Open::Migrate).await.unwrap();
+        let owner = repo.create_user("ada", None).await.unwrap().unwrap();
+        for (id, upload) in [("d1", Some("upload-1")), ("d2", None)] {
+            repo.insert_drop(&NewDrop {
+                id,
+                owner_id: &owner.id,
+                status: UPLOADING,
+                name: "a.bin",
+                title: None,
+                declared_type: None,
+                declared_size: None,
+                visibility: "unlisted",
+                expires_at: None,
+                upload_id: upload,
+            })
+            .await
+            .unwrap();
+        }
+        repo.put_part("d1", 1, 3, "AAAAAAAAAAA=", "n1")
+            .await
+            .unwrap();
+        let reserved = repo.reserve(&owner.id, 1, now_ms() + 60_000).await.unwrap();
+        let before: Vec<String> = repo
+            .due_events(i64::MAX, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+
+        let ids = ["d1", "d2", reserved[0].as_str(), "never-was"].map(String::from);
+        let mut gone = repo.delete_drops(&ids).await.unwrap();
+        gone.sort();
+        assert_eq!(
+            gone,
+            [
+                ("d1".to_string(), Some("upload-1".to_string())),
+                ("d2".to_string(), None),
+                (reserved[0].clone(), None),
+            ]
+        );
+        let mut deleted: Vec<(String, String)> = repo
+            .due_events(i64::MAX, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| !before.contains(&e.id))
+            .map(|e| (e.kind, e.drop_id))
+            .collect();
+        deleted.sort();
+        assert_eq!(
+            deleted,
+            [
+                (DROP_DELETED.to_string(), "d1".to_string()),
+                (DROP_DELETED.to_string(), "d2".to_string()),
+            ]
+        );
+        assert!(repo.parts("d1").await.unwrap().is_empty());
+        assert!(repo.drop_by_id("d1").await.unwrap().is_none());
+        // Gone is gone: a second time finds nothing, announces nothing.
+        assert!(repo.delete_drops(&ids).await.unwrap().is_empty());
+        assert!(!repo.delete_drop("d2").await.unwrap());
     }
 }
