@@ -502,28 +502,29 @@ impl S3 {
         }
     }
 
-    /// DeleteObjects of `keys`, in requests of up to 1,000 (S3's limit).
-    /// Quiet mode: S3 answers only the keys it could not delete, and the
-    /// first of them is the error. Every request is sent whatever the
+    /// DeleteObjects of `keys`, in requests of up to 1,000 (S3's limit),
+    /// four at a time (a store may work through a request's keys one by
+    /// one). Quiet mode: S3 answers only the keys it could not delete, and
+    /// the first of them is the error. Every request is sent whatever the
     /// others answered. Without `batch_delete`, a DeleteObject per key,
     /// eight at a time.
     pub async fn delete_many(&self, keys: &[String]) -> Result<()> {
-        use futures_util::StreamExt;
-        let mut first_error = None;
-        if self.config.batch_delete {
-            for batch in keys.chunks(1000) {
-                if let Err(e) = self.delete_batch(batch).await {
-                    first_error.get_or_insert(e);
-                }
-            }
+        use futures_util::stream::{self, StreamExt};
+        let mut done = if self.config.batch_delete {
+            stream::iter(keys.chunks(1000).map(<[String]>::to_vec))
+                .map(|batch| async move { self.delete_batch(&batch).await })
+                .buffer_unordered(4)
+                .boxed()
         } else {
-            let mut deleted = futures_util::stream::iter(keys.to_vec())
+            stream::iter(keys.to_vec())
                 .map(|key| async move { self.delete(&key).await })
-                .buffer_unordered(8);
-            while let Some(done) = deleted.next().await {
-                if let Err(e) = done {
-                    first_error.get_or_insert(e);
-                }
+                .buffer_unordered(8)
+                .boxed()
+        };
+        let mut first_error = None;
+        while let Some(answer) = done.next().await {
+            if let Err(e) = answer {
+                first_error.get_or_insert(e);
             }
         }
         first_error.map_or(Ok(()), Err)

@@ -45,10 +45,14 @@ impl std::fmt::Display for Cleaned {
 /// How long a handled event is remembered (SNS redelivers within hours).
 const HANDLED_EVENTS_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 
+/// Drops deleted at a time: one transaction for their rows, and (each
+/// with its thumbnail) two S3 DeleteObjects requests sent together.
+const BATCH: u32 = 1000;
+
 pub async fn run(app: &App) -> anyhow::Result<Cleaned> {
     let mut done = Cleaned::default();
     loop {
-        let ids = app.repo.expired_drops(now_ms(), 200).await?;
+        let ids = app.repo.expired_drops(now_ms(), BATCH).await?;
         if ids.is_empty() {
             break;
         }
@@ -57,7 +61,7 @@ pub async fn run(app: &App) -> anyhow::Result<Cleaned> {
     }
     let before = now_ms() - app.config.stale_upload_age as i64 * 1000;
     loop {
-        let ids = app.repo.stale_drops(before, now_ms(), 200).await?;
+        let ids = app.repo.stale_drops(before, now_ms(), BATCH).await?;
         if ids.is_empty() {
             break;
         }
