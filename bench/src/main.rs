@@ -14,6 +14,10 @@
 //! `capture`: `dropcast shot` vs scrot, maim and flameshot on one Xvfb
 //! screen (see capture.rs), and the time to the link on the clipboard.
 //!
+//! `jobs`: cleanup of 10,000 expired drops on the AWS-local stack, with
+//! batched deletes vs one DeleteObject per key (time, S3 requests), and
+//! completion to thumbnail, AWS-local vs embedded (see jobs.rs).
+//!
 //! `pages`: the share page vs nginx serving the same HTML, under wrk.
 //!
 //! `app`: the tray app vs the Flameshot daemon: idle memory of the process
@@ -31,6 +35,7 @@
 
 mod app;
 mod capture;
+mod jobs;
 mod pages;
 mod record;
 mod server;
@@ -45,6 +50,7 @@ async fn main() -> ExitCode {
         Some("server") => server::run(&args[1..]).await,
         Some("capture") => tokio::task::block_in_place(|| capture::run(&args[1..])),
         Some("pages") => pages::run(&args[1..]).await,
+        Some("jobs") => jobs::run(&args[1..]).await,
         Some("app") => tokio::task::block_in_place(|| app::run(&args[1..])),
         Some("record") => tokio::task::block_in_place(|| record::run(&args[1..])),
         Some("startup") => tokio::task::block_in_place(|| startup::run(&args[1..])),
@@ -55,6 +61,7 @@ async fn main() -> ExitCode {
             "usage: dropcast-bench server --server-bin PATH [--size-mib N] [--runs N]\n       \
                   dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench pages --server-bin PATH [--duration S]\n       \
+                  dropcast-bench jobs --server-bin PATH [--drops N] [--runs N]\n       \
                   dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]\n       \
                   dropcast-bench startup --bin-dir DIR [--runs N]\n       \
@@ -183,6 +190,19 @@ async fn summary(args: &[String]) -> Result<(), String> {
     .await
     {
         failed.push(format!("server: {e}"));
+    }
+    println!("\n=== jobs ===");
+    if let Err(e) = jobs::run(&s(&[
+        "--server-bin",
+        &server,
+        "--drops",
+        "1000",
+        "--runs",
+        "5",
+    ]))
+    .await
+    {
+        failed.push(format!("jobs: {e}"));
     }
     println!("\n=== pages ===");
     if let Err(e) = pages::run(&s(&["--server-bin", &server, "--duration", "3"])).await {

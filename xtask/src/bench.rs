@@ -23,6 +23,7 @@ const BENCHES: &[(&str, &[&str])] = &[
         ],
     ),
     ("pages", &["nginx", "wrk"]),
+    ("jobs", &["postgresql"]),
     (
         "app",
         &[
@@ -121,7 +122,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 "--hello-lambda-bin",
                 &hello,
             ],
-            "pages" => vec![name, "--server-bin", &server],
+            "pages" | "jobs" => vec![name, "--server-bin", &server],
             "capture" | "record" => {
                 vec![name, "--dropcast-bin", &dropcast, "--server-bin", &server]
             }
