@@ -115,6 +115,11 @@ async fn access_log(
         .map_or("unmatched", |r| r.0.as_str());
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    // Its bearer token named a user: the guard leaves such lines alone.
+    let signed_in = response
+        .extensions()
+        .get::<dropcast_server::abuse::SignedIn>()
+        .is_some();
     tracing::info!(
         target: "access",
         request_id,
@@ -124,6 +129,7 @@ async fn access_log(
         status,
         latency_ms,
         client = client.map(|c| c.to_string()).unwrap_or_default(),
+        signed_in,
         "request"
     );
     let bytes_out = metrics::content_length(response.headers());

@@ -83,11 +83,13 @@ fn unpack(data: &str) -> Result<LogsData, String> {
 }
 
 /// One access line of the API function (a `request` line with a client
-/// and a status); anything else in the log is not one.
+/// and a status) of a request without a valid token; anything else in the
+/// log is not one. (A valid token's failures count against the token, in
+/// the API function, never against the address other users share.)
 fn access(event: &LogEvent) -> Option<Access> {
     let line: serde_json::Value = serde_json::from_str(&event.message).ok()?;
     let fields = &line["fields"];
-    (fields["message"] == "request").then_some(())?;
+    (fields["message"] == "request" && fields["signed_in"] != true).then_some(())?;
     Some(Access {
         client: fields["client"].as_str()?.parse().ok()?,
         status: u16::try_from(fields["status"].as_u64()?).ok()?,
@@ -100,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_api_functions_access_lines_and_nothing_else() {
+    fn reads_the_api_functions_anonymous_access_lines_and_nothing_else() {
         let line = |message: &str| LogEvent {
             timestamp: 120_000,
             message: message.into(),
@@ -119,6 +121,7 @@ mod tests {
         for other in [
             r#"{"fields":{"message":"dropcast API function ready"}}"#,
             r#"{"fields":{"message":"request","status":404,"client":""}}"#,
+            r#"{"fields":{"message":"request","status":404,"client":"203.0.113.9","signed_in":true}}"#,
             "START RequestId: abc Version: $LATEST",
         ] {
             assert_eq!(access(&line(other)), None, "{other}");

@@ -73,6 +73,10 @@ pub struct Config {
     /// client address may make in a minute before it is answered 429;
     /// 0: no limit.
     pub abuse_threshold: u32,
+    /// Failed requests one valid token may make in a minute before it is
+    /// answered 429 (its failures never count against its address);
+    /// 0: no limit.
+    pub abuse_threshold_signed_in: u32,
     /// Seconds such a client is answered 429.
     pub abuse_cooldown: u64,
     /// Seconds a correct drop password keeps the drop open in that browser.
@@ -173,6 +177,7 @@ impl Default for Config {
             sweep_grace: 3600,
             worker: true,
             abuse_threshold: 60,
+            abuse_threshold_signed_in: 600,
             abuse_cooldown: 300,
             unlock_ttl: 3600,
             blobs: BlobsKind::Local,

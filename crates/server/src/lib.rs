@@ -136,6 +136,7 @@ impl App {
         };
         let abuse = abuse::Abuse::new(
             config.abuse_threshold,
+            config.abuse_threshold_signed_in,
             std::time::Duration::from_secs(config.abuse_cooldown),
         );
         Ok(App(Arc::new(AppInner {

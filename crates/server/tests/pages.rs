@@ -526,6 +526,41 @@ async fn a_client_piling_up_failures_is_answered_429_for_the_cooldown() {
     assert_eq!(get(&d.raw_url, None).await.status(), 200);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_in_clients_failures_count_against_its_token_and_lock_out_no_one_else() {
+    // The default limits: 60 anonymous failures a minute, 600 a token.
+    let server = start();
+    let ada = server.client();
+    let bob = server.new_user("bob");
+    let bobs = share_bytes(&bob, new_drop("bobs.bin", None), b"bob's").await;
+    // A History refresh after a cleanup: 500 drops gone, all 404, none 429.
+    for i in 0..500 {
+        let e = ada.drop_info(&format!("GoneDrop{i}")).await.unwrap_err();
+        assert_eq!(code(e).0, 404, "lookup {i}");
+    }
+    // An anonymous client behind the same address is limited as before.
+    for i in 0..61 {
+        let miss = get(&format!("{}/NoSuchDrop{i}", server.url), None).await;
+        assert_eq!(miss.status(), 404, "anonymous failure {i}");
+    }
+    let blocked = get(&bobs.raw_url, None).await;
+    assert_eq!(blocked.status(), 429);
+    let wait: u64 = blocked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&wait), "{wait}");
+    // A made-up token from there waits too: it is judged by its address.
+    let forged = dropcast_client::Client::new(&server.url, Some("dc_madeup".into()));
+    assert_eq!(code(forged.me().await.unwrap_err()).0, 429);
+    // The users behind that address are served, each on its own budget.
+    assert_eq!(ada.me().await.unwrap().name, "owner");
+    assert_eq!(bob.drop_info(&bobs.id).await.unwrap().id, bobs.id);
+    // Its bytes, to its owner (a redirect to the bucket on S3, followed).
+    assert!(bob.get(&bobs.raw_url).await.is_ok());
+}
+
 fn test_video(dir: &std::path::Path) -> Vec<u8> {
     let path = dir.join("clip.mp4");
     let made = std::process::Command::new("ffmpeg")

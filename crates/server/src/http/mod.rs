@@ -193,7 +193,11 @@ pub async fn user_from_headers(app: &App, headers: &HeaderMap) -> ApiResult<Opti
         .map(str::trim)
         .ok_or_else(ApiError::unauthorized)?;
     match app.repo.user_by_token(token).await? {
-        Some(user) => Ok(Some(user)),
+        Some(user) => {
+            // Its failures count against this token, not the address.
+            crate::abuse::signed_in();
+            Ok(Some(user))
+        }
         None => Err(ApiError::unauthorized()),
     }
 }
