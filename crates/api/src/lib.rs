@@ -93,6 +93,10 @@ pub enum ErrorCode {
     PasswordRequired,
     /// This deployment answers through its CDN's address only.
     EdgeRequired,
+    /// The path does not take this method; `Allow` lists those it takes.
+    MethodNotAllowed,
+    /// The body is not of a type this operation takes.
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
@@ -103,9 +107,11 @@ impl ErrorCode {
             Unauthorized | InvalidCredentials | PasswordRequired => 401,
             InvalidSignature | UrlExpired | EdgeRequired => 403,
             NotFound => 404,
+            MethodNotAllowed => 405,
             Conflict | NotReady => 409,
             Expired | ReservationExpired => 410,
             TooLarge => 413,
+            UnsupportedMediaType => 415,
             RangeNotSatisfiable => 416,
             RateLimited => 429,
             Internal => 500,

@@ -182,6 +182,76 @@ async fn bad_inputs_each_get_their_error_code() {
     bad_inputs_get_their_codes(&start()).await;
 }
 
+/// Every refusal is the API's JSON error with a stable code, even those
+/// the HTTP layer makes before any handler runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn rejections_before_any_handler_are_json_errors_too() {
+    let server = start();
+    let c = server.client();
+    let d = c.create_drop(&new_drop("x.bin", Some(10))).await.unwrap();
+    let http = reqwest::Client::new();
+    let json_error = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+        let allow = r
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body: serde_json::Value = r.json().await.expect("a JSON body");
+        assert!(kind.starts_with("application/json"), "{kind}");
+        let code = body["error"]["code"].as_str().unwrap().to_string();
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+        (status, code, allow)
+    };
+    // A part PUT without its signature's query string.
+    let r = http
+        .put(format!("{}/api/v1/drops/{}/parts/1", server.url, d.id))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await, (400, "invalid_input".into(), None));
+    // A part number that is not a number.
+    let r = http
+        .put(format!(
+            "{}/api/v1/drops/{}/parts/one?expires=1&sig=x",
+            server.url, d.id
+        ))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await.1, "invalid_input");
+    // A method the path does not take: 405, saying which it takes.
+    let r = http
+        .put(format!("{}/api/v1/drops", server.url))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, allow) = json_error(r).await;
+    assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
+    let allow = allow.expect("an Allow header");
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    // A poster over the body limit.
+    let r = http
+        .put(format!("{}/api/v1/drops/{}/poster", server.url, d.id))
+        .bearer_auth(&server.owner_token)
+        .header("content-type", "image/png")
+        .body(vec![0u8; 17 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await, (413, "too_large".into(), None));
+    // A list page with a limit that is not a number.
+    let r = http
+        .get(format!("{}/api/v1/drops?limit=many", server.url))
+        .bearer_auth(&server.owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await.1, "invalid_input");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn limits_from_the_environment_apply_expired_urls_and_oversized_files() {
     let server = start_with(&[

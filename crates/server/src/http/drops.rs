@@ -1,10 +1,11 @@
 //! Sign-in and the drops API: create, reserve, list, get, update, delete.
 
 use super::{owned_drop, time_of, Auth, Json};
+use super::{Path, Query};
 use crate::domain::drops;
 use crate::error::{ApiError, ApiResult};
 use crate::App;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use dropcast_api::{self as api, ErrorCode};
 use serde::Deserialize;

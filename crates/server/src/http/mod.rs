@@ -70,6 +70,7 @@ pub fn router(app: App) -> Router {
                 "no such endpoint; see /api/v1/openapi.json",
             )
         })
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             crate::abuse::guard,
@@ -151,6 +152,71 @@ async fn healthz(State(app): State<App>) -> ApiResult<axum::Json<api::Health>> {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     }))
+}
+
+/// A query string whose rejections are API errors (`invalid_input`).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// Path parameters whose rejections are API errors (`invalid_input`).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// Every error is the API's JSON error: what axum answers by itself in
+/// plain text or with no body (a method a route does not take, a body
+/// over its limit, a form of the wrong type) is turned into one, with a
+/// stable code and the headers that go with it (`Allow`). Share pages'
+/// HTML, and answers already in JSON, pass as they are.
+async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::{header, StatusCode};
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let kind = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if kind.starts_with("application/json") || kind.starts_with("text/html") {
+        return response;
+    }
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => api::ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => api::ErrorCode::TooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => api::ErrorCode::UnsupportedMediaType,
+        StatusCode::NOT_FOUND => api::ErrorCode::NotFound,
+        s if s.is_server_error() => api::ErrorCode::Internal,
+        _ => api::ErrorCode::InvalidInput,
+    };
+    let (parts, body) = response.into_parts();
+    let said = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let said = String::from_utf8_lossy(&said);
+    let message = match code {
+        api::ErrorCode::MethodNotAllowed => format!(
+            "this path does not take that method; it takes {} (see /api/v1/openapi.json)",
+            parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("others")
+        ),
+        _ if said.trim().is_empty() => format!(
+            "{}; see /api/v1/openapi.json",
+            status.canonical_reason().unwrap_or("refused")
+        ),
+        _ => format!("{}; see /api/v1/openapi.json", said.trim()),
+    };
+    let mut answer = ApiError::new(code, message).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            answer.headers_mut().insert(name, v.clone());
+        }
+    }
+    answer
 }
 
 /// A JSON body whose rejections are API errors (`malformed_json`).

@@ -3,10 +3,11 @@
 //! out. The rules are [`crate::domain::oneshot`]'s.
 
 use super::Auth;
+use super::{Path, Query};
 use crate::domain::oneshot;
 use crate::error::{ApiError, ApiResult};
 use crate::App;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::Html;
 use dropcast_api as api;

@@ -12,8 +12,9 @@
 //! counts page views and is gone (410) once they are used up, the viewer
 //! who used the last one keeping a grant to load it.
 
+use super::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;

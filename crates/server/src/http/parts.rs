@@ -13,11 +13,12 @@
 //! handlers map requests to them.
 
 use super::{Auth, Json};
+use super::{Path, Query};
 use crate::domain::uploads;
 use crate::error::{ApiError, ApiResult};
 use crate::App;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use dropcast_api as api;

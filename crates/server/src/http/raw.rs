@@ -2,11 +2,12 @@
 //! ranges, ETags, a server-decided content type and headers that keep
 //! uploaded content from running script on our origin.
 
+use super::{Path, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::COMPLETE;
 use crate::{sniff, App};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dropcast_api::{ErrorCode, Visibility};
