@@ -279,26 +279,46 @@ pub struct CreateDrop {
     /// A reserved id (from `POST /drops/reserve`) to use; a new one if absent.
     #[serde(default)]
     pub id: Option<String>,
-    /// The file name, e.g. `screenshot.png`.
+    /// The file name, e.g. `screenshot.png`: 1 to 255 characters, not
+    /// only spaces, without a slash, a backslash or control characters, and not `.`
+    /// or `..`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 255,
+            pattern = r"^(?!\.\.?$)[^/\\\x00-\x1f\x7f-\x9f]*[^\s/\\\x00-\x1f\x7f-\x9f][^/\\\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub name: String,
     /// What the uploader says the content is. Advisory: the server decides
     /// the served type from the bytes.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 255, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")
+    )]
     pub content_type: Option<String>,
     /// Total size when known; absent for a screencast still recording.
     #[serde(default)]
     pub size: Option<u64>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub title: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub visibility: Option<Visibility>,
-    /// Viewers must enter it to see the drop.
+    /// Viewers must enter it to see the drop: 1 to 1000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub password: Option<Password>,
     /// The drop is gone after this many page views ("burn after reading").
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9223372036854775807_u64)
+    )]
     pub max_views: Option<u64>,
 }
 
@@ -334,7 +354,7 @@ pub struct UpdateDrop {
         deserialize_with = "patch",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 1000))]
     pub title: Patch<String>,
     /// Absent: unchanged; null: never expires.
     #[serde(
@@ -353,7 +373,7 @@ pub struct UpdateDrop {
         deserialize_with = "patch",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1, max_length = 1000))]
     pub password: Patch<Password>,
     /// Absent: unchanged; null: no view limit.
     #[serde(
@@ -361,7 +381,7 @@ pub struct UpdateDrop {
         deserialize_with = "patch",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, minimum = 1, maximum = 9223372036854775807_u64))]
     pub max_views: Patch<u64>,
 }
 
@@ -425,6 +445,8 @@ pub struct DropList {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ReserveRequest {
+    /// How many ids, 1 to the server's `max_reserve`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub count: u32,
 }
 
@@ -456,10 +478,12 @@ pub struct PartUrlsRequest {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct PartToSend {
+    /// 1 to the server's `max_parts`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub number: u32,
     pub size: u64,
-    /// CRC64-NVME of the part's bytes.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    /// CRC64-NVME of the part's bytes (base64 of its 8 big-endian bytes).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"))]
     pub crc64nvme: Crc64,
 }
 
@@ -518,6 +542,7 @@ pub struct StoredParts {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CompletePart {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub number: u32,
     pub etag: String,
 }
@@ -529,8 +554,20 @@ pub struct CompleteRequest {
     pub parts: Vec<CompletePart>,
     pub size: u64,
     /// CRC64-NVME of the whole file: the parts' values combined in order.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"))]
     pub crc64nvme: Crc64,
+}
+
+/// `GET /{id}/status`: how far a drop's upload is, for its uploading page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UploadStatus {
+    /// `uploading`, `stalled` (no part for a while) or `complete`.
+    pub status: String,
+    /// Bytes stored so far.
+    pub received: u64,
+    /// The whole size, when known.
+    pub size: Option<u64>,
 }
 
 /// One file stored by `POST /api/v1/upload`.
@@ -571,6 +608,10 @@ pub enum WebhookFormat {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SetWebhook {
     /// `https://...` (or `http://`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#@]+", max_length = 2048)
+    )]
     pub url: String,
     #[serde(default)]
     pub format: WebhookFormat,

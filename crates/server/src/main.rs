@@ -119,11 +119,12 @@ fn main() -> Result<()> {
             flags.insert("public_url".into(), Value::String(u.clone()));
         }
     }
+    let config = Config::load(cli.config.as_deref(), std::env::vars(), flags)?;
     if let Some(Command::Openapi) = cli.command {
-        println!("{}", dropcast_server::openapi_json());
+        // With this configuration's limits, as the server would serve it.
+        println!("{}", dropcast_server::openapi_json(&config));
         return Ok(());
     }
-    let config = Config::load(cli.config.as_deref(), std::env::vars(), flags)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

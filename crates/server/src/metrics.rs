@@ -203,6 +203,12 @@ pub fn content_length(headers: &axum::http::HeaderMap) -> u64 {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics",
+    description = "The server's figures. With `metrics_token` set, for requests with \
+                   `Authorization: Bearer` that token; without, for this machine only.",
+    responses((status = 200, description = "Prometheus text format",
+            content_type = "text/plain; version=0.0.4"),
+        (status = 404, description = "not for this caller")))]
 pub async fn serve(State(app): State<App>, request: Request) -> Response {
     let loopback = request
         .extensions()

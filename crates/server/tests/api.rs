@@ -731,6 +731,57 @@ async fn openapi_document_and_health_are_served() {
         );
     }
     assert!(doc["components"]["schemas"]["ErrorCode"].is_object());
+    // Its limits are this server's (DROPCAST_MAX_RESERVE and the rest).
+    assert_eq!(
+        doc["components"]["schemas"]["ReserveRequest"]["properties"]["count"]["maximum"],
+        100
+    );
+    // Every error status says its codes.
+    let not_found = &doc["paths"]["/api/v1/drops/{id}"]["get"]["responses"]["404"];
+    assert!(
+        not_found["description"]
+            .as_str()
+            .unwrap()
+            .contains("`not_found`"),
+        "{not_found}"
+    );
+
+    // The router is built from the documented handlers, so no route is
+    // missing from the document; the other way round, every documented
+    // operation reaches a handler, and what the document lacks does not.
+    let http = reqwest::Client::new();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let url = format!(
+            "{}{}",
+            server.url,
+            path.replace("{id}", "NoSuchDrop")
+                .replace("{number}", "1")
+                .replace("{name}", "dropcast.css")
+        );
+        for (method, _) in item.as_object().unwrap() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = http.request(method.clone(), &url).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            assert!(
+                status != 405 && !body.contains("no such endpoint"),
+                "{method} {path}: {status} {body}"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations >= 28, "{operations} operations");
+    for (method, path) in [("GET", "/api/v1/nothing"), ("DELETE", "/api/v1/me")] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = http
+            .request(method, format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert!([404, 405].contains(&r.status().as_u16()), "{path}");
+    }
+
     let h: api::Health = reqwest::get(format!("{}/healthz", server.url))
         .await
         .unwrap()

@@ -28,8 +28,8 @@ pub fn check_name(name: &str) -> ApiResult<()> {
     if name.trim().is_empty() {
         return bad("is empty");
     }
-    if name.len() > 255 {
-        return bad("is longer than 255 bytes");
+    if name.chars().count() > 255 {
+        return bad("is longer than 255 characters");
     }
     if name.contains(['/', '\\']) {
         return bad("contains a path separator");
@@ -55,14 +55,14 @@ pub fn check_drop_size(app: &App, size: u64) -> ApiResult<()> {
     Ok(())
 }
 
-/// The argon2 hash of a drop password (at most 1000 bytes, not empty).
+/// The argon2 hash of a drop password (at most 1000 characters, not empty).
 fn password_hash(password: Option<&api::Password>) -> ApiResult<Option<String>> {
     let Some(api::Password(p)) = password else {
         return Ok(None);
     };
-    if p.is_empty() || p.len() > 1000 {
+    if p.is_empty() || p.chars().count() > 1000 {
         return Err(ApiError::invalid(
-            "password must be 1 to 1000 bytes; send null to remove one",
+            "password must be 1 to 1000 characters; send null to remove one",
         ));
     }
     crate::secrets::hash_password(p)
@@ -75,13 +75,20 @@ fn check_max_views(max_views: Option<u64>) -> ApiResult<()> {
         Some(0) => Err(ApiError::invalid(
             "max_views must be at least 1; send null for no limit",
         )),
+        // Stored as a signed 64-bit count: a bigger one would wrap.
+        Some(n) if n > i64::MAX as u64 => Err(ApiError::invalid(format!(
+            "max_views must be at most {}; send null for no limit",
+            i64::MAX
+        ))),
         _ => Ok(()),
     }
 }
 
 fn check_title(title: Option<&str>) -> ApiResult<()> {
     match title {
-        Some(t) if t.len() > 1000 => Err(ApiError::invalid("title is longer than 1000 bytes")),
+        Some(t) if t.chars().count() > 1000 => {
+            Err(ApiError::invalid("title is longer than 1000 characters"))
+        }
         _ => Ok(()),
     }
 }
@@ -111,7 +118,7 @@ pub async fn create(app: &App, user: &UserRow, req: &api::CreateDrop) -> ApiResu
     }
     check_title(req.title.as_deref())?;
     if let Some(t) = req.content_type.as_deref() {
-        if t.len() > 255 || t.chars().any(char::is_control) {
+        if t.chars().count() > 255 || t.chars().any(char::is_control) {
             return Err(ApiError::invalid("content_type is not a plain media type"));
         }
     }

@@ -91,7 +91,9 @@ pub async fn delete_webhook(State(app): State<App>, Auth(user): Auth) -> ApiResu
 /// Creates a drop, returning its id and share URL before any byte is sent.
 #[utoipa::path(post, path = "/api/v1/drops", security(("bearer" = [])), request_body = api::CreateDrop,
     responses((status = 201, body = api::Drop), (status = 400, body = api::ErrorBody),
-        (status = 404, body = api::ErrorBody), (status = 410, body = api::ErrorBody),
+        (status = 404, body = api::ErrorBody, description = "no such reserved id"),
+        (status = 409, body = api::ErrorBody, description = "the reserved id is used already"),
+        (status = 410, body = api::ErrorBody, description = "the reservation ran out"),
         (status = 413, body = api::ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
@@ -103,10 +105,12 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// From a previous page's `next_cursor`.
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -236,7 +240,7 @@ pub async fn sharex(
 }
 
 /// The most a poster image may weigh.
-const MAX_POSTER: usize = 16 << 20;
+pub const MAX_POSTER: usize = 16 << 20;
 
 /// Sets a drop's thumbnail from an image the client sends (a screencast's
 /// poster frame); it is shown until playback starts and used for unfurls.

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, auth, and conversions between rows and wire types.
 
+mod contract;
 mod drops;
 mod oneshot;
 mod pages;
@@ -9,61 +10,16 @@ mod raw;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::{DropRow, UserRow, COMPLETE};
 use crate::App;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use dropcast_api as api;
-use utoipa::OpenApi;
 
 pub fn router(app: App) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::serve))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/auth/login", post(drops::login))
-        .route("/api/v1/me", get(drops::me))
-        .route(
-            "/api/v1/me/webhook",
-            get(drops::webhook)
-                .put(drops::set_webhook)
-                .delete(drops::delete_webhook),
-        )
-        .route("/api/v1/sharex.sxcu", get(drops::sharex))
-        .route("/api/v1/drops", post(drops::create).get(drops::list))
-        .route("/api/v1/drops/reserve", post(drops::reserve))
-        .route(
-            "/api/v1/drops/{id}",
-            get(drops::get_one)
-                .patch(drops::update)
-                .delete(drops::delete),
-        )
-        .route(
-            "/api/v1/drops/{id}/parts",
-            post(parts::part_urls).get(parts::stored_parts),
-        )
-        .route("/api/v1/drops/{id}/parts/{number}", put(parts::put_part))
-        .route("/api/v1/drops/{id}/complete", post(parts::complete))
-        .route(
-            "/api/v1/drops/{id}/poster",
-            put(drops::poster).layer(DefaultBodyLimit::max(16 << 20)),
-        )
-        .route(
-            "/api/v1/upload",
-            post(oneshot::upload).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/assets/{name}", get(pages::asset))
-        .route("/{id}", get(share_or_file))
-        .route("/{id}/raw", get(raw::raw))
-        .route("/{id}/status", get(pages::status))
-        .route("/{id}/thumb.png", get(pages::thumbnail))
-        .route("/{id}/unlock", post(pages::unlock))
-        .route(
-            "/{id}/delete",
-            get(oneshot::delete_page).post(oneshot::delete_confirmed),
-        )
+    let (routes, _) = contract::routes().split_for_parts();
+    routes
         .fallback(|| async {
             ApiError::new(
                 api::ErrorCode::NotFound,
@@ -82,63 +38,7 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Dropcast API", description = "Drops, chunked uploads and raw downloads."),
-    paths(
-        healthz,
-        drops::login,
-        drops::me,
-        drops::webhook,
-        drops::set_webhook,
-        drops::delete_webhook,
-        drops::create,
-        drops::list,
-        drops::reserve,
-        drops::get_one,
-        drops::update,
-        drops::delete,
-        parts::part_urls,
-        parts::stored_parts,
-        parts::put_part,
-        parts::complete,
-        oneshot::upload,
-        drops::sharex,
-        drops::poster,
-        raw::raw,
-    ),
-    components(schemas(api::ErrorBody, api::ErrorCode)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
-
-/// The OpenAPI document, as served at `/api/v1/openapi.json`.
-pub fn openapi_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("openapi serializes")
-}
-
-async fn openapi() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        openapi_json(),
-    )
-        .into_response()
-}
+pub use contract::openapi_json;
 
 /// Liveness: the server answers, and so do its database and its store.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = api::Health)))]
@@ -219,10 +119,35 @@ async fn json_errors(request: axum::extract::Request, next: axum::middleware::Ne
     answer
 }
 
-/// A JSON body whose rejections are API errors (`malformed_json`).
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON object body whose rejections are API errors
+/// (`malformed_json`). Only an object: serde would also fill a struct
+/// from an array of its fields in order, which no client means.
 pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        let malformed = |why: String| {
+            ApiError::new(
+                api::ErrorCode::MalformedJson,
+                format!("{why}; send a JSON object as described in /api/v1/openapi.json"),
+            )
+        };
+        if !value.is_object() {
+            return Err(malformed("the body is not a JSON object".into()));
+        }
+        serde_json::from_value(value)
+            .map(Json)
+            .map_err(|e| malformed(e.to_string()))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -312,6 +237,22 @@ impl App {
 }
 
 /// `GET /{id}`: the share page; `/{id}.{ext}` is the bytes.
+#[utoipa::path(get, path = "/{id}", params(("id" = String, Path,
+        description = "a drop id; `ID.EXT` (`abc.png`) is its bytes, as `/{id}/raw`")),
+    responses(
+        (status = 200, description = "the share page (or, for `ID.EXT`, the bytes)",
+            content(("text/html"), ("*/*"))),
+        (status = 206, description = "`ID.EXT` with a Range: that range", content_type = "*/*"),
+        (status = 302, description = "`ID.EXT` with the bytes in S3: a short-lived URL there"),
+        (status = 304, description = "`ID.EXT`: not modified"),
+        (status = 401, description = "a password drop: the password page",
+            content_type = "text/html"),
+        (status = 404, description = "no such drop", content_type = "text/html"),
+        (status = 409, description = "`ID.EXT` of a drop still uploading",
+            body = api::ErrorBody),
+        (status = 410, description = "expired, or viewed its last time",
+            content_type = "text/html"),
+        (status = 416, body = api::ErrorBody)))]
 async fn share_or_file(
     State(app): State<App>,
     axum::extract::Path(id): axum::extract::Path<String>,

@@ -74,13 +74,18 @@ fn bad_form(e: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::invalid(format!("the form could not be read: {}", e.body_text()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteToken {
+    /// The drop's delete token, from its delete URL.
     token: String,
 }
 
 /// Opening a delete link asks first: link previews and prefetchers follow
 /// GET links, and must not delete anything.
+#[utoipa::path(get, path = "/{id}/delete", params(("id" = String, Path), DeleteToken),
+    responses((status = 200, description = "a page that asks", content_type = "text/html"),
+        (status = 404, body = api::ErrorBody, description = "no such drop, or not its token")))]
 pub async fn delete_page(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -96,6 +101,10 @@ pub async fn delete_page(
     )))
 }
 
+/// The delete link's page, confirmed: the drop is deleted.
+#[utoipa::path(post, path = "/{id}/delete", params(("id" = String, Path), DeleteToken),
+    responses((status = 200, description = "deleted", content_type = "text/html"),
+        (status = 404, body = api::ErrorBody, description = "no such drop, or not its token")))]
 pub async fn delete_confirmed(
     State(app): State<App>,
     Path(id): Path<String>,

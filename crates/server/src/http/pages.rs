@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use dropcast_api::ErrorCode;
+use dropcast_api::{self as api, ErrorCode};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
@@ -51,7 +51,11 @@ fn asset_version() -> &'static str {
     })
 }
 
-/// `GET /assets/{name}`.
+/// `GET /assets/{name}`: the share pages' stylesheet and script.
+#[utoipa::path(get, path = "/assets/{name}", params(("name" = String, Path)),
+    responses((status = 200, description = "`dropcast.css` or `share.js`",
+            content(("text/css"), ("text/javascript"))),
+        (status = 404, description = "no such asset")))]
 pub async fn asset(Path(name): Path<String>) -> Response {
     let (body, content_type) = match name.as_str() {
         "dropcast.css" => (CSS, "text/css; charset=utf-8"),
@@ -338,20 +342,31 @@ fn password_page(signer: &Signer, id: &str, wrong: bool) -> Response {
     page(status, html, "no-store")
 }
 
-#[derive(serde::Deserialize)]
-pub struct Unlock {
+/// The password page's form.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct UnlockForm {
     password: String,
+    /// The form token the page carries.
     csrf: String,
 }
 
 /// `POST /{id}/unlock`: a correct password earns the grant cookie and a
 /// redirect to the page; a wrong one the form again, with a 401 (which the
 /// abuse guard counts).
+#[utoipa::path(post, path = "/{id}/unlock", params(("id" = String, Path)),
+    request_body(content = UnlockForm, content_type = "application/x-www-form-urlencoded",
+        description = "the password page's form"),
+    responses((status = 303, description = "to the share page, with the grant cookie"),
+        (status = 401, description = "the form again: a wrong password",
+            content_type = "text/html"),
+        (status = 404, description = "no such drop", content_type = "text/html"),
+        (status = 410, description = "expired, or viewed its last time",
+            content_type = "text/html")))]
 pub async fn unlock(
     State(app): State<App>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<Unlock>,
+    Form(form): Form<UnlockForm>,
 ) -> Response {
     let (d, _) = match access(&app, &id, &headers).await {
         Ok(found) => found,
@@ -382,6 +397,10 @@ pub async fn unlock(
 }
 
 /// `GET /{id}/status`: how far the upload is, for the uploading page.
+#[utoipa::path(get, path = "/{id}/status", params(("id" = String, Path)),
+    responses((status = 200, body = api::UploadStatus),
+        (status = 401, body = api::ErrorBody, description = "a password drop, not unlocked"),
+        (status = 404, body = api::ErrorBody), (status = 410, body = api::ErrorBody)))]
 pub async fn status(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -407,15 +426,20 @@ pub async fn status(
     } else {
         "uploading"
     };
-    let body = serde_json::json!({
-        "status": status,
-        "received": received,
-        "size": d.size.or(d.declared_size),
-    });
+    let body = api::UploadStatus {
+        status: status.into(),
+        received: received.max(0) as u64,
+        size: d.size.or(d.declared_size).map(|s| s as u64),
+    };
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response())
 }
 
-/// `GET /{id}/thumb.png`.
+/// `GET /{id}/thumb.png`: a drop's thumbnail, or its poster.
+#[utoipa::path(get, path = "/{id}/thumb.png", params(("id" = String, Path)),
+    responses((status = 200, description = "a PNG", content_type = "image/png"),
+        (status = 401, body = api::ErrorBody, description = "a password drop, not unlocked"),
+        (status = 404, body = api::ErrorBody, description = "no such drop, or no thumbnail yet"),
+        (status = 410, body = api::ErrorBody)))]
 pub async fn thumbnail(
     State(app): State<App>,
     Path(id): Path<String>,

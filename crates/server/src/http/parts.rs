@@ -29,7 +29,9 @@ use serde::Deserialize;
 #[utoipa::path(post, path = "/api/v1/drops/{id}/parts", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = api::PartUrlsRequest,
     responses((status = 200, body = api::PartUrls), (status = 400, body = api::ErrorBody),
-        (status = 404, body = api::ErrorBody), (status = 409, body = api::ErrorBody)))]
+        (status = 404, body = api::ErrorBody), (status = 409, body = api::ErrorBody),
+        (status = 410, body = api::ErrorBody),
+        (status = 413, body = api::ErrorBody, description = "a part, or the drop, over the limits")))]
 pub async fn part_urls(
     State(app): State<App>,
     Auth(user): Auth,
@@ -143,7 +145,9 @@ async fn drain(stream: &mut axum::body::BodyDataStream) {
 #[utoipa::path(post, path = "/api/v1/drops/{id}/complete", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = api::CompleteRequest,
     responses((status = 200, body = api::Drop), (status = 400, body = api::ErrorBody),
-        (status = 404, body = api::ErrorBody), (status = 409, body = api::ErrorBody)))]
+        (status = 404, body = api::ErrorBody), (status = 409, body = api::ErrorBody),
+        (status = 410, body = api::ErrorBody),
+        (status = 413, body = api::ErrorBody, description = "the drop over the limit")))]
 pub async fn complete(
     State(app): State<App>,
     Auth(user): Auth,
