@@ -26,6 +26,9 @@ pub const PYPI_TOOLS: &[(&str, &str)] = &[
     // cfn-lint, on the CloudFormation template `deploy/serverless.yml`
     // packages into.
     ("cfn-lint", "1.58.0"),
+    // schemathesis: property-based requests from the server's own OpenAPI
+    // document, which the server must answer as the document says.
+    ("schemathesis", "4.32.5"),
 ];
 
 /// What only `cargo xtask bench` needs, in the same venv.
