@@ -16,9 +16,9 @@ mod tray;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dropcast_actions::resident::{Command, Rec, Shot};
+use dropcast_actions::resident::{Command, Rec, Region, Shot};
 use dropcast_actions::{self as actions, ClipboardRoute, Session, ShotOptions};
-use dropcast_capture::{Frame, Target};
+use dropcast_capture::{Frame, Rect, Target};
 use tokio::sync::mpsc;
 
 mod instance;
@@ -351,7 +351,7 @@ impl App {
             Request::Do(Command::Region(rect)) if self.pick_for_recording => {
                 self.frozen = None;
                 self.pick_for_recording = false;
-                self.start_recording(session, Target::Region(rect))
+                self.start_recording(session, Target::Region(desktop(rect)))
             }
             Request::Do(Command::Capture(shot)) => {
                 let target = if shot == Shot::Window {
@@ -369,7 +369,7 @@ impl App {
                         "no region picker is open: capture an area first",
                     )
                 })?;
-                share(session, frozen.crop(rect)?).await
+                share(session, frozen.crop(desktop(rect))?).await
             }
             Request::Do(Command::PickCancelled) => {
                 self.frozen = None;
@@ -584,4 +584,9 @@ async fn front_window() -> Result<Target, actions::Error> {
             actions::Error::new(actions::Kind::Capture, "there is no window to capture")
         })?;
     Ok(Target::Window(window.id))
+}
+
+/// The picker's region as the capture crate's rectangle.
+fn desktop(r: Region) -> Rect {
+    Rect::new(r.x, r.y, r.width, r.height)
 }

@@ -552,7 +552,12 @@ pub struct Region {
 pub async fn pick_done(app: AppHandle, region: Option<Region>) -> Result<()> {
     let command = match region {
         Some(r) if r.width > 0 && r.height > 0 => {
-            Command::Region(dropcast_capture::Rect::new(r.x, r.y, r.width, r.height))
+            Command::Region(dropcast_actions::resident::Region {
+                x: r.x,
+                y: r.y,
+                width: r.width,
+                height: r.height,
+            })
         }
         _ => Command::PickCancelled,
     };
