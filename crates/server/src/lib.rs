@@ -9,6 +9,7 @@
 pub mod abuse;
 pub mod aws;
 pub mod blobs;
+pub mod conditional;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -3,6 +3,7 @@
 //! uploaded content from running script on our origin.
 
 use super::{Path, Query};
+use crate::conditional::{not_modified, parse_range, range_applies, RangeSpec};
 use crate::error::{ApiError, ApiResult};
 use crate::repo::COMPLETE;
 use crate::{sniff, App};
@@ -11,7 +12,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dropcast_api::{ErrorCode, Visibility};
-use std::ops::Range;
 
 /// `GET /{id}.{ext}`: the bytes under a pretty name (the extension is
 /// decoration).
@@ -84,19 +84,15 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
         "same-site",
     );
 
-    if let Some(inm) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
-            return Ok((StatusCode::NOT_MODIFIED, h).into_response());
-        }
+    let header_str = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if header_str(header::IF_NONE_MATCH).is_some_and(|inm| not_modified(inm, &etag)) {
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
-    // A Range is honoured unless an If-Range names another version.
-    let if_range_ok = headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim() == etag);
+    let if_range_ok = range_applies(header_str(header::IF_RANGE), &etag);
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(spec) if if_range_ok => match parse_range(spec, size) {
             RangeSpec::Whole => None,
@@ -148,76 +144,4 @@ async fn serve(app: &App, id: &str, headers: &HeaderMap, download: bool) -> ApiR
     put(header::CONTENT_LENGTH, &(span.end - span.start).to_string());
     let stream = app.blobs.read(id, size, span).await?;
     Ok((status, h, Body::from_stream(stream)).into_response())
-}
-
-#[derive(Debug, PartialEq)]
-enum RangeSpec {
-    Whole,
-    Part(Range<u64>),
-    Unsatisfiable,
-}
-
-/// One `bytes=` range of RFC 9110. Several ranges, or a syntax we do not
-/// know, get the whole file (which the RFC allows).
-fn parse_range(spec: &str, size: u64) -> RangeSpec {
-    let Some(set) = spec.trim().strip_prefix("bytes=") else {
-        return RangeSpec::Whole;
-    };
-    if set.contains(',') {
-        return RangeSpec::Whole;
-    }
-    let Some((a, b)) = set.trim().split_once('-') else {
-        return RangeSpec::Whole;
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let range = if a.is_empty() {
-        // Suffix: the last b bytes.
-        match b.parse::<u64>() {
-            Ok(0) => return RangeSpec::Unsatisfiable,
-            Ok(n) => size.saturating_sub(n)..size,
-            Err(_) => return RangeSpec::Whole,
-        }
-    } else {
-        let Ok(start) = a.parse::<u64>() else {
-            return RangeSpec::Whole;
-        };
-        let end = if b.is_empty() {
-            size
-        } else {
-            match b.parse::<u64>() {
-                Ok(e) if e >= start => e.saturating_add(1).min(size),
-                _ => return RangeSpec::Whole,
-            }
-        };
-        if start >= size {
-            return RangeSpec::Unsatisfiable;
-        }
-        start..end
-    };
-    if range.is_empty() {
-        RangeSpec::Unsatisfiable
-    } else {
-        RangeSpec::Part(range)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_follow_rfc_9110() {
-        use RangeSpec::*;
-        assert_eq!(parse_range("bytes=0-9", 100), Part(0..10));
-        assert_eq!(parse_range("bytes=90-", 100), Part(90..100));
-        assert_eq!(parse_range("bytes=-10", 100), Part(90..100));
-        assert_eq!(parse_range("bytes=-1000", 100), Part(0..100));
-        assert_eq!(parse_range("bytes=50-1000", 100), Part(50..100));
-        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
-        assert_eq!(parse_range("bytes=5-3", 100), Whole);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), Whole);
-        assert_eq!(parse_range("items=0-1", 100), Whole);
-    }
 }
