@@ -230,6 +230,9 @@ impl Config {
             Some(f) => Some(f.to_path_buf()),
             None => default_config_file().filter(|f| f.exists()),
         };
+        let read_from = file
+            .as_ref()
+            .map(|f| format!(" (read from {})", f.display()));
         if let Some(path) = file {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading config file {}", path.display()))?;
@@ -273,7 +276,14 @@ impl Config {
                     .unwrap_or_else(|| "the configuration".into());
                 anyhow::anyhow!("invalid configuration: {source}: {}", e.inner())
             })?;
-        config.validate()?;
+        // A value that parses but does not fit the others: say where the
+        // settings came from, as for one that does not parse.
+        config.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration{}: {e:#}",
+                read_from.unwrap_or_default()
+            )
+        })?;
         Ok(config)
     }
 
