@@ -42,7 +42,8 @@ fn scan(file: &mut (impl Read + Seek), len: u64) -> std::io::Result<(u64, u64)> 
             n => u64::from(n),
         };
         let header = if size32 == 1 { 16 } else { 8 };
-        if size < header || at + size > len {
+        // (`at` is at most `len`; a 64-bit size can be anything.)
+        if size < header || size > len - at {
             break;
         }
         at += size;
@@ -124,6 +125,16 @@ mod tests {
         bad.extend_from_slice(b"mdat");
         bad.extend_from_slice(&8u64.to_be_bytes());
         let file = [boxed(b"ftyp", 8), bad].concat();
+        assert_eq!(length(&file), 16);
+    }
+
+    #[test]
+    fn a_large_size_past_any_file_ends_the_file() {
+        // Found by the fuzzer: the end of such a box overflowed.
+        let mut huge = 1u32.to_be_bytes().to_vec();
+        huge.extend_from_slice(b"mdat");
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        let file = [boxed(b"ftyp", 8), huge, vec![0; 32]].concat();
         assert_eq!(length(&file), 16);
     }
 
