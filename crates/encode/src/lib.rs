@@ -199,7 +199,7 @@ pub fn thumbnail(image: &RgbaImage, max_side: u32) -> Result<Vec<u8>, EncodeErro
 
 /// The largest image file [`decode`] reads: 16384 pixels a side and 512 MiB
 /// of pixels, so a decompression bomb is refused rather than allocated.
-const MAX_SIDE: u32 = 16384;
+pub const MAX_SIDE: u32 = 16384;
 const MAX_ALLOC: u64 = 512 << 20;
 
 /// Decodes a PNG, JPEG or WebP file's bytes, within limits.
