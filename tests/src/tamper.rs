@@ -39,6 +39,17 @@ struct Rules {
     largest: AtomicUsize,
     /// Each request's start line, in lower case.
     requests: Mutex<Vec<String>>,
+    /// Each response: when, its status, and its request's start line.
+    answers: Mutex<Vec<Answer>>,
+}
+
+/// A response that passed through a proxy.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub at: std::time::Instant,
+    pub status: u16,
+    /// The request's start line, in lower case.
+    pub request: String,
 }
 
 impl Tamper {
@@ -69,6 +80,7 @@ impl Tamper {
             tripped: AtomicUsize::new(0),
             largest: AtomicUsize::new(0),
             requests: Mutex::default(),
+            answers: Mutex::default(),
         });
         let r = rules.clone();
         std::thread::spawn(move || {
@@ -78,8 +90,9 @@ impl Tamper {
                 };
                 let (r1, r2) = (r.clone(), r.clone());
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                // Whether each request on this connection is a HEAD, in
-                // order: its response has a length but no body.
+                // The start line of each request on this connection whose
+                // answer has not come, in order (a HEAD's answer has a
+                // length but no body).
                 let heads = Arc::new(Mutex::new(VecDeque::new()));
                 let h2 = heads.clone();
                 std::thread::spawn(move || messages(s2, c2, Side::Responses, &r1, &h2));
@@ -118,6 +131,12 @@ impl Tamper {
     pub fn requests(&self) -> Vec<String> {
         self.rules.requests.lock().unwrap().clone()
     }
+
+    /// Every response so far. (A connection whose body is chunked is only
+    /// copied from there on: its later responses are not seen.)
+    pub fn answers(&self) -> Vec<Answer> {
+        self.rules.answers.lock().unwrap().clone()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -138,7 +157,7 @@ fn messages(
     mut to: TcpStream,
     side: Side,
     rules: &Rules,
-    heads: &Mutex<VecDeque<bool>>,
+    heads: &Mutex<VecDeque<String>>,
 ) {
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
@@ -161,7 +180,7 @@ fn messages(
         let start = head.lines().next().unwrap_or_default().to_string();
         let no_body = match side {
             Side::Requests => {
-                heads.lock().unwrap().push_back(start.starts_with("head "));
+                heads.lock().unwrap().push_back(start.clone());
                 false
             }
             // A response to HEAD, and a 1xx, 204 or 304, has no body
@@ -170,11 +189,16 @@ fn messages(
             Side::Responses => {
                 let status = start.split(' ').nth(1).unwrap_or_default();
                 let interim = status.starts_with('1');
-                let was_head = if interim {
-                    false
-                } else {
-                    heads.lock().unwrap().pop_front().unwrap_or(false)
-                };
+                let mut was_head = false;
+                if !interim {
+                    let request = heads.lock().unwrap().pop_front().unwrap_or_default();
+                    was_head = request.starts_with("head ");
+                    rules.answers.lock().unwrap().push(Answer {
+                        at: std::time::Instant::now(),
+                        status: status.parse().unwrap_or(0),
+                        request,
+                    });
+                }
                 was_head || interim || status == "204" || status == "304"
             }
         };
