@@ -248,13 +248,19 @@ fn signed_in_with_small_parts() -> (Server, Home) {
         &workspace_bin("dropcast-server"),
         &[("DROPCAST_PART_SIZE", "5242880")],
     );
+    let home = signed_in(&server);
+    (server, home)
+}
+
+/// A new home, signed in to `server` as its owner (token in a file).
+fn signed_in(server: &Server) -> Home {
     let home = Home::new();
     home.json(
         &["--json", "login", "--server", &server.url, "--token-stdin"],
         &server.owner_token,
         &[FILE_STORE],
     );
-    (server, home)
+    home
 }
 
 /// Starts `dropcast upload FILE` and returns once the server holds at
@@ -342,14 +348,40 @@ async fn an_upload_rides_out_a_server_restart_byte_identical() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_share_begun_while_the_server_restarts_waits_for_it_and_arrives() {
+    let mut server = server();
+    let home = signed_in(&server);
+    // Down before the first share: no reserved id in the pool, so the id,
+    // the drop and the parts are all asked for while it is away.
+    server.kill9();
+    let data = bytes(3 * MIB, 42);
+    let file = temp_file(&data);
+    let child = home
+        .command("dropcast")
+        .args(["--json", "upload", file.path().to_str().unwrap()])
+        .env("DROPCAST_CREDENTIALS", "file")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    server.restart();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let up: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(up["drops"][0]["status"], "complete");
+    let url = up["drops"][0]["raw_url"].as_str().unwrap();
+    assert!(get_bytes(&server.anonymous(), url).await == data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_file_shared_while_the_server_is_down_has_its_link_and_arrives_on_resume() {
     let mut server = server();
-    let home = Home::new();
-    home.json(
-        &["--json", "login", "--server", &server.url, "--token-stdin"],
-        &server.owner_token,
-        &[FILE_STORE],
-    );
+    let home = signed_in(&server);
     // A first upload fills the pool of reserved ids.
     let first = temp_file(b"first");
     home.json(

@@ -226,14 +226,22 @@ impl Client {
             .await
     }
 
+    /// Deletes a drop; rides out a server restart as uploads do. Gone
+    /// when asked again (the first answer lost on the way) is done.
     pub async fn delete_drop(&self, id: &str) -> Result<()> {
-        check(
-            self.request(Method::DELETE, &format!("/api/v1/drops/{id}"))
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        with_retries(ATTEMPTS, || async {
+            let again = asked.swap(true, std::sync::atomic::Ordering::Relaxed);
+            let sent = self
+                .request(Method::DELETE, &format!("/api/v1/drops/{id}"))
                 .send()
-                .await?,
-        )
-        .await?;
-        Ok(())
+                .await;
+            match check(sent?).await {
+                Err(e) if again && e.code() == Some(ErrorCode::NotFound) => Ok(()),
+                other => other.map(drop),
+            }
+        })
+        .await
     }
 
     /// URLs for sending `parts`, signed for their sizes and checksums.
@@ -395,7 +403,7 @@ impl Default for UploadOptions {
         UploadOptions {
             part_size: None,
             parallel: 4,
-            attempts: 8,
+            attempts: ATTEMPTS,
             progress: None,
         }
     }
@@ -416,12 +424,12 @@ pub async fn upload_file(
         status: 200,
         body: format!("drop {} is not uploading", drop.id),
     })?;
-    let have: HashMap<u32, api::StoredPart> = client
-        .stored_parts(&drop.id)
-        .await?
-        .into_iter()
-        .map(|p| (p.number, p))
-        .collect();
+    let have: HashMap<u32, api::StoredPart> =
+        with_retries(opts.attempts, || client.stored_parts(&drop.id))
+            .await?
+            .into_iter()
+            .map(|p| (p.number, p))
+            .collect();
     // An earlier attempt's part size (a live recording's is not the
     // server's suggestion), so what it sent is not sent again.
     // Never under the server's least (S3 refuses parts under 5 MiB at
@@ -586,7 +594,14 @@ fn to_send(
     (stored != part.crc64nvme).then_some(Sending::Changed)
 }
 
-async fn with_retries<T, F, Fut>(attempts: u32, mut f: F) -> Result<T>
+/// Tries per request by default: with the backoff of [`with_retries`]
+/// (0.2 s doubling to 10 s), about 20 s of server or network outage.
+pub const ATTEMPTS: u32 = 8;
+
+/// `f` until it succeeds, fails for good, or has been tried `attempts`
+/// times; network errors and 5xx are worth another try. Only for requests
+/// that may be made twice.
+pub(crate) async fn with_retries<T, F, Fut>(attempts: u32, mut f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,

@@ -117,38 +117,37 @@ impl Sharer {
             ));
         }
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let link = match source.link {
-            Some(link) => Some(link),
-            None => self.link().await?,
+        // Always a reserved id, and in the journal before the server is
+        // asked to make the drop: a share that fails from here on stays
+        // queued, and `resume` finishes it.
+        let r = match source.link {
+            Some(link) => link,
+            None => match self.link().await? {
+                Some(link) => link,
+                None => self.reserve_one().await?,
+            },
         };
-        let d = match link {
-            Some(r) => {
-                self.journal
-                    .start_reserved(self.client.base(), &r, &source.name, &abs, Some(meta.len()))
-                    .await?;
-                self.write_thumbnail(&r.id, &abs, meta.len()).await;
-                self.create_reserved(&r.id, &r.url, &source.name, Some(meta.len()))
-                    .await?
-            }
-            None => {
-                let d = self
-                    .client
-                    .create_drop(&api::CreateDrop {
-                        name: source.name,
-                        size: Some(meta.len()),
-                        ..Default::default()
-                    })
-                    .await?;
-                self.journal
-                    .start(self.client.base(), &d, Some(&abs), Some(meta.len()))
-                    .await?;
-                self.write_thumbnail(&d.id, &abs, meta.len()).await;
-                d
-            }
-        };
+        self.journal
+            .start_reserved(self.client.base(), &r, &source.name, &abs, Some(meta.len()))
+            .await?;
+        self.write_thumbnail(&r.id, &abs, meta.len()).await;
+        let d = self
+            .create_reserved(&r.id, &r.url, &source.name, Some(meta.len()))
+            .await?;
         let done = self.send(&d, &abs, None, source.progress).await;
         let _ = self.top_up_pool().await;
         done
+    }
+
+    /// One id reserved now, for a share when the pool is empty (the pool
+    /// is topped up when the server answers, so this is after a spell
+    /// without it). Retried: an id reserved twice is only unused.
+    async fn reserve_one(&self) -> Result<api::Reservation, Error> {
+        let list = crate::with_retries(crate::ATTEMPTS, || self.client.reserve(1)).await?;
+        list.into_iter().next().ok_or_else(|| Error::Unexpected {
+            status: 200,
+            body: "the server reserved no id".into(),
+        })
     }
 
     /// Finishes one interrupted upload from the file it was made from.
@@ -165,7 +164,7 @@ impl Sharer {
             self.settle_recording(e).await.map_err(with_link)?;
         }
         let d = if e.on_server {
-            match self.client.drop_info(&e.id).await {
+            match crate::with_retries(crate::ATTEMPTS, || self.client.drop_info(&e.id)).await {
                 Ok(d) => d,
                 Err(err) => {
                     self.journal.fail(&e.id, &err.to_string()).await?;
@@ -284,10 +283,18 @@ impl Sharer {
             size,
             ..Default::default()
         };
-        let created = match self.client.create_drop(&req).await {
-            Err(e) if e.code() == Some(api::ErrorCode::Conflict) => self.client.drop_info(id).await,
-            other => other,
-        };
+        // With its id, making the drop is safe to repeat: made already
+        // (the answer lost in a restart) is a conflict, and then it is
+        // looked up.
+        let created = crate::with_retries(crate::ATTEMPTS, || async {
+            match self.client.create_drop(&req).await {
+                Err(e) if e.code() == Some(api::ErrorCode::Conflict) => {
+                    self.client.drop_info(id).await
+                }
+                other => other,
+            }
+        })
+        .await;
         match created {
             Ok(d) => {
                 self.journal.on_server(id).await?;
