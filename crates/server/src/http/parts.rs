@@ -154,6 +154,17 @@ pub async fn complete(
     Path(id): Path<String>,
     Json(req): Json<api::CompleteRequest>,
 ) -> ApiResult<Json<api::Drop>> {
-    let row = uploads::complete(&app, &user, &id, &req).await?;
+    // Run to the end even when the client goes away mid-way: the store
+    // may have joined the parts already (S3's upload is then gone), and a
+    // handler dropped there would leave the drop's row behind it, which
+    // no retry could finish. The client's retry finds it complete.
+    use tracing::Instrument;
+    let task = {
+        let app = app.clone();
+        async move { uploads::complete(&app, &user, &id, &req).await }
+    };
+    let row = tokio::spawn(task.instrument(tracing::Span::current()))
+        .await
+        .map_err(|e| ApiError::internal("completing an upload", e))??;
     Ok(Json(app.drop_json(&row)))
 }
