@@ -95,7 +95,16 @@ impl Tamper {
                 // length but no body).
                 let heads = Arc::new(Mutex::new(VecDeque::new()));
                 let h2 = heads.clone();
-                std::thread::spawn(move || messages(s2, c2, Side::Responses, &r1, &h2));
+                let (c3, s3) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    messages(s2, c2, Side::Responses, &r1, &h2);
+                    // The server is done, or gone mid-answer: so is the
+                    // connection, both ways (the other thread holds
+                    // handles of both sockets, which would keep them open
+                    // and the client waiting for the rest of a body).
+                    let _ = c3.shutdown(Shutdown::Both);
+                    let _ = s3.shutdown(Shutdown::Both);
+                });
                 std::thread::spawn(move || messages(client, server, Side::Requests, &r2, &heads));
             }
         });
