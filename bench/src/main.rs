@@ -18,6 +18,10 @@
 //! batched deletes vs one DeleteObject per key (time, S3 requests), and
 //! completion to thumbnail, AWS-local vs embedded (see jobs.rs).
 //!
+//! `soak`: load and faults, not a comparison: 50 clients for 5 minutes
+//! while the server is killed -9 every 30 s; nothing acknowledged may be
+//! lost (see soak.rs). Run by `cargo xtask soak`.
+//!
 //! `pages`: the share page vs nginx serving the same HTML, under wrk.
 //!
 //! `app`: the tray app vs the Flameshot daemon: idle memory of the process
@@ -39,6 +43,7 @@ mod jobs;
 mod pages;
 mod record;
 mod server;
+mod soak;
 mod startup;
 
 use std::process::ExitCode;
@@ -51,6 +56,7 @@ async fn main() -> ExitCode {
         Some("capture") => tokio::task::block_in_place(|| capture::run(&args[1..])),
         Some("pages") => pages::run(&args[1..]).await,
         Some("jobs") => jobs::run(&args[1..]).await,
+        Some("soak") => soak::run(&args[1..]).await,
         Some("app") => tokio::task::block_in_place(|| app::run(&args[1..])),
         Some("record") => tokio::task::block_in_place(|| record::run(&args[1..])),
         Some("startup") => tokio::task::block_in_place(|| startup::run(&args[1..])),
@@ -62,6 +68,8 @@ async fn main() -> ExitCode {
                   dropcast-bench capture --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench pages --server-bin PATH [--duration S]\n       \
                   dropcast-bench jobs --server-bin PATH [--drops N] [--runs N]\n       \
+                  dropcast-bench soak --server-bin PATH --dropcast-bin PATH [--stack embedded|aws|both]\n       \
+                  \x20                   [--clients N] [--seconds N] [--kill-every N]\n       \
                   dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]\n       \
                   dropcast-bench startup --bin-dir DIR [--runs N]\n       \

@@ -14,8 +14,23 @@ pub(crate) struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
         // TERM, not KILL: nginx's master takes its workers down with it.
         let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Killed {
+    pub(crate) fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// SIGKILL, as a crash: nothing is flushed or closed.
+    pub(crate) fn kill9(mut self) {
+        let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }

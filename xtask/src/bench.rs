@@ -142,3 +142,24 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `cargo xtask soak [FLAGS]`: `dropcast-bench soak` with release
+/// binaries, on loopback (see bench/src/soak.rs); FLAGS go to it.
+pub fn soak(args: &[String]) -> Result<(), String> {
+    sys::ensure_packages(crate::BUILD_PACKAGES)?;
+    crate::restrict_to_listed_packages()?;
+    sys::ensure_packages(&["postgresql"])?;
+    crate::tools::ensure_pypi()?;
+    let release = sys::build_release(&["dropcast-server", "dropcast", "dropcast-bench"])?;
+    let bin = |name: &str| sys::bin_path(&release, name);
+    let mut all = vec![
+        "soak".to_string(),
+        "--server-bin".into(),
+        bin("dropcast-server")?,
+        "--dropcast-bin".into(),
+        bin("dropcast")?,
+    ];
+    all.extend_from_slice(args);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    sys::run(&bin("dropcast-bench")?, &all)
+}

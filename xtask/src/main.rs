@@ -21,6 +21,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   msrv           check the workspace with the Rust of its rust-version (the GitHub workflow runs it)
   fuzz [--seconds N] [TARGET...]
                  each fuzz target (fuzz/fuzz_targets) under cargo-fuzz for N seconds (default 60)
+  soak [--stack embedded|aws|both] [--clients N] [--seconds N] [--kill-every N]
+                 load and faults: 50 clients for 5 minutes on each stack while the server is
+                 killed -9 every 30 s; fails when an acknowledged byte is lost (see bench/)
   bench [NAME]   benchmarks against peer tools (NAME: server, capture, pages, app, record; default all)
   lambda [--arm64]
                  the Lambda function zips, built by cargo-lambda for provided.al2023
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("ui") => sys::build_ui(),
         Some("bench") => bench::main(&args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
+        Some("soak") => bench::soak(&args[1..]),
         Some("msrv") => msrv(),
         Some("lambda") => lambda(&args[1..]),
         Some("deploy") => deploy(&args[1..]),
