@@ -168,7 +168,11 @@ enum Command {
     /// The windows, front-most first, with the ids `shot --window` takes.
     Windows,
     /// Delete a drop, on the server and from the local history.
-    Delete { id: String },
+    Delete {
+        /// The drop's id (which may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Finish uploads that were cut short (crash, reboot, network).
     Resume,
     /// Drops made from this machine, newest first.
@@ -177,7 +181,11 @@ enum Command {
         limit: u32,
     },
     /// Open a drop's page in the browser.
-    Open { id: String },
+    Open {
+        /// The drop's id (which may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 /// A failure with the exit code it maps to.
@@ -807,4 +815,23 @@ fn prompt(label: &str) -> Result<String, Failure> {
         .read_line(&mut s)
         .map_err(|e| Failure::new(2, format!("cannot ask: {e}; use --user")))?;
     Ok(s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_that_starts_with_a_dash_is_an_id_not_a_flag() {
+        // Ids are base64url: one in 64 starts with `-`.
+        for command in ["delete", "open"] {
+            let cli = Cli::try_parse_from(["dropcast", command, "-Tq3xY0aBcDe"])
+                .unwrap_or_else(|e| panic!("{command}: {e}"));
+            let id = match cli.command {
+                Command::Delete { id } | Command::Open { id } => id,
+                _ => panic!("{command} parsed as another command"),
+            };
+            assert_eq!(id, "-Tq3xY0aBcDe");
+        }
+    }
 }
