@@ -25,6 +25,7 @@
 
 use crate::server::{start_server_with, Killed};
 use crate::{flag, proc_status_kib};
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -354,6 +355,7 @@ impl Soak {
         // The end: resume what failed, check every byte, count.
         let visitor = visitor();
         let owner = dropcast_client::Client::new(&proxy.url(), Some(token.clone()));
+        let mut to_check = Vec::new();
         for client in &clients {
             let finished = self.resume(client)?;
             summary.uploads_failed += client.failed.len() as u64;
@@ -397,23 +399,24 @@ impl Soak {
                     size: *size,
                     at: began.elapsed(),
                 };
-                check(&visitor, &acked, &mut summary).await;
+                to_check.push((acked, false));
             }
-            for acked in &client.acked {
-                check(&visitor, acked, &mut summary).await;
-            }
-            for unsure in &client.unsure {
-                // A delete whose answer was lost: gone, or whole.
-                let status = visitor
-                    .get(&unsure.raw_url)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0);
-                if status != 404 && status != 410 {
-                    check(&visitor, unsure, &mut summary).await;
-                }
-            }
+        }
+        for client in clients {
+            to_check.extend(client.acked.into_iter().map(|a| (a, false)));
+            // A delete whose answer was lost: gone, or whole.
+            to_check.extend(client.unsure.into_iter().map(|a| (a, true)));
+        }
+        // Eight at a time: a soak leaves ten thousand drops or more.
+        let problems: Vec<Option<(String, u64)>> = futures_util::stream::iter(&to_check)
+            .map(|(acked, gone_is_fine)| check(&visitor, acked, *gone_is_fine))
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        summary.checked = to_check.len() as u64;
+        for (problem, lost) in problems.into_iter().flatten() {
+            summary.not_identical.push(problem);
+            summary.lost_bytes += lost;
         }
         sampling.store(false, Ordering::SeqCst);
         let _ = sampler.join();
@@ -512,7 +515,8 @@ impl Soak {
 
 #[derive(Default)]
 struct Counts {
-    /// Why uploads failed, as the CLI said it (its last line), by count.
+    /// Why uploads and deletes failed, as the CLI said it (its last
+    /// line), by count.
     reasons: Mutex<std::collections::BTreeMap<String, u64>>,
     acked: AtomicU64,
     bytes: AtomicU64,
@@ -532,6 +536,17 @@ fn dropcast_command(bin: &str, home: &Path) -> Command {
         .env_remove("WAYLAND_DISPLAY")
         .stdin(Stdio::null());
     cmd
+}
+
+/// The last line a program said, shortened: why it failed.
+fn last_line(said: &[u8]) -> String {
+    String::from_utf8_lossy(said)
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("(nothing said)")
+        .chars()
+        .take(160)
+        .collect()
 }
 
 /// The JSON of the last line `dropcast --json` printed.
@@ -608,16 +623,10 @@ async fn client_loop(
             .and_then(|j| drops(&j).into_iter().next())
             .filter(|d| d["status"] == "complete");
         let Some(drop) = drop else {
-            let said = String::from_utf8_lossy(&upload.stderr);
-            let reason: String = if upload.status.code().is_none() {
-                "killed -9 by the soak part-way".into()
+            let reason = if upload.status.code().is_none() {
+                "upload: killed -9 by the soak part-way".into()
             } else {
-                said.lines()
-                    .rfind(|l| !l.trim().is_empty())
-                    .unwrap_or("(nothing said)")
-                    .chars()
-                    .take(160)
-                    .collect()
+                format!("upload: {}", last_line(&upload.stderr))
             };
             *counts.reasons.lock().unwrap().entry(reason).or_default() += 1;
             client.failed.push((name, seed, size));
@@ -665,14 +674,16 @@ async fn client_loop(
         if round.is_multiple_of(3) {
             let mut cmd = dropcast_command(bin, &client.home);
             cmd.args(["--json", "delete", &acked.id]);
-            let deleted = tokio::task::spawn_blocking(move || cmd.output())
+            let out = tokio::task::spawn_blocking(move || cmd.output())
                 .await
                 .map_err(|e| e.to_string())?
-                .is_ok_and(|o| o.status.success());
+                .map_err(|e| e.to_string())?;
             counts.deletes.fetch_add(1, Ordering::SeqCst);
-            if deleted {
+            if out.status.success() {
                 continue;
             }
+            let reason = format!("delete: {}", last_line(&out.stderr));
+            *counts.reasons.lock().unwrap().entry(reason).or_default() += 1;
             counts.deletes_failed.fetch_add(1, Ordering::SeqCst);
             client.unsure.push(acked);
             continue;
@@ -682,27 +693,33 @@ async fn client_loop(
     Ok(client)
 }
 
-/// Whether `acked` is served whole: every byte of its file.
-async fn check(visitor: &reqwest::Client, acked: &Acked, summary: &mut Summary) {
-    summary.checked += 1;
-    let want = dropcast_tests::bytes(acked.size as usize, acked.seed);
+/// Whether `acked` is served whole, every byte of its file (or, when
+/// `gone_is_fine`, not at all); if not, what is wrong and the bytes lost.
+async fn check(
+    visitor: &reqwest::Client,
+    acked: &Acked,
+    gone_is_fine: bool,
+) -> Option<(String, u64)> {
     let (status, got) = match visitor.get(&acked.raw_url).send().await {
+        Ok(r) if gone_is_fine && matches!(r.status().as_u16(), 404 | 410) => return None,
         Ok(r) => (
             r.status().to_string(),
             r.bytes().await.map(|b| b.to_vec()).ok(),
         ),
         Err(e) => (e.to_string(), None),
     };
-    if got.as_deref() != Some(want.as_slice()) {
-        summary.lost_bytes += want.len() as u64;
-        summary.not_identical.push(format!(
-            "{} (acknowledged {:.1} s in): {} bytes acknowledged, {} served ({status})",
-            acked.id,
-            acked.at.as_secs_f64(),
-            want.len(),
-            got.map_or("nothing".to_string(), |g| g.len().to_string())
-        ));
+    let want = dropcast_tests::bytes(acked.size as usize, acked.seed);
+    if got.as_deref() == Some(want.as_slice()) {
+        return None;
     }
+    let problem = format!(
+        "{} (acknowledged {:.1} s in): {} bytes acknowledged, {} served ({status})",
+        acked.id,
+        acked.at.as_secs_f64(),
+        want.len(),
+        got.map_or("nothing".to_string(), |g| g.len().to_string())
+    );
+    Some((problem, want.len() as u64))
 }
 
 /// An anonymous client that gives up on an answer after a minute: a hung
