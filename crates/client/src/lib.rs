@@ -229,13 +229,19 @@ impl Client {
     /// Deletes a drop; rides out a server restart as uploads do. Gone
     /// when asked again (the first answer lost on the way) is done.
     pub async fn delete_drop(&self, id: &str) -> Result<()> {
-        let asked = std::sync::atomic::AtomicBool::new(false);
+        // Whether an earlier try may have reached the server (not one
+        // whose connection was refused).
+        let reached = std::sync::atomic::AtomicBool::new(false);
         with_retries(ATTEMPTS, || async {
-            let again = asked.swap(true, std::sync::atomic::Ordering::Relaxed);
+            use std::sync::atomic::Ordering::Relaxed;
+            let again = reached.load(Relaxed);
             let sent = self
                 .request(Method::DELETE, &format!("/api/v1/drops/{id}"))
                 .send()
                 .await;
+            if !matches!(&sent, Err(e) if e.is_connect()) {
+                reached.store(true, Relaxed);
+            }
             match check(sent?).await {
                 Err(e) if again && e.code() == Some(ErrorCode::NotFound) => Ok(()),
                 other => other.map(drop),

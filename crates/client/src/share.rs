@@ -132,7 +132,13 @@ impl Sharer {
             .await?;
         self.write_thumbnail(&r.id, &abs, meta.len()).await;
         let d = self
-            .create_reserved(&r.id, &r.url, &source.name, Some(meta.len()))
+            .create_reserved(
+                &r.id,
+                &r.url,
+                &source.name,
+                Some(meta.len()),
+                crate::ATTEMPTS,
+            )
             .await?;
         let done = self.send(&d, &abs, None, source.progress).await;
         let _ = self.top_up_pool().await;
@@ -172,7 +178,8 @@ impl Sharer {
                 }
             }
         } else {
-            self.create_reserved(&e.id, &e.url, &e.name, e.size.map(|s| s as u64))
+            let size = e.size.map(|s| s as u64);
+            self.create_reserved(&e.id, &e.url, &e.name, size, crate::ATTEMPTS)
                 .await?
         };
         if d.status == api::DropStatus::Complete {
@@ -246,7 +253,11 @@ impl Sharer {
         self.journal
             .start_reserved(self.client.base(), link, name, path, None)
             .await?;
-        self.create_reserved(&link.id, &link.url, name, None).await
+        // Asked once: the recording waits for this, and a server that
+        // cannot be reached must not hold it up (its parts are sent, and
+        // the drop made, later).
+        self.create_reserved(&link.id, &link.url, name, None, 1)
+            .await
     }
 
     /// Sends what is left of a finished recording (parts of `part_size`)
@@ -268,13 +279,14 @@ impl Sharer {
     }
 
     /// Creates a drop whose id was reserved earlier; an earlier attempt may
-    /// already have created it.
+    /// already have created it. Tried up to `attempts` times.
     async fn create_reserved(
         &self,
         id: &str,
         url: &str,
         name: &str,
         size: Option<u64>,
+        attempts: u32,
     ) -> Result<api::Drop, ShareError> {
         let req = api::CreateDrop {
             id: Some(id.to_string()),
@@ -286,7 +298,7 @@ impl Sharer {
         // With its id, making the drop is safe to repeat: made already
         // (the answer lost in a restart) is a conflict, and then it is
         // looked up.
-        let created = crate::with_retries(crate::ATTEMPTS, || async {
+        let created = crate::with_retries(attempts, || async {
             match self.client.create_drop(&req).await {
                 Err(e) if e.code() == Some(api::ErrorCode::Conflict) => {
                     self.client.drop_info(id).await
