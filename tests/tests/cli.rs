@@ -351,8 +351,19 @@ async fn an_upload_rides_out_a_server_restart_byte_identical() {
 async fn a_share_begun_while_the_server_restarts_waits_for_it_and_arrives() {
     let mut server = server();
     let home = signed_in(&server);
-    // Down before the first share: no reserved id in the pool, so the id,
-    // the drop and the parts are all asked for while it is away.
+    // Signing in filled the pool of reserved ids: empty it, so the id,
+    // the drop and the parts are all asked for while the server is away.
+    let journal = dropcast_client::journal::Journal::open_at(
+        &home.dir.path().join("data/dropcast/client/history.db"),
+    )
+    .await
+    .unwrap();
+    let mut pooled = Vec::new();
+    while let Some(r) = journal.take_reservation(&server.url).await.unwrap() {
+        pooled.push(r.id);
+    }
+    assert!(!pooled.is_empty(), "signing in fills the pool");
+    drop(journal);
     server.kill9();
     let data = bytes(3 * MIB, 42);
     let file = temp_file(&data);
@@ -374,6 +385,11 @@ async fn a_share_begun_while_the_server_restarts_waits_for_it_and_arrives() {
     );
     let up: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(up["drops"][0]["status"], "complete");
+    let id = up["drops"][0]["id"].as_str().unwrap();
+    assert!(
+        !pooled.iter().any(|p| p == id),
+        "a new id, not a pooled one"
+    );
     let url = up["drops"][0]["raw_url"].as_str().unwrap();
     assert!(get_bytes(&server.anonymous(), url).await == data);
 }
