@@ -230,9 +230,7 @@ impl Config {
             Some(f) => Some(f.to_path_buf()),
             None => default_config_file().filter(|f| f.exists()),
         };
-        let read_from = file
-            .as_ref()
-            .map(|f| format!(" (read from {})", f.display()));
+        let file_read = file.as_ref().map(|f| f.display().to_string());
         if let Some(path) = file {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading config file {}", path.display()))?;
@@ -255,6 +253,20 @@ impl Config {
             sources.push((key.clone(), format!("--{}", key.replace('_', "-"))));
         }
         merged.extend(flags);
+        // Where the settings came from, for an error that no one key
+        // explains.
+        let mut layers: Vec<String> = file_read.into_iter().collect();
+        if sources.iter().any(|(_, s)| s.starts_with("DROPCAST_")) {
+            layers.push("the DROPCAST_* variables".into());
+        }
+        if sources.iter().any(|(_, s)| s.starts_with("--")) {
+            layers.push("the flags".into());
+        }
+        let from = match layers.as_slice() {
+            [] => "the defaults".to_string(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        };
         let config: Config =
             serde_path_to_error::deserialize(Value::Table(merged)).map_err(|e| {
                 let key = e.path().iter().next().map(|s| s.to_string());
@@ -273,17 +285,14 @@ impl Config {
                             .find(|(k, _)| inner.contains(&format!("`{k}`")))
                             .map(|(_, source)| source.clone())
                     })
-                    .unwrap_or_else(|| "the configuration".into());
+                    .unwrap_or_else(|| from.clone());
                 anyhow::anyhow!("invalid configuration: {source}: {}", e.inner())
             })?;
         // A value that parses but does not fit the others: say where the
         // settings came from, as for one that does not parse.
-        config.validate().map_err(|e| {
-            anyhow::anyhow!(
-                "invalid configuration{}: {e:#}",
-                read_from.unwrap_or_default()
-            )
-        })?;
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid configuration (from {from}): {e:#}"))?;
         Ok(config)
     }
 
@@ -526,6 +535,30 @@ mod tests {
         flags.insert("bind".into(), Value::String("nope".into()));
         let err = Config::load(None, env(&[("DROPCAST_BIND", "127.0.0.1:2")]), flags).unwrap_err();
         assert!(format!("{err:#}").contains("--bind"), "{err:#}");
+    }
+
+    #[test]
+    fn values_that_parse_but_do_not_fit_name_where_the_settings_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "max_parts = 0\n").unwrap();
+        let err = Config::load(Some(&file), env(&[]), Table::new()).unwrap_err();
+        let shown = format!("{err:#}");
+        assert!(
+            shown.contains("max_parts") && shown.contains("server.toml"),
+            "{shown}"
+        );
+        let err = Config::load(
+            Some(&file),
+            env(&[("DROPCAST_BIND", "127.0.0.1:3")]),
+            Table::new(),
+        )
+        .unwrap_err();
+        let shown = format!("{err:#}");
+        assert!(
+            shown.contains("server.toml and the DROPCAST_* variables"),
+            "{shown}"
+        );
     }
 
     #[test]
