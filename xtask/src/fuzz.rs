@@ -31,10 +31,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         if arg == "--seconds" {
+            // (0 would be no limit to libFuzzer.)
             seconds = rest
                 .next()
                 .and_then(|s| s.parse().ok())
-                .ok_or("--seconds takes a whole number of seconds")?;
+                .filter(|s| *s > 0)
+                .ok_or("--seconds takes a whole number of seconds, at least 1")?;
         } else {
             only.push(arg.clone());
         }
