@@ -79,11 +79,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let runtime = dir.join("run");
     std::fs::create_dir_all(&runtime).map_err(|e| e.to_string())?;
     let env = |c: &mut Command| {
-        c.env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
+        crate::in_home(c, &home)
             .env("XDG_RUNTIME_DIR", &runtime)
-            .env("DROPCAST_CREDENTIALS", "file")
             .env("DISPLAY", &x.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
     };

@@ -236,12 +236,8 @@ fn link_latency(dropcast: &str, server_bin: &str, dir: &Path, runs: usize) -> Re
     let (_server, url, token) = crate::server::start_server(server_bin, dir, false)?;
     let home = dir.join("home");
     let cli = |args: &[&str], stdin: &str| -> Result<(), String> {
-        let mut child = Command::new(dropcast)
+        let mut child = crate::in_home(&mut Command::new(dropcast), &home)
             .args(args)
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("DROPCAST_CREDENTIALS", "file")
             .env("DISPLAY", &x.display)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
@@ -263,12 +259,8 @@ fn link_latency(dropcast: &str, server_bin: &str, dir: &Path, runs: usize) -> Re
         let marker = format!("bench-{i}");
         clipboard.set_text(&marker).map_err(|e| e.to_string())?;
         let t = Instant::now();
-        let mut child = Command::new(dropcast)
+        let mut child = crate::in_home(&mut Command::new(dropcast), &home)
             .args(["shot"])
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("DROPCAST_CREDENTIALS", "file")
             .env("DISPLAY", &x.display)
             .stdout(std::process::Stdio::null())
             .spawn()

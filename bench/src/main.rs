@@ -258,6 +258,18 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// `cmd` (a `dropcast` program) with `home` as its home: its own config
+/// and data dirs, the token in a file there.
+pub fn in_home<'a>(
+    cmd: &'a mut std::process::Command,
+    home: &std::path::Path,
+) -> &'a mut std::process::Command {
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("DROPCAST_CREDENTIALS", "file")
+}
+
 /// Signs `dropcast` (a command with its home's environment) in to the
 /// server at `url` with `token`.
 pub fn login(mut dropcast: std::process::Command, url: &str, token: &str) -> Result<(), String> {

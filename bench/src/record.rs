@@ -362,11 +362,7 @@ fn throttled(
     ));
     let home = dir.join("home");
     let env = |c: &mut Command| {
-        c.env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("DROPCAST_CREDENTIALS", "file")
-            .env("DISPLAY", display);
+        crate::in_home(c, &home).env("DISPLAY", display);
     };
     let mut login = Command::new(dropcast);
     env(&mut login);

@@ -224,11 +224,20 @@ struct Acked {
 struct Client {
     home: PathBuf,
     acked: Vec<Acked>,
-    /// Names of the files whose upload failed as the client saw it (kept
-    /// for `dropcast resume`), with their seed and size.
-    failed: Vec<(String, u64, u64)>,
+    /// The uploads that failed as the client saw it (their files kept for
+    /// `dropcast resume`).
+    failed: Vec<Failed>,
     /// Drops whose delete failed: deleted or not, never half.
     unsure: Vec<Acked>,
+}
+
+/// An upload that failed as its client saw it.
+struct Failed {
+    name: String,
+    seed: u64,
+    size: u64,
+    /// Killed -9 by the soak (else it failed by itself).
+    killed: bool,
 }
 
 /// The server, as the killer restarts it.
@@ -359,12 +368,18 @@ impl Soak {
         for client in &clients {
             let finished = self.resume(client)?;
             summary.uploads_failed += client.failed.len() as u64;
-            let history = if client.failed.iter().all(|(n, ..)| finished.contains_key(n)) {
+            let history = if client.failed.iter().all(|f| finished.contains_key(&f.name)) {
                 HashMap::new()
             } else {
                 self.history(client)?
             };
-            for (name, seed, size) in &client.failed {
+            for Failed {
+                name,
+                seed,
+                size,
+                killed,
+            } in &client.failed
+            {
                 // Finished by resume; or complete before the kill (only
                 // its answer was lost), as the history says.
                 let done = match (finished.get(name), history.get(name)) {
@@ -377,13 +392,15 @@ impl Soak {
                         let info = owner.drop_info(id).await.map_err(|e| e.to_string())?;
                         Some((id.clone(), info.raw_url))
                     }
-                    (None, Some(_)) => None,
-                    (None, None) => {
+                    (None, None) if *killed => {
                         // Killed before it wrote a line anywhere: nothing
                         // was begun, so there is nothing to finish.
                         summary.never_queued += 1;
                         continue;
                     }
+                    // Failed by itself with nothing queued, or queued and
+                    // not finished: lost for the user.
+                    (None, _) => None,
                 };
                 let Some((id, raw_url)) = done else {
                     summary.not_resumed.push(format!(
@@ -407,9 +424,11 @@ impl Soak {
             // A delete whose answer was lost: gone, or whole.
             to_check.extend(client.unsure.into_iter().map(|a| (a, true)));
         }
-        // Eight at a time: a soak leaves ten thousand drops or more.
+        // Eight at a time: a soak leaves ten thousand drops or more. With
+        // the owner's token: the gone ones are 404s, which anonymous would
+        // count against the address (and soon get 429).
         let problems: Vec<Option<(String, u64)>> = futures_util::stream::iter(&to_check)
-            .map(|(acked, gone_is_fine)| check(&visitor, acked, *gone_is_fine))
+            .map(|(acked, gone_is_fine)| check(&visitor, &token, acked, *gone_is_fine))
             .buffer_unordered(8)
             .collect()
             .await;
@@ -527,10 +546,7 @@ struct Counts {
 
 fn dropcast_command(bin: &str, home: &Path) -> Command {
     let mut cmd = Command::new(bin);
-    cmd.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("DROPCAST_CREDENTIALS", "file")
+    crate::in_home(&mut cmd, home)
         .env_remove("DROPCAST_SERVER")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
@@ -629,7 +645,12 @@ async fn client_loop(
                 format!("upload: {}", last_line(&upload.stderr))
             };
             *counts.reasons.lock().unwrap().entry(reason).or_default() += 1;
-            client.failed.push((name, seed, size));
+            client.failed.push(Failed {
+                name,
+                seed,
+                size,
+                killed: kill_after.is_some(),
+            });
             continue;
         };
         let _ = std::fs::remove_file(&file);
@@ -695,12 +716,14 @@ async fn client_loop(
 
 /// Whether `acked` is served whole, every byte of its file (or, when
 /// `gone_is_fine`, not at all); if not, what is wrong and the bytes lost.
+/// Asked with its owner's `token`.
 async fn check(
     visitor: &reqwest::Client,
+    token: &str,
     acked: &Acked,
     gone_is_fine: bool,
 ) -> Option<(String, u64)> {
-    let (status, got) = match visitor.get(&acked.raw_url).send().await {
+    let (status, got) = match visitor.get(&acked.raw_url).bearer_auth(token).send().await {
         Ok(r) if gone_is_fine && matches!(r.status().as_u16(), 404 | 410) => return None,
         Ok(r) => (
             r.status().to_string(),
