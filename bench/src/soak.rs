@@ -253,7 +253,9 @@ impl Soak {
             .tempdir()
             .map_err(|e| e.to_string())?;
         let mut seaweed = self.aws.then(dropcast_tests::Seaweed::start_own);
-        let postgres = self.aws.then(dropcast_tests::Postgres::start_own);
+        // Durable: the soak crashes it, and a commit it acknowledged must
+        // survive that, as in production.
+        let postgres = self.aws.then(dropcast_tests::Postgres::start_own_durable);
         let port = crate::server::free_port();
         let proxy = dropcast_tests::Tamper::watch(port);
         let mut env: Vec<(String, String)> = vec![

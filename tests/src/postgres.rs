@@ -91,8 +91,19 @@ impl Postgres {
         }
     }
 
-    /// A cluster of its own; stopped when dropped.
+    /// A cluster of its own; stopped when dropped. Fast, not durable: a
+    /// crash loses the last commits (`synchronous_commit=off`).
     pub fn start_own() -> Postgres {
+        Postgres::start_cluster(false)
+    }
+
+    /// [`Postgres::start_own`], but every commit it acknowledged survives
+    /// a crash of the server (as in production): for tests that crash it.
+    pub fn start_own_durable() -> Postgres {
+        Postgres::start_cluster(true)
+    }
+
+    fn start_cluster(durable: bool) -> Postgres {
         // The socket's path must stay under 108 bytes: a short folder.
         let dir = tempfile::Builder::new()
             .prefix("dcpg")
@@ -121,9 +132,12 @@ impl Postgres {
             ],
         );
         let port = crate::free_port().to_string();
+        // fsync off is safe from a crash of the server (the OS keeps what
+        // was written); an asynchronous commit is not.
+        let commit = if durable { "on" } else { "off" };
         let options = format!(
             "-c listen_addresses='' -k {path} -p {port} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off"
+             -c synchronous_commit={commit} -c full_page_writes=off"
         );
         as_postgres(
             &bin.join("pg_ctl"),
