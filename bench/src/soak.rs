@@ -189,14 +189,17 @@ impl Summary {
 struct Windows(Mutex<Vec<(Instant, Option<Instant>)>>);
 
 impl Windows {
-    fn open(&self) -> usize {
-        let mut w = self.0.lock().unwrap();
-        w.push((Instant::now(), None));
-        w.len() - 1
-    }
-
-    fn close(&self, which: usize) {
+    /// Does `fault` (a crash and restart) inside a window of its own,
+    /// which ends [`GRACE`] after `fault` returns.
+    fn during<T>(&self, fault: impl FnOnce() -> T) -> T {
+        let which = {
+            let mut w = self.0.lock().unwrap();
+            w.push((Instant::now(), None));
+            w.len() - 1
+        };
+        let done = fault();
         self.0.lock().unwrap()[which].1 = Some(Instant::now() + GRACE);
+        done
     }
 
     fn contains(&self, at: Instant) -> bool {
@@ -330,27 +333,24 @@ impl Soak {
             tokio::time::sleep(self.every).await;
             round += 1;
             if let (Some(s3), 3) = (seaweed.as_mut(), round) {
-                let w = windows.open();
-                tokio::task::block_in_place(|| s3.restart());
-                windows.close(w);
+                windows.during(|| tokio::task::block_in_place(|| s3.restart()));
                 summary.seaweed_restarts += 1;
                 eprintln!("soak: SeaweedFS restarted");
             }
             if let (Some(pg), 6) = (postgres.as_ref(), round) {
-                let w = windows.open();
-                tokio::task::block_in_place(|| pg.restart());
-                windows.close(w);
+                windows.during(|| tokio::task::block_in_place(|| pg.restart()));
                 summary.postgres_restarts += 1;
                 eprintln!("soak: PostgreSQL restarted");
             }
-            let w = windows.open();
-            if let Some(server) = running.server.take() {
-                server.kill9();
-            }
-            let (server, _, _) = tokio::task::block_in_place(|| start(&env))?;
+            let restarted = windows.during(|| {
+                if let Some(server) = running.server.take() {
+                    server.kill9();
+                }
+                tokio::task::block_in_place(|| start(&env))
+            });
+            let (server, _, _) = restarted?;
             running.pid.store(server.pid(), Ordering::SeqCst);
             running.server = Some(server);
-            windows.close(w);
             summary.server_restarts += 1;
             eprintln!(
                 "soak: server killed and restarted ({} s in)",
