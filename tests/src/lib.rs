@@ -623,18 +623,59 @@ impl Xvfb {
         out.stdout
     }
 
-    /// Starts a window manager (openbox) and waits until it manages the
-    /// screen (it has set `_NET_SUPPORTING_WM_CHECK`), so windows opened
-    /// next are managed from the start.
+    /// Starts a window manager (openbox) and waits until it manages
+    /// windows, so windows opened next are managed from the start.
+    ///
+    /// `_NET_SUPPORTING_WM_CHECK` alone is not enough: openbox sets it
+    /// before its startup is over, and a window mapped in between is
+    /// never managed (on a busy machine, one time in five). So a probe
+    /// window is mapped, again each second, until openbox has framed it.
+    #[cfg(target_os = "linux")]
     pub fn start_window_manager(&self) -> Running {
+        use xcb::x;
         let wm = self.spawn("openbox", &[]);
-        wait_until("the window manager", || {
-            Command::new("xprop")
-                .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
-                .env("DISPLAY", &self.display)
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("window id"))
-        });
+        let (conn, screen) = xcb::Connection::connect(Some(&self.display)).unwrap();
+        let root = conn
+            .get_setup()
+            .roots()
+            .nth(screen as usize)
+            .unwrap()
+            .root();
+        let probe: x::Window = conn.generate_id();
+        conn.send_and_check_request(&x::CreateWindow {
+            depth: x::COPY_FROM_PARENT as u8,
+            wid: probe,
+            parent: root,
+            x: 0,
+            y: 0,
+            width: 8,
+            height: 8,
+            border_width: 0,
+            class: x::WindowClass::InputOutput,
+            visual: x::COPY_FROM_PARENT,
+            value_list: &[],
+        })
+        .unwrap();
+        let framed = || {
+            conn.wait_for_reply(conn.send_request(&x::QueryTree { window: probe }))
+                .is_ok_and(|tree| tree.parent() != root)
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            conn.send_request(&x::UnmapWindow { window: probe });
+            conn.send_and_check_request(&x::MapWindow { window: probe })
+                .unwrap();
+            if poll_up_to(Duration::from_secs(1), &framed) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "openbox framed no window within 30 s (display {})",
+                self.display
+            );
+        }
+        conn.send_and_check_request(&x::DestroyWindow { window: probe })
+            .unwrap();
         wm
     }
 
