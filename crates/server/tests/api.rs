@@ -285,6 +285,11 @@ async fn rejections_before_any_handler_are_json_errors_too() {
         .send()
         .await
         .unwrap();
+    // Its body was not read to the end: the connection is not reused.
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     assert_eq!(json_error(r).await, (413, "too_large".into(), None));
     // A list page with a limit that is not a number.
     let r = http

@@ -69,9 +69,26 @@ pub struct Path<T>(pub T);
 /// over its limit, a form of the wrong type) is turned into one, with a
 /// stable code and the headers that go with it (`Allow`). Share pages'
 /// HTML, and answers already in JSON, pass as they are.
+///
+/// A body refused as too large (413) was not read to its end, so the
+/// connection closes after the answer, and says so (`Connection: close`):
+/// a client that took it for reusable would send its next request into a
+/// closing socket and fail.
 async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = answer_in_json(next.run(request).await).await;
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// `response` as the API's JSON error, when it is an error in another
+/// shape.
+async fn answer_in_json(response: Response) -> Response {
     use axum::http::{header, StatusCode};
-    let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
