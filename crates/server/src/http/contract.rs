@@ -1,6 +1,7 @@
 //! The OpenAPI document is the contract: every route the server has is
-//! registered from its documented handler ([`routes`], utoipa-axum), so a
-//! route cannot exist without its entry, and [`document`] completes what
+//! registered from its documented handler, from one list that makes both
+//! the router and the document (`every_route!`), so a route cannot exist
+//! without its entry, and [`document`] completes what
 //! each handler says with what holds for all of them:
 //!
 //! - the answers any operation may give: 429 (too many failed requests)
@@ -15,7 +16,7 @@
 //! holds the server to it.
 
 use super::{drops, oneshot, pages, parts, raw};
-use crate::{App, Config};
+use crate::{metrics, App, Config};
 use axum::extract::DefaultBodyLimit;
 use dropcast_api as api;
 use serde_json::{json, Value};
@@ -48,50 +49,87 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Every route, each from its documented handler.
-pub(super) fn routes() -> OpenApiRouter<App> {
-    // Two routes take bodies past axum's default limit of 2 MiB.
-    let (schemas, paths, method) = routes!(drops::poster);
-    let poster = (
-        schemas,
-        paths,
-        method.layer(DefaultBodyLimit::max(drops::MAX_POSTER)),
-    );
-    let (schemas, paths, method) = routes!(oneshot::upload);
-    let upload = (schemas, paths, method.layer(DefaultBodyLimit::disable()));
-    OpenApiRouter::with_openapi(Base::openapi())
-        .routes(routes!(super::healthz))
-        .routes(routes!(crate::metrics::serve))
-        .routes(routes!(openapi))
-        .routes(routes!(drops::login))
-        .routes(routes!(drops::me))
-        .routes(routes!(
-            drops::webhook,
-            drops::set_webhook,
-            drops::delete_webhook
-        ))
-        .routes(routes!(drops::sharex))
-        .routes(routes!(drops::create, drops::list))
-        .routes(routes!(drops::reserve))
-        .routes(routes!(drops::get_one, drops::update, drops::delete))
-        .routes(routes!(parts::part_urls, parts::stored_parts))
-        .routes(routes!(parts::put_part))
-        .routes(routes!(parts::complete))
-        .routes(poster)
-        .routes(upload)
-        .routes(routes!(pages::asset))
-        .routes(routes!(super::share_or_file))
-        .routes(routes!(raw::raw))
-        .routes(routes!(pages::status))
-        .routes(routes!(pages::thumbnail))
-        .routes(routes!(pages::unlock))
-        .routes(routes!(oneshot::delete_page, oneshot::delete_confirmed))
+/// Every route, once: a line per path, its handlers (each `module::name`)
+/// and, for the two routes that take bodies past axum's default limit of
+/// 2 MiB, a layer. `$each` gets the list: [`router`] (what a server runs)
+/// and [`documented`] (the document) are both made from it, so a route
+/// cannot exist without its entry.
+macro_rules! every_route {
+    ($each:ident) => {
+        $each! {
+            super::healthz;
+            metrics::serve;
+            self::openapi;
+            drops::login;
+            drops::me;
+            drops::webhook, drops::set_webhook, drops::delete_webhook;
+            drops::sharex;
+            drops::create, drops::list;
+            drops::reserve;
+            drops::get_one, drops::update, drops::delete;
+            parts::part_urls, parts::stored_parts;
+            parts::put_part;
+            parts::complete;
+            drops::poster => DefaultBodyLimit::max(drops::MAX_POSTER);
+            oneshot::upload => DefaultBodyLimit::disable();
+            pages::asset;
+            super::share_or_file;
+            raw::raw;
+            pages::status;
+            pages::thumbnail;
+            pages::unlock;
+            oneshot::delete_page, oneshot::delete_confirmed;
+        }
+    };
+}
+
+/// The router alone: each handler on its documented path and methods,
+/// without building what the document says of it. Building that costs
+/// more than all the rest of a Lambda function's start (3.2 of 5.0
+/// million instructions, by callgrind), and only `/api/v1/openapi.json`
+/// needs it.
+pub(super) fn router() -> axum::Router<App> {
+    use utoipa::Path;
+    use utoipa_axum::PathItemExt;
+    macro_rules! route_each {
+        ($($($module:ident :: $handler:ident),+ $(=> $layer:expr)?;)+) => {{
+            let mut router = axum::Router::new();
+            $(
+                let mut path = String::new();
+                let mut method = axum::routing::MethodRouter::new();
+                $(utoipa_axum::paste! {
+                    let documented = $module::[<__path_ $handler>]::path();
+                    debug_assert!(path.is_empty() || path == documented, "one path per line");
+                    path = documented;
+                    for m in $module::[<__path_ $handler>]::methods() {
+                        method = method.on(m.to_method_filter(), $module::$handler);
+                    }
+                })+
+                $(let method = method.layer($layer);)?
+                router = router.route(&path, method);
+            )+
+            router
+        }};
+    }
+    every_route!(route_each)
+}
+
+/// Every route with what its handler documents.
+fn documented() -> OpenApiRouter<App> {
+    macro_rules! document_each {
+        ($($($module:ident :: $handler:ident),+ $(=> $layer:expr)?;)+) => {
+            OpenApiRouter::with_openapi(Base::openapi())
+                $(.routes(routes!($($module::$handler),+)))+
+        };
+    }
+    every_route!(document_each)
 }
 
 /// The document of this server: what its handlers say, completed as the
 /// module docs tell.
 pub fn document(config: &Config) -> Value {
-    let mut doc = serde_json::to_value(routes().into_openapi()).expect("the document serializes");
+    let mut doc =
+        serde_json::to_value(documented().into_openapi()).expect("the document serializes");
     errors(&mut doc);
     limits(&mut doc, config);
     doc

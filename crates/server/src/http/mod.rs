@@ -18,8 +18,7 @@ use axum::Router;
 use dropcast_api as api;
 
 pub fn router(app: App) -> Router {
-    let (routes, _) = contract::routes().split_for_parts();
-    routes
+    contract::router()
         .fallback(|| async {
             ApiError::new(
                 api::ErrorCode::NotFound,
