@@ -149,6 +149,18 @@ http {{
     Err("nginx did not start; see nginx-error.log".into())
 }
 
+/// Writes every dirty page back (`sync`), so the next timed transfer
+/// does not pay for an earlier one's.
+fn flush_page_cache() -> Result<(), String> {
+    let status = Command::new("sync")
+        .status()
+        .map_err(|e| format!("sync: {e}"))?;
+    if !status.success() {
+        return Err(format!("sync failed: {status}"));
+    }
+    Ok(())
+}
+
 fn curl(args: &[&str]) -> Result<f64, String> {
     let t = Instant::now();
     let out = Command::new("curl")
@@ -295,16 +307,21 @@ pub async fn run(args: &[String]) -> Result<(), String> {
     // it), and without fsync, which is what nginx does.
     let (mut ours, mut ours_nosync, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
+    // Each starts with nothing left to write back: else the one after
+    // nginx (which leaves its gigabyte in the page cache) pays for it.
     for i in 0..runs {
+        flush_page_cache()?;
         let t = Instant::now();
         let d = upload_once(&c, &file, size, 4).await?;
         ours.push(t.elapsed().as_secs_f64());
         c.delete_drop(&d.id).await.map_err(|e| e.to_string())?;
+        flush_page_cache()?;
         theirs.push(curl(&[
             "-T",
             file_s,
             &format!("{nginx_url}/up/big{i}.bin"),
         ])?);
+        flush_page_cache()?;
         let t = Instant::now();
         let d = upload_once(&c_nosync, &file, size, 4).await?;
         ours_nosync.push(t.elapsed().as_secs_f64());
