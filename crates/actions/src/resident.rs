@@ -6,14 +6,15 @@
 //! the clipboard (`copy`), to shoot the region the picker chose (`region`)
 //! and to pick up changed settings (`reload`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use dropcast_resident::{is_plain_link, Command, Rec, Region, Shot, Window};
 use serde::{Deserialize, Serialize};
 
 /// Where the resident app listens: one socket per user in the runtime dir
 /// (private to the user), else in the user's own data dir, never in a
-/// shared one like /tmp.
+/// shared one like /tmp. On Windows the socket is a named pipe of the
+/// file's name, and the file's folder holds the app's other files.
 pub fn socket_path() -> PathBuf {
     let dir = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -26,8 +27,32 @@ pub fn socket_path() -> PathBuf {
             Some(dir)
         })
         .unwrap_or_else(std::env::temp_dir);
-    let user = std::env::var("USER").unwrap_or_default();
-    dir.join(format!("dropcast-app-{user}.sock"))
+    let file = format!("dropcast-app-{}.sock", user_name());
+    let path = dir.join(&file);
+    // A Unix socket's path has room for 103 bytes on macOS (107 on
+    // Linux); the temp dir is per user there, and short.
+    if path.as_os_str().len() > 100 {
+        return std::env::temp_dir().join(file);
+    }
+    path
+}
+
+/// The user's login name, for file and pipe names: `USER` on Unix,
+/// `USERNAME` on Windows; services and cron may set neither.
+fn user_name() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "user".into())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Where the resident app says which hotkeys it holds (JSON, a list of
@@ -88,8 +113,12 @@ pub struct PickWindow {
 
 /// Sends one command; an error means no resident app is running, or a
 /// command that cannot be sent (a link that is not a plain http(s) URL).
-#[cfg(unix)]
 pub async fn send(command: &Command) -> std::io::Result<()> {
+    send_to(&socket_path(), command).await
+}
+
+async fn send_to(socket: &Path, command: &Command) -> std::io::Result<()> {
+    use interprocess::local_socket::tokio::{prelude::*, Stream};
     use tokio::io::AsyncWriteExt;
     if let Command::Copy(links) = command {
         if let Some(bad) = links.iter().find(|l| !is_plain_link(l)) {
@@ -99,11 +128,83 @@ pub async fn send(command: &Command) -> std::io::Result<()> {
             ));
         }
     }
-    let mut stream = tokio::net::UnixStream::connect(socket_path()).await?;
+    let mut stream = Stream::connect(name_of(socket)?).await?;
     stream
         .write_all(format!("{}\n", command.to_line()).as_bytes())
         .await?;
     stream.shutdown().await
+}
+
+/// The resident app's end of the socket, with the lock that makes it the
+/// only one, both held for its life.
+pub struct Listening {
+    listener: interprocess::local_socket::tokio::Listener,
+    _lock: std::fs::File,
+}
+
+impl Listening {
+    /// The next connection: a later instance, the windows process or a
+    /// test, sending command lines.
+    pub async fn accept(&self) -> std::io::Result<interprocess::local_socket::tokio::Stream> {
+        use interprocess::local_socket::traits::tokio::Listener;
+        self.listener.accept().await
+    }
+}
+
+/// Becomes the resident app, or `None` when another one is.
+///
+/// Who is first is decided by a lock on a file beside the socket, which
+/// the system lets go when its holder exits however it exits: two apps
+/// started at once never both listen, and a socket file left by a crash
+/// is removed by the next holder, never by a second comer.
+pub fn claim() -> std::io::Result<Option<Listening>> {
+    claim_at(&socket_path())
+}
+
+fn claim_at(socket: &Path) -> std::io::Result<Option<Listening>> {
+    use interprocess::local_socket::ListenerOptions;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(socket.with_extension("lock"))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    #[cfg(unix)]
+    match std::fs::remove_file(socket) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = ListenerOptions::new()
+        .name(name_of(socket)?)
+        .create_tokio()?;
+    Ok(Some(Listening {
+        listener,
+        _lock: lock,
+    }))
+}
+
+/// The local socket's name: the file itself on Unix, a named pipe of the
+/// file's name on Windows.
+fn name_of(socket: &Path) -> std::io::Result<interprocess::local_socket::Name<'static>> {
+    #[cfg(unix)]
+    {
+        use interprocess::local_socket::{GenericFilePath, ToFsName};
+        socket.to_path_buf().to_fs_name::<GenericFilePath>()
+    }
+    #[cfg(not(unix))]
+    {
+        use interprocess::local_socket::{GenericNamespaced, ToNsName};
+        socket
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+            .to_ns_name::<GenericNamespaced>()
+    }
 }
 
 #[cfg(test)]
@@ -126,5 +227,44 @@ mod tests {
             refused.unwrap_err().kind(),
             std::io::ErrorKind::InvalidInput
         );
+    }
+
+    #[test]
+    fn the_first_claim_listens_a_second_is_refused_and_its_commands_arrive() {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir
+            .path()
+            .join(format!("dropcast-app-{}.sock", user_name()));
+        // A socket file left by a crash does not stop the first claim.
+        std::fs::write(&socket, b"").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let first = claim_at(&socket).unwrap().expect("the first claim listens");
+            assert!(
+                claim_at(&socket).unwrap().is_none(),
+                "a second claim is refused"
+            );
+            let sent = tokio::spawn({
+                let socket = socket.clone();
+                async move { send_to(&socket, &Command::Reload).await }
+            });
+            let stream = first.accept().await.unwrap();
+            let line = tokio::io::BufReader::new(stream)
+                .lines()
+                .next_line()
+                .await
+                .unwrap();
+            assert_eq!(line.as_deref(), Some(Command::Reload.to_line().as_str()));
+            sent.await.unwrap().unwrap();
+            drop(first);
+            assert!(
+                claim_at(&socket).unwrap().is_some(),
+                "free again once it ends"
+            );
+        });
     }
 }

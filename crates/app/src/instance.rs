@@ -1,10 +1,9 @@
-//! One `dropcast-app` per user: the first binds the resident socket
-//! ([`resident::socket_path`]); later ones send their command to it as one
+//! One `dropcast-app` per user: the first claims the resident socket
+//! ([`resident::claim`]); later ones send their command to it as one
 //! line and exit. The windows process and tests use the same socket.
 
-use dropcast_actions::resident::{self, Command};
+use dropcast_actions::resident::{self, Command, Listening};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
 use crate::Request;
@@ -13,32 +12,49 @@ pub enum Claim {
     /// Another instance runs and has the command.
     Forwarded,
     /// This is the first instance.
-    First(UnixListener),
+    First(Listening),
 }
 
 /// Becomes the instance, or hands `command` to the one that is.
 pub async fn claim(command: Option<&Command>) -> Result<Claim, String> {
-    let path = resident::socket_path();
-    if tokio::net::UnixStream::connect(&path).await.is_ok() {
-        if let Some(c) = command {
-            resident::send(c)
-                .await
-                .map_err(|e| format!("talking to the running dropcast-app: {e}"))?;
-        }
-        eprintln!("dropcast-app: already running; passed the request on");
-        return Ok(Claim::Forwarded);
+    let claimed = resident::claim().map_err(|e| {
+        format!(
+            "claiming {}: {e}",
+            resident::socket_path().with_extension("lock").display()
+        )
+    })?;
+    if let Some(listening) = claimed {
+        return Ok(Claim::First(listening));
     }
-    // Nobody answers: a socket file left by a crash is stale.
-    let _ = std::fs::remove_file(&path);
-    let listener =
-        UnixListener::bind(&path).map_err(|e| format!("listening on {}: {e}", path.display()))?;
-    Ok(Claim::First(listener))
+    if let Some(c) = command {
+        forward(c).await?;
+    }
+    eprintln!("dropcast-app: already running; passed the request on");
+    Ok(Claim::Forwarded)
+}
+
+/// Sends `command` to the running instance, which may have claimed the
+/// socket a moment ago and not listen yet.
+async fn forward(command: &Command) -> Result<(), String> {
+    let mut tries = 0;
+    loop {
+        match resident::send(command).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput || tries == 20 => {
+                return Err(format!("talking to the running dropcast-app: {e}"));
+            }
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
 }
 
 /// Turns lines from later instances and the windows process into requests.
-pub fn serve(listener: UnixListener, tx: mpsc::UnboundedSender<Request>) {
+pub fn serve(listening: Listening, tx: mpsc::UnboundedSender<Request>) {
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        while let Ok(stream) = listening.accept().await {
             let tx = tx.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
