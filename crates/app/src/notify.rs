@@ -3,25 +3,42 @@
 //! notification server the app says so on stderr and carries on.
 
 use dropcast_client::settings::After;
-use notify_rust::{Hint, Notification};
+use notify_rust::Notification;
 
 /// Shows a notification with the freedesktop sound `sound` (unless sounds
-/// are off).
+/// are off). On Windows and macOS, which have no freedesktop sounds, the
+/// system's default notification sound stands for every one.
 pub fn show(after: &After, summary: &str, body: &str, sound: &str) {
     let mut n = Notification::new();
     n.appname("Dropcast").summary(summary).body(body);
-    if after.sound {
-        n.hint(Hint::SoundName(sound.into()));
-    } else {
-        n.hint(Hint::SuppressSound(true));
-    }
     // Sent from a task: a slow or missing notification server never
     // holds up the next capture.
-    tokio::spawn(async move {
-        if let Err(e) = n.show_async().await {
-            eprintln!("dropcast-app: no notification ({e})");
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        use notify_rust::Hint;
+        if after.sound {
+            n.hint(Hint::SoundName(sound.into()));
+        } else {
+            n.hint(Hint::SuppressSound(true));
         }
-    });
+        tokio::spawn(async move {
+            if let Err(e) = n.show_async().await {
+                eprintln!("dropcast-app: no notification ({e})");
+            }
+        });
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        let _ = sound;
+        if after.sound {
+            n.sound_name("Default");
+        }
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = n.show() {
+                eprintln!("dropcast-app: no notification ({e})");
+            }
+        });
+    }
 }
 
 /// The capture is shared: its link, and whether it is on the clipboard.
