@@ -15,7 +15,7 @@ use dropcast_capture::Frame;
 fn ui_program() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .map(|exe| exe.with_file_name("dropcast-ui"))
+        .map(|exe| exe.with_file_name(format!("dropcast-ui{}", std::env::consts::EXE_SUFFIX)))
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("dropcast-ui"))
 }
