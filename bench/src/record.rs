@@ -247,8 +247,15 @@ fn report(what: &str, seconds: u32, ours: &Outcome, peer: &Outcome, still: bool)
     }
 }
 
+/// The caret needs an X server: the record bench runs on Linux.
+#[cfg(not(target_os = "linux"))]
+fn blink(_: &str, _: Arc<std::sync::atomic::AtomicBool>) -> Result<(), String> {
+    Err("the record bench draws on an X server (Xvfb): run it on Linux".into())
+}
+
 /// A text caret: a 2x20 black window at the middle of the screen, shown
 /// and hidden every 530 ms until the flag drops.
+#[cfg(target_os = "linux")]
 fn blink(display: &str, on: Arc<std::sync::atomic::AtomicBool>) -> Result<(), String> {
     use xcb::x;
     let (conn, screen) = xcb::Connection::connect(Some(display)).map_err(|e| e.to_string())?;

@@ -121,8 +121,11 @@ pub fn restrict_pkg_config(files: &[String], parent: &Path) -> Result<usize, Str
         for path in &pc_files {
             let link = partial.join(path.file_name().expect("a .pc file has a name"));
             if !link.exists() {
+                #[cfg(unix)]
                 std::os::unix::fs::symlink(path, &link)
                     .map_err(|e| format!("{}: {e}", link.display()))?;
+                #[cfg(not(unix))]
+                std::fs::copy(path, &link).map_err(|e| format!("{}: {e}", link.display()))?;
             }
         }
         std::fs::rename(&partial, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
