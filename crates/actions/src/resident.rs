@@ -151,7 +151,8 @@ impl Listening {
     }
 }
 
-/// Becomes the resident app, or `None` when another one is.
+/// Becomes the resident app, or `None` when another one is. An error
+/// names the lock file or the socket it concerns.
 ///
 /// Who is first is decided by a lock on a file beside the socket, which
 /// the system lets go when its holder exits however it exits: two apps
@@ -163,24 +164,31 @@ pub fn claim() -> std::io::Result<Option<Listening>> {
 
 fn claim_at(socket: &Path) -> std::io::Result<Option<Listening>> {
     use interprocess::local_socket::ListenerOptions;
+    let lock_path = socket.with_extension("lock");
+    let at =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", lock_path.display()));
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(socket.with_extension("lock"))?;
+        .open(&lock_path)
+        .map_err(at)?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        Err(std::fs::TryLockError::Error(e)) => return Err(at(e)),
     }
+    let at =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", socket.display()));
     #[cfg(unix)]
     match std::fs::remove_file(socket) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(at(e)),
         _ => {}
     }
     let listener = ListenerOptions::new()
         .name(name_of(socket)?)
-        .create_tokio()?;
+        .create_tokio()
+        .map_err(at)?;
     Ok(Some(Listening {
         listener,
         _lock: lock,

@@ -17,12 +17,8 @@ pub enum Claim {
 
 /// Becomes the instance, or hands `command` to the one that is.
 pub async fn claim(command: Option<&Command>) -> Result<Claim, String> {
-    let claimed = resident::claim().map_err(|e| {
-        format!(
-            "claiming {}: {e}",
-            resident::socket_path().with_extension("lock").display()
-        )
-    })?;
+    let claimed =
+        resident::claim().map_err(|e| format!("becoming the resident dropcast-app: {e}"))?;
     if let Some(listening) = claimed {
         return Ok(Claim::First(listening));
     }
