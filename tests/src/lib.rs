@@ -10,6 +10,8 @@ pub mod postgres;
 pub mod receiver;
 pub mod seaweed;
 mod tamper;
+#[cfg(target_os = "linux")]
+pub mod wayland;
 
 pub use lambda::{AwsLocal, Emulator, LambdaApi};
 pub use moto::Moto;
@@ -17,6 +19,8 @@ pub use postgres::Postgres;
 pub use receiver::Receiver;
 pub use seaweed::Seaweed;
 pub use tamper::{Answer, Tamper};
+#[cfg(target_os = "linux")]
+pub use wayland::Sway;
 
 use dropcast_api as api;
 use dropcast_client::Client;

@@ -125,6 +125,14 @@ const TEST_PACKAGES: &[&str] = &[
     // Makes the RSA keys CloudFront checks download links with, and
     // checks the signatures the server makes (CloudFront's side).
     "openssl",
+    // A headless Wayland desktop: sway (wlroots, with screencopy and
+    // xdg-output) and its background setter, to show known pixels; grim,
+    // the peer the shots are checked against; wl-paste, to read the
+    // clipboard.
+    "sway",
+    "swaybg",
+    "grim",
+    "wl-clipboard",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {

@@ -12,7 +12,12 @@
 //! test gets two monitors out of Xvfb) showed as no monitor at all; it also
 //! opens a new X connection for every call and converts pixel by pixel.
 //! The X11 module also draws the cursor in (XFixes). Windows are xcap's on
-//! every platform.
+//! every platform but Wayland, which has no window list.
+//!
+//! On Wayland (`WAYLAND_DISPLAY` set) monitors and pixels come from our
+//! own module too ([`wayland`]): outputs from the protocol, pixels through
+//! wlroots' screencopy. There the desktop's coordinates are logical units
+//! and frames hold physical pixels ([`Frame::logical`]).
 
 use std::time::SystemTime;
 
@@ -21,6 +26,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod recording;
 pub mod stream;
+#[cfg(target_os = "linux")]
+mod wayland;
 #[cfg(target_os = "linux")]
 mod x11;
 
@@ -165,17 +172,32 @@ pub struct Frame {
     /// Physical pixels per logical pixel on the monitor it came from
     /// (the largest, when it spans several).
     pub scale_factor: f32,
+    /// Whether `origin`, and the regions [`Frame::crop`] takes, are in
+    /// logical units with `scale_factor` pixels each, as on Wayland;
+    /// elsewhere they are the image's own pixels.
+    pub logical: bool,
     pub captured_at: SystemTime,
 }
 
 impl Frame {
+    /// Image pixels per desktop unit.
+    fn pixels_per_unit(&self) -> f32 {
+        if self.logical {
+            self.scale_factor
+        } else {
+            1.0
+        }
+    }
+
     /// The desktop rectangle this frame shows.
     pub fn rect(&self) -> Rect {
+        let s = self.pixels_per_unit();
+        let units = |px: u32| (px as f32 / s).round() as u32;
         Rect::new(
             self.origin.0,
             self.origin.1,
-            self.image.width(),
-            self.image.height(),
+            units(self.image.width()),
+            units(self.image.height()),
         )
     }
 
@@ -189,19 +211,19 @@ impl Frame {
                 region,
                 desktop: self.rect(),
             })?;
-        let image = image::imageops::crop_imm(
-            &self.image,
-            (inside.x - self.origin.0) as u32,
-            (inside.y - self.origin.1) as u32,
-            inside.width,
-            inside.height,
-        )
-        .to_image();
+        let s = self.pixels_per_unit();
+        let px = |units: i64| (units as f32 * s).round() as u32;
+        let (x, y) = (
+            px((inside.x - self.origin.0).into()),
+            px((inside.y - self.origin.1).into()),
+        );
+        let width = px(inside.width.into()).min(self.image.width() - x);
+        let height = px(inside.height.into()).min(self.image.height() - y);
+        let image = image::imageops::crop_imm(&self.image, x, y, width, height).to_image();
         Ok(Frame {
             image,
             origin: (inside.x, inside.y),
-            scale_factor: self.scale_factor,
-            captured_at: self.captured_at,
+            ..*self
         })
     }
 }
@@ -219,6 +241,11 @@ pub enum CaptureError {
          capture the screen, a monitor or a region instead"
     )]
     NoWindowManager,
+    #[error(
+        "Wayland has no list of windows to capture from; capture the screen, a monitor or \
+         a region instead"
+    )]
+    NoWindowList,
     #[error("window {0} is minimized: restore it first")]
     Minimized(u32),
     #[error("region {region} is off screen: the desktop is {desktop} (see `dropcast monitors`)")]
@@ -234,6 +261,9 @@ pub type Result<T, E = CaptureError> = std::result::Result<T, E>;
 enum Backend {
     #[cfg(target_os = "linux")]
     X11,
+    #[cfg(target_os = "linux")]
+    Wayland,
+    #[cfg(not(target_os = "linux"))]
     Xcap,
 }
 
@@ -242,7 +272,7 @@ fn backend() -> Result<Backend> {
     {
         let set = |v: &str| std::env::var_os(v).is_some_and(|d| !d.is_empty());
         if set("WAYLAND_DISPLAY") {
-            return Ok(Backend::Xcap);
+            return Ok(Backend::Wayland);
         }
         if set("DISPLAY") {
             return Ok(Backend::X11);
@@ -260,12 +290,19 @@ pub fn monitors() -> Result<Vec<Monitor>> {
     match backend()? {
         #[cfg(target_os = "linux")]
         Backend::X11 => x11::Session::open()?.monitors(),
+        #[cfg(target_os = "linux")]
+        Backend::Wayland => wayland::Session::open()?.monitors(),
+        #[cfg(not(target_os = "linux"))]
         Backend::Xcap => xcap_backend::monitors(),
     }
 }
 
 /// The top-level windows, front-most first.
 pub fn windows() -> Result<Vec<Window>> {
+    #[cfg(target_os = "linux")]
+    if backend()? == Backend::Wayland {
+        return Err(CaptureError::NoWindowList);
+    }
     backend()?;
     xcap_backend::windows()
 }
@@ -283,7 +320,19 @@ pub fn capture(target: &Target, options: Options) -> Result<Frame> {
             let rect = target_rect(target, &monitors, || session.pointer())?;
             session.capture(rect, scale_of(&monitors, rect), options)
         }
+        #[cfg(target_os = "linux")]
+        Backend::Wayland => {
+            if let Target::Window(_) = target {
+                return Err(CaptureError::NoWindowList);
+            }
+            let mut session = wayland::Session::open()?;
+            let rect = session.rect_of(target)?;
+            session.capture(rect, options)
+        }
+        #[cfg(not(target_os = "linux"))]
         Backend::Xcap => {
+            // xcap cannot draw the pointer in.
+            let _ = options.cursor;
             if let Target::Window(id) = target {
                 return xcap_backend::capture_window(*id);
             }
@@ -301,7 +350,8 @@ pub(crate) type Grabber = Box<dyn FnMut() -> Result<Option<Frame>> + Send>;
 
 /// Captures `target` again and again, reusing what can be reused (on X11
 /// one connection and the target's rectangle, found once, and the DAMAGE
-/// extension to skip reading a screen that did not change), for streams.
+/// extension to skip reading a screen that did not change; on Wayland one
+/// connection and the rectangle), for streams.
 pub(crate) fn repeating(target: Target, options: Options) -> Result<Grabber> {
     #[cfg(target_os = "linux")]
     if backend()? == Backend::X11 && !matches!(target, Target::Window(_)) {
@@ -327,6 +377,12 @@ pub(crate) fn repeating(target: Target, options: Options) -> Result<Grabber> {
             last_cursor = cursor;
             session.capture(rect, scale, options).map(Some)
         }));
+    }
+    #[cfg(target_os = "linux")]
+    if backend()? == Backend::Wayland && !matches!(target, Target::Window(_)) {
+        let mut session = wayland::Session::open()?;
+        let rect = session.rect_of(&target)?;
+        return Ok(Box::new(move || session.capture(rect, options).map(Some)));
     }
     Ok(Box::new(move || capture(&target, options).map(Some)))
 }
@@ -406,6 +462,7 @@ mod tests {
             image,
             origin: (100, 50),
             scale_factor: 2.0,
+            logical: false,
             captured_at: SystemTime::UNIX_EPOCH,
         };
         let part = frame.crop(Rect::new(110, 55, 5, 4)).unwrap();

@@ -366,6 +366,7 @@ impl Session {
             image,
             origin: (rect.x, rect.y),
             scale_factor,
+            logical: false,
             captured_at,
         })
     }

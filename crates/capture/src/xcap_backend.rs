@@ -1,15 +1,19 @@
-//! Capture through xcap: Wayland, macOS, Windows, and windows everywhere.
+//! Capture through xcap: macOS, Windows, and windows everywhere but on
+//! Wayland.
 
 use std::time::SystemTime;
 
+#[cfg(not(target_os = "linux"))]
+use crate::Monitor;
+use crate::{CaptureError, Frame, Rect, Result, Window};
+#[cfg(not(target_os = "linux"))]
 use image::RgbaImage;
-
-use crate::{CaptureError, Frame, Monitor, Rect, Result, Window};
 
 fn platform(e: xcap::XCapError) -> CaptureError {
     CaptureError::Platform(e.to_string())
 }
 
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn monitors() -> Result<Vec<Monitor>> {
     xcap::Monitor::all()
         .map_err(platform)?
@@ -34,6 +38,7 @@ pub(crate) fn monitors() -> Result<Vec<Monitor>> {
 
 /// xcap does not say where the pointer is; the caller falls back to the
 /// primary monitor.
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn pointer() -> Result<(i32, i32)> {
     Err(CaptureError::Platform("pointer position unknown".into()))
 }
@@ -90,11 +95,13 @@ pub(crate) fn capture_window(id: u32) -> Result<Frame> {
         image,
         origin,
         scale_factor,
+        logical: false,
         captured_at: SystemTime::now(),
     })
 }
 
 /// Captures `rect` monitor by monitor and puts the pieces together.
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn capture_rect(rect: Rect, monitors: &[Monitor], scale_factor: f32) -> Result<Frame> {
     let all = xcap::Monitor::all().map_err(platform)?;
     let mut canvas = RgbaImage::new(rect.width, rect.height);
@@ -121,6 +128,7 @@ pub(crate) fn capture_rect(rect: Rect, monitors: &[Monitor], scale_factor: f32) 
         image: canvas,
         origin: (rect.x, rect.y),
         scale_factor,
+        logical: false,
         captured_at: SystemTime::now(),
     })
 }

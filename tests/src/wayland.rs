@@ -1,0 +1,209 @@
+//! A headless Wayland desktop for tests: sway on wlroots' headless
+//! backend with the pixman renderer (no GPU), no XWayland, in a runtime
+//! folder of its own.
+//!
+//! sway refuses to run as root, so it runs under `unshare --user`: in a
+//! user namespace without mappings it is nobody, and cannot become root
+//! again, while its sockets stay usable by the test.
+//!
+//! Outputs show known pictures as their background (swaybg, stretched to
+//! the output's pixels), and [`Sway::start`] waits until grim (the peer
+//! tool, through the same screencopy protocol) sees them.
+
+use crate::{wait_up_to, Running};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub struct Sway {
+    /// The session's `XDG_RUNTIME_DIR`, with sway's config and logs.
+    pub dir: tempfile::TempDir,
+    /// `WAYLAND_DISPLAY`: the socket's name in `dir`.
+    pub display: String,
+    _sway: Running,
+}
+
+impl Sway {
+    /// sway with one output, `HEADLESS-1`, of `width` x `height` at
+    /// 0,0, showing `background`.
+    pub fn start(width: u32, height: u32, background: &Path) -> Sway {
+        let dir = tempfile::Builder::new().prefix("sway").tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            format!(
+                "xwayland disable\n\
+                 output HEADLESS-1 resolution {width}x{height} position 0 0 bg {} stretch\n",
+                background.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("sway.log")).unwrap();
+        let child = Command::new("unshare")
+            .args(["--user", "sway", "-c"])
+            .arg(&config)
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("SWAYSOCK", dir.path().join("sway-ipc.sock"))
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_RENDERER", "pixman")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("sway is installed (cargo xtask test installs it)");
+        let sway = Running(child);
+        let socket = || {
+            std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| n.starts_with("wayland-") && !n.ends_with(".lock"))
+        };
+        let ipc = dir.path().join("sway-ipc.sock");
+        let log_path = dir.path().join("sway.log");
+        let up = crate::poll_up_to(Duration::from_secs(30), || {
+            socket().is_some() && ipc.exists()
+        });
+        assert!(
+            up,
+            "sway did not start: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        let sway = Sway {
+            display: socket().unwrap(),
+            dir,
+            _sway: sway,
+        };
+        sway.wait_for_background("HEADLESS-1", background);
+        sway
+    }
+
+    /// What a Wayland client of this session needs in its environment.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("WAYLAND_DISPLAY", self.display.clone()),
+            ("XDG_RUNTIME_DIR", self.dir.path().display().to_string()),
+            (
+                "SWAYSOCK",
+                self.dir.path().join("sway-ipc.sock").display().to_string(),
+            ),
+        ]
+    }
+
+    /// A command for `program` in this session (and no X display).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.envs(self.env()).env_remove("DISPLAY");
+        cmd
+    }
+
+    /// `swaymsg COMMAND`, which must succeed.
+    pub fn msg(&self, command: &str) {
+        let out = self
+            .command("swaymsg")
+            .arg(command)
+            .output()
+            .expect("swaymsg is installed (package sway)");
+        assert!(
+            out.status.success(),
+            "swaymsg {command}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A second headless output (`HEADLESS-2`, and so on) of `width` x
+    /// `height` pixels at `scale`, placed at `x`,`y` (logical units),
+    /// showing `background`; its name.
+    pub fn add_output(
+        &self,
+        (width, height): (u32, u32),
+        scale: u32,
+        (x, y): (i32, i32),
+        background: &Path,
+    ) -> String {
+        let before = self.outputs();
+        self.msg("create_output");
+        let name = self
+            .outputs()
+            .into_iter()
+            .find(|o| !before.contains(o))
+            .expect("create_output made an output");
+        self.msg(&format!(
+            "output {name} resolution {width}x{height} scale {scale} position {x} {y} bg {} \
+             stretch",
+            background.display()
+        ));
+        self.wait_for_background(&name, background);
+        name
+    }
+
+    /// The outputs' names, as sway lists them.
+    pub fn outputs(&self) -> Vec<String> {
+        let out = self
+            .command("swaymsg")
+            .args(["-r", "-t", "get_outputs"])
+            .output()
+            .unwrap();
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o["name"].as_str().map(String::from))
+            .collect()
+    }
+
+    /// `grim`'s picture of `output` (the peer tool's view), as PNG in
+    /// `dir`; its path.
+    pub fn grim(&self, output: &str, dir: &Path) -> PathBuf {
+        let path = dir.join(format!("grim-{output}.png"));
+        let out = self
+            .command("grim")
+            .args(["-o", output, "-t", "png", "-l", "0"])
+            .arg(&path)
+            .output()
+            .expect("grim is installed (cargo xtask test installs it)");
+        assert!(
+            out.status.success(),
+            "grim: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    }
+
+    /// Waits until `output` shows `background`'s top-left and
+    /// bottom-right pixels (swaybg paints a moment after it starts).
+    fn wait_for_background(&self, output: &str, background: &Path) {
+        let want = image::open(background).unwrap().to_rgb8();
+        let (w, h) = want.dimensions();
+        let corners = [*want.get_pixel(0, 0), *want.get_pixel(w - 1, h - 1)];
+        let scratch = tempfile::tempdir().unwrap();
+        wait_up_to(
+            Duration::from_secs(30),
+            &format!("{output} to show its background"),
+            || {
+                let path = scratch.path().join("probe.png");
+                let ok = self
+                    .command("grim")
+                    .args(["-o", output, "-l", "0"])
+                    .arg(&path)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                ok && image::open(&path).is_ok_and(|img| {
+                    let img = img.to_rgb8();
+                    let (iw, ih) = img.dimensions();
+                    [*img.get_pixel(0, 0), *img.get_pixel(iw - 1, ih - 1)] == corners
+                })
+            },
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! `dropcast monitors`, `shot` and `windows` on a headless Wayland
+//! desktop (sway, no XWayland, no X display at all), showing known
+//! pictures: the pixels must be exactly the screen's, and the same as
+//! grim's, the peer tool, through the same protocol.
+#![cfg(target_os = "linux")]
+
+use dropcast_tests::*;
+use image::{GenericImageView, RgbImage};
+
+/// A picture no two neighbouring pixels of which are alike, so an
+/// off-by-one anywhere shows; `seed` tells two of them apart.
+fn pattern(width: u32, height: u32, seed: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x * 3 + y * 5 + seed) as u8,
+            ((x ^ y) * 7) as u8,
+            ((x / 3) * (y / 5) + x + seed * 40) as u8,
+        ])
+    })
+}
+
+/// Where the mismatches are, for a readable failure.
+fn assert_same(got: &RgbImage, want: &RgbImage, what: &str) {
+    assert_eq!(got.dimensions(), want.dimensions(), "{what}: size");
+    let diff = got
+        .enumerate_pixels()
+        .filter(|(x, y, p)| want.get_pixel(*x, *y) != *p)
+        .count();
+    assert_eq!(diff, 0, "{what}: {diff} pixels differ");
+}
+
+struct Desk {
+    sway: Sway,
+    home: Home,
+    files: tempfile::TempDir,
+    /// What HEADLESS-1 shows.
+    shown: RgbImage,
+}
+
+impl Desk {
+    /// sway with one 1280x720 output showing a known picture.
+    fn new() -> Desk {
+        let files = tempfile::tempdir().unwrap();
+        let shown = pattern(1280, 720, 0);
+        let path = files.path().join("one.png");
+        shown.save(&path).unwrap();
+        Desk {
+            sway: Sway::start(1280, 720, &path),
+            home: Home::new(),
+            files,
+            shown,
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        self.sway.env()
+    }
+
+    /// `dropcast ARGS` in this session (no X display).
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.home.run(args, "", &env)
+    }
+
+    /// `dropcast --json ARGS`; must succeed.
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let args: Vec<&str> = ["--json"].iter().chain(args).copied().collect();
+        self.home.json(&args, "", &env)
+    }
+
+    /// `dropcast shot TARGET` to a file, not uploaded; its pixels.
+    fn shot(&self, name: &str, target: &[&str]) -> RgbImage {
+        let out = self.files.path().join(format!("{name}.png"));
+        let mut args = vec!["shot", "--no-upload", "--copy", "none", "--out"];
+        args.push(out.to_str().unwrap());
+        args.extend_from_slice(target);
+        self.json(&args);
+        image::open(&out).unwrap().to_rgb8()
+    }
+
+    /// A second output of 1280x720 pixels at scale 2 (640x360 logical
+    /// units) right of the first, showing its own picture.
+    fn add_hidpi_output(&self) -> (String, RgbImage) {
+        let picture = pattern(1280, 720, 3);
+        let path = self.files.path().join("two.png");
+        picture.save(&path).unwrap();
+        let name = self.sway.add_output((1280, 720), 2, (1280, 0), &path);
+        (name, picture)
+    }
+
+    fn grim(&self, output: &str) -> RgbImage {
+        image::open(self.sway.grim(output, self.files.path()))
+            .unwrap()
+            .to_rgb8()
+    }
+}
+
+#[test]
+fn monitors_are_the_compositor_s_outputs_in_logical_units_with_their_scale() {
+    let desk = Desk::new();
+    let (second, _) = desk.add_hidpi_output();
+    let monitors = desk.json(&["monitors"]);
+    let list = monitors["monitors"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{monitors}");
+    let place = |m: &serde_json::Value| {
+        (
+            m["name"].as_str().unwrap().to_string(),
+            m["x"].as_i64().unwrap(),
+            m["y"].as_i64().unwrap(),
+            m["width"].as_u64().unwrap(),
+            m["height"].as_u64().unwrap(),
+            m["scale_factor"].as_f64().unwrap(),
+        )
+    };
+    assert_eq!(place(&list[0]), ("HEADLESS-1".into(), 0, 0, 1280, 720, 1.0));
+    assert_eq!(place(&list[1]), (second, 1280, 0, 640, 360, 2.0));
+    assert_eq!(list[0]["primary"], true);
+}
+
+#[test]
+fn shots_of_the_screen_a_monitor_and_a_region_are_exactly_the_screen_s_pixels() {
+    let desk = Desk::new();
+    assert_same(&desk.shot("screen", &["--screen"]), &desk.shown, "screen");
+    assert_same(&desk.grim("HEADLESS-1"), &desk.shown, "grim's view");
+    assert_same(
+        &desk.shot("monitor", &["--monitor", "1"]),
+        &desk.shown,
+        "monitor 1",
+    );
+    let region = desk.shot("region", &["--region", "130,70,301,203"]);
+    assert_same(
+        &region,
+        &desk.shown.view(130, 70, 301, 203).to_image(),
+        "region",
+    );
+}
+
+#[test]
+fn a_hidpi_monitor_is_shot_at_its_physical_pixels_and_a_region_across_both_at_the_larger_scale() {
+    let desk = Desk::new();
+    let (name, picture) = desk.add_hidpi_output();
+    let two = desk.shot("monitor-2", &["--monitor", "2"]);
+    assert_same(
+        &desk.grim(&name),
+        &picture,
+        "grim's view of the HiDPI output",
+    );
+    assert_same(
+        &two,
+        &picture,
+        "monitor 2, 1280x720 pixels for 640x360 units",
+    );
+    // A region in logical units: 100x50 on the HiDPI monitor is 200x100
+    // of its pixels.
+    let inside = desk.shot("inside", &["--region", "1380,20,100,50"]);
+    assert_same(
+        &inside,
+        &picture.view(200, 40, 200, 100).to_image(),
+        "region on monitor 2",
+    );
+    // Across both: the scale-1 part is doubled (each pixel a 2x2 block)
+    // to meet the scale-2 part.
+    let across = desk.shot("across", &["--region", "1270,10,20,10"]);
+    assert_eq!(across.dimensions(), (40, 20));
+    for (x, y, p) in across.enumerate_pixels() {
+        let want = if x < 20 {
+            *desk.shown.get_pixel(1270 + x / 2, 10 + y / 2)
+        } else {
+            *picture.get_pixel(x - 20, 20 + y)
+        };
+        assert_eq!(*p, want, "pixel {x},{y} of the region across both monitors");
+    }
+}
+
+#[test]
+fn a_turned_output_is_shot_upright_as_grim_sees_it() {
+    let desk = Desk::new();
+    for transform in ["90", "flipped-270"] {
+        desk.sway
+            .msg(&format!("output HEADLESS-1 transform {transform}"));
+        let monitors = desk.json(&["monitors"]);
+        let one = &monitors["monitors"][0];
+        assert_eq!(
+            (one["width"].as_u64(), one["height"].as_u64()),
+            (Some(720), Some(1280)),
+            "{monitors}"
+        );
+        // swaybg repaints for the new shape; grim is the reference.
+        wait_until(
+            &format!("grim and dropcast to agree on the output turned {transform}"),
+            || {
+                let grim = desk.grim("HEADLESS-1");
+                let ours = desk.shot("turned", &["--screen"]);
+                grim.dimensions() == (720, 1280) && grim == ours
+            },
+        );
+    }
+}
+
+#[test]
+fn windows_say_wayland_has_no_list_and_what_to_capture_instead() {
+    let desk = Desk::new();
+    let out = desk.run(&["windows"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Wayland has no list of windows")
+            && err.contains("the screen, a monitor or a region"),
+        "{err}"
+    );
+}
