@@ -212,3 +212,97 @@ fn windows_say_wayland_has_no_list_and_what_to_capture_instead() {
         "{err}"
     );
 }
+
+/// The colour in the middle of each frame of `video`, four times a
+/// second, as BT.709 RGB.
+fn colours_of(video: &std::path::Path) -> Vec<[u8; 3]> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args([
+            "-vf",
+            "fps=4,crop=16:16,scale=1:1:in_color_matrix=bt709:in_range=tv,format=rgb24",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg is installed (package ffmpeg)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(3)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect()
+}
+
+#[test]
+fn a_recording_shows_the_screen_s_colours_in_order_and_lasts_as_long_as_asked() {
+    let desk = Desk::new();
+    let colours = [[200u8, 40, 40], [40, 200, 40], [40, 40, 200]];
+    let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
+    desk.sway.msg(&format!(
+        "output HEADLESS-1 bg {} solid_color",
+        hex(colours[0])
+    ));
+    let out = desk.files.path().join("clip.mp4");
+    let mut args = vec!["--json", "record", "--duration", "5", "--fps", "30"];
+    args.extend(["--region", "0,0,320,240", "--no-upload", "--out"]);
+    args.push(out.to_str().unwrap());
+    let env = desk.env();
+    let mut record = desk.home.command("dropcast");
+    record
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped());
+    let record = record.spawn().unwrap();
+    for colour in &colours[1..] {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        desk.sway.msg(&format!(
+            "output HEADLESS-1 bg {} solid_color",
+            hex(*colour)
+        ));
+    }
+    let done = record.wait_with_output().unwrap();
+    assert!(done.status.success());
+    let done: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(done["dropped"], 0, "{done}");
+    let seen = colours_of(&out);
+    let near = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12);
+    // Each colour shows, in order: the first frames the first colour, the
+    // last ones the last.
+    let mut order = seen
+        .iter()
+        .filter_map(|c| colours.iter().position(|want| near(*c, *want)));
+    let mut next = 0;
+    for i in order.by_ref() {
+        assert!(i >= next, "colours out of order: {seen:?}");
+        next = i;
+    }
+    assert_eq!(
+        (seen.first().map(|c| near(*c, colours[0])), next),
+        (Some(true), 2),
+        "{seen:?}"
+    );
+    let seconds = duration_of(&out);
+    assert!((seconds - 5.0).abs() <= 0.2, "lasts {seconds} s");
+}
+
+fn duration_of(video: &std::path::Path) -> f64 {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(video)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
