@@ -306,3 +306,46 @@ fn duration_of(video: &std::path::Path) -> f64 {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
+
+#[test]
+fn a_shared_shot_s_link_stays_on_the_clipboard_after_the_cli_exits() {
+    let desk = Desk::new();
+    let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+    let env = desk.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("DROPCAST_CREDENTIALS", "file"));
+    desk.home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &env,
+    );
+    let shot = desk.home.json(&["--json", "shot", "--screen"], "", &env);
+    let url = shot["url"].as_str().unwrap();
+    // The CLI has exited; the holder serves the link.
+    let pasted = desk
+        .sway
+        .command("wl-paste")
+        .arg("--no-newline")
+        .output()
+        .expect("wl-paste is installed (package wl-clipboard)");
+    assert_eq!(String::from_utf8_lossy(&pasted.stdout), url);
+    let raw = reqwest::blocking::get(format!("{url}/raw")).unwrap();
+    assert_eq!(raw.status(), 200);
+    let bytes = raw.bytes().unwrap();
+    assert_same(
+        &image::load_from_memory(&bytes).unwrap().to_rgb8(),
+        &desk.shown,
+        "the shared shot",
+    );
+    // Another program takes the clipboard: the holder ends.
+    let copied = desk
+        .sway
+        .command("wl-copy")
+        .arg("someone else's text")
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    wait_until("the holder to end once wl-copy took the clipboard", || {
+        desk.home.clipboard_holders().is_empty()
+    });
+}

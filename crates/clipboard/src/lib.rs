@@ -8,6 +8,10 @@
 //! until its display goes away (the X server exits, the session ends),
 //! whichever comes first. macOS and Windows keep the content themselves.
 //!
+//! On Wayland the clipboard is reached through the wlroots data-control
+//! protocol (arboard's `wayland-data-control`), which sway, Hyprland and
+//! KDE offer, so the holder needs no window of its own.
+//!
 //! The holder is found next to the running program (installers put them
 //! side by side), or at `DROPCAST_CLIPBOARD_HOLDER`.
 
