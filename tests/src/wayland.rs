@@ -207,3 +207,104 @@ impl Sway {
         );
     }
 }
+
+/// The desktop portal on a [`Sway`] session: a session bus of its own,
+/// PipeWire, xdg-desktop-portal with the wlroots backend (Screenshot), and a
+/// stand-in for the Access dialog that allows every request
+/// (`tests/helpers/portal-access.py`). Dropped, it stops them all.
+pub struct Portal {
+    /// `DBUS_SESSION_BUS_ADDRESS` for the portal's clients.
+    pub bus: String,
+    // Dropped in this order: the portal, its backends, the bus.
+    _processes: Vec<Running>,
+}
+
+impl Sway {
+    /// Starts the portal for this session, and waits until it offers
+    /// Screenshot.
+    pub fn start_portal(&self) -> Portal {
+        let dir = self.dir.path();
+        let portals = dir.join("portals");
+        std::fs::create_dir_all(&portals).unwrap();
+        std::fs::copy(
+            "/usr/share/xdg-desktop-portal/portals/wlr.portal",
+            portals.join("wlr.portal"),
+        )
+        .expect("xdg-desktop-portal-wlr is installed (cargo xtask test installs it)");
+        std::fs::write(
+            portals.join("dropcasttest.portal"),
+            "[portal]\nDBusName=org.freedesktop.impl.portal.desktop.dropcasttest\n\
+             Interfaces=org.freedesktop.impl.portal.Access;\nUseIn=sway\n",
+        )
+        .unwrap();
+        let bus = format!("unix:path={}", dir.join("bus").display());
+        let log = |name: &str| std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let start = |cmd: &mut Command, name: &str| {
+            let child = cmd
+                .envs(self.env())
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+                .env("XDG_CURRENT_DESKTOP", "sway")
+                .env("XDG_DESKTOP_PORTAL_DIR", &portals)
+                .env_remove("DISPLAY")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log(name))
+                .spawn()
+                .unwrap_or_else(|e| panic!("{name} is installed (cargo xtask test): {e}"));
+            Running(child)
+        };
+        let mut processes = vec![start(
+            Command::new("dbus-daemon")
+                .args(["--session", "--nofork", "--nopidfile", "--nosyslog"])
+                .arg(format!("--address={bus}")),
+            "dbus",
+        )];
+        wait_up_to(Duration::from_secs(30), "the portal's bus", || {
+            dir.join("bus").exists()
+        });
+        // xdg-desktop-portal-wlr will not run without PipeWire (its
+        // ScreenCast), even to take screenshots.
+        processes.push(start(&mut Command::new("pipewire"), "pipewire"));
+        wait_up_to(Duration::from_secs(30), "PipeWire", || {
+            dir.join("pipewire-0").exists()
+        });
+        let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/portal-access.py");
+        processes.push(start(
+            Command::new("/usr/bin/python3").arg(helper),
+            "portal-access",
+        ));
+        processes.push(start(
+            Command::new("/usr/libexec/xdg-desktop-portal-wlr").arg("-r"),
+            "xdg-desktop-portal-wlr",
+        ));
+        let has = |name: &str, what: &str| {
+            Command::new("dbus-send")
+                .args(["--session", "--print-reply", &format!("--dest={name}")])
+                .args([
+                    "/org/freedesktop/portal/desktop",
+                    "org.freedesktop.DBus.Introspectable.Introspect",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(what))
+        };
+        wait_up_to(Duration::from_secs(30), "the portal's backends", || {
+            has(
+                "org.freedesktop.impl.portal.desktop.dropcasttest",
+                "impl.portal.Access",
+            ) && has("org.freedesktop.impl.portal.desktop.wlr", "Screenshot")
+        });
+        processes.push(start(
+            Command::new("/usr/libexec/xdg-desktop-portal").arg("-r"),
+            "xdg-desktop-portal",
+        ));
+        wait_up_to(Duration::from_secs(30), "the Screenshot portal", || {
+            has("org.freedesktop.portal.Desktop", "portal.Screenshot")
+        });
+        processes.reverse();
+        Portal {
+            bus,
+            _processes: processes,
+        }
+    }
+}

@@ -349,3 +349,29 @@ fn a_shared_shot_s_link_stays_on_the_clipboard_after_the_cli_exits() {
         desk.home.clipboard_holders().is_empty()
     });
 }
+
+#[test]
+fn shots_through_the_screenshot_portal_are_the_screen_s_pixels_too() {
+    let desk = Desk::new();
+    let portal = desk.sway.start_portal();
+    let env = desk.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([
+        ("DBUS_SESSION_BUS_ADDRESS", portal.bus.as_str()),
+        ("DROPCAST_WAYLAND_CAPTURE", "portal"),
+    ]);
+    let shot = |name: &str, target: &[&str]| {
+        let out = desk.files.path().join(format!("{name}.png"));
+        let mut args = vec!["--json", "shot", "--no-upload", "--copy", "none", "--out"];
+        args.push(out.to_str().unwrap());
+        args.extend_from_slice(target);
+        desk.home.json(&args, "", &env);
+        image::open(&out).unwrap().to_rgb8()
+    };
+    assert_same(&shot("screen", &["--screen"]), &desk.shown, "screen");
+    assert_same(
+        &shot("region", &["--region", "130,70,301,203"]),
+        &desk.shown.view(130, 70, 301, 203).to_image(),
+        "region",
+    );
+}

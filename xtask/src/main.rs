@@ -133,6 +133,15 @@ const TEST_PACKAGES: &[&str] = &[
     "swaybg",
     "grim",
     "wl-clipboard",
+    // The desktop portal, with the wlroots backend (Screenshot), and a
+    // stand-in for the Access dialog (tests/helpers/portal-access.py),
+    // for captures through the Screenshot portal as on GNOME and KDE.
+    "xdg-desktop-portal",
+    "xdg-desktop-portal-wlr",
+    "python3-dbus",
+    // PipeWire, without which xdg-desktop-portal-wlr does not start.
+    "pipewire",
+    "pipewire-bin",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {

@@ -24,6 +24,8 @@ use std::time::SystemTime;
 use image::RgbaImage;
 use serde::{Deserialize, Serialize};
 
+#[cfg(target_os = "linux")]
+mod portal;
 pub mod recording;
 pub mod stream;
 #[cfg(target_os = "linux")]

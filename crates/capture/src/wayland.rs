@@ -12,7 +12,7 @@
 //! Pixels come from `zwlr_screencopy_manager_v1` (sway, Hyprland, river,
 //! labwc, Wayfire): one `capture_output_region` per monitor the region
 //! touches, copied into a shared-memory buffer, with no dialog. Desktops
-//! without it (GNOME, KDE) get an error that says so.
+//! without it (GNOME, KDE) go through the Screenshot portal ([`crate::portal`]).
 
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
@@ -202,8 +202,14 @@ impl Session {
     }
 
     /// The pixels of `rect` (logical units): each output it touches copied
-    /// through screencopy, at the largest scale among them.
+    /// through screencopy, at the largest scale among them; through the
+    /// Screenshot portal where there is no screencopy, or when
+    /// `DROPCAST_WAYLAND_CAPTURE=portal` asks for it.
     pub(crate) fn capture(&mut self, rect: Rect, options: Options) -> Result<Frame> {
+        let forced = std::env::var("DROPCAST_WAYLAND_CAPTURE").is_ok_and(|v| v == "portal");
+        if forced || self.screencopy.is_none() {
+            return self.capture_through_portal(rect);
+        }
         let touched: Vec<(usize, Rect, f32)> = self
             .state
             .heads
@@ -247,6 +253,23 @@ impl Session {
             logical: true,
             captured_at: SystemTime::now(),
         })
+    }
+
+    /// `rect` cut from the portal's picture of the whole desktop, which is
+    /// in physical pixels: its scale is its width over the desktop's.
+    fn capture_through_portal(&self, rect: Rect) -> Result<Frame> {
+        let desktop = Rect::bounding(self.monitors()?.iter().map(|m| m.rect))
+            .expect("monitors() answers at least one");
+        let whole = crate::portal::screenshot()?;
+        let scale = whole.width() as f32 / desktop.width as f32;
+        let frame = Frame {
+            image: whole,
+            origin: (desktop.x, desktop.y),
+            scale_factor: scale,
+            logical: true,
+            captured_at: SystemTime::now(),
+        };
+        frame.crop(rect)
     }
 
     fn head_logical(&self, i: usize) -> Result<Rect> {
