@@ -259,6 +259,13 @@ fn a_recording_shows_the_screen_s_colours_in_order_and_lasts_as_long_as_asked() 
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::piped());
     let record = record.spawn().unwrap();
+    // The recording has begun once its file is there (a busy machine
+    // may take a while to start it).
+    wait_up_to(
+        std::time::Duration::from_secs(60),
+        "the recording to begin",
+        || out.exists(),
+    );
     for colour in &colours[1..] {
         std::thread::sleep(std::time::Duration::from_millis(1500));
         desk.sway.msg(&format!(
