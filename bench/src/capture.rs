@@ -101,11 +101,11 @@ pub fn scene(dir: &Path, width: u32, height: u32) -> Result<PathBuf, String> {
     Ok(scene)
 }
 
-struct Tool {
-    name: &'static str,
-    program: String,
+pub(crate) struct Tool {
+    pub(crate) name: &'static str,
+    pub(crate) program: String,
     /// Arguments; `{out}` is replaced by the output file.
-    args: Vec<&'static str>,
+    pub(crate) args: Vec<&'static str>,
 }
 
 fn tools(dropcast: &str) -> Vec<Tool> {
@@ -133,8 +133,14 @@ fn tools(dropcast: &str) -> Vec<Tool> {
     ]
 }
 
-/// Median seconds and the file's size, or why the tool could not run.
-fn measure(tool: &Tool, display: &str, dir: &Path, runs: usize) -> Result<(f64, u64), String> {
+/// Median seconds and the file's size, or why the tool could not run
+/// (with `env` set: the desktop it captures).
+pub(crate) fn measure(
+    tool: &Tool,
+    env: &[(&str, String)],
+    dir: &Path,
+    runs: usize,
+) -> Result<(f64, u64), String> {
     let out = dir.join(format!("{}.png", tool.name.replace(' ', "-")));
     let args: Vec<String> = tool
         .args
@@ -147,7 +153,7 @@ fn measure(tool: &Tool, display: &str, dir: &Path, runs: usize) -> Result<(f64, 
         let t = Instant::now();
         let done = Command::new(&tool.program)
             .args(&args)
-            .env("DISPLAY", display)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .output()
             .map_err(|e| format!("{}: {e}", tool.program))?;
         times.push(t.elapsed().as_secs_f64());
@@ -183,7 +189,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
         let mut scrot = None;
         for tool in tools(&dropcast) {
-            match measure(&tool, &x.display, dir, runs) {
+            match measure(&tool, &[("DISPLAY", x.display.clone())], dir, runs) {
                 Ok((secs, size)) => {
                     let (t0, s0) = *scrot.get_or_insert((secs, size));
                     if tool.name == "dropcast shot" {
@@ -223,7 +229,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// Whether dropcast's last file holds exactly the scene's pixels.
-fn matches_scene(dir: &Path, scene: &Path) -> Option<bool> {
+pub(crate) fn matches_scene(dir: &Path, scene: &Path) -> Option<bool> {
     let ours = image::open(dir.join("dropcast-shot.png")).ok()?.to_rgb8();
     let shown = image::open(scene).ok()?.to_rgb8();
     Some(ours == shown)

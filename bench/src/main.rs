@@ -45,6 +45,8 @@ mod record;
 mod server;
 mod soak;
 mod startup;
+#[cfg(target_os = "linux")]
+mod wayland;
 
 use std::process::ExitCode;
 
@@ -60,6 +62,8 @@ async fn main() -> ExitCode {
         Some("app") => tokio::task::block_in_place(|| app::run(&args[1..])),
         Some("record") => tokio::task::block_in_place(|| record::run(&args[1..])),
         Some("startup") => tokio::task::block_in_place(|| startup::run(&args[1..])),
+        #[cfg(target_os = "linux")]
+        Some("wayland") => tokio::task::block_in_place(|| wayland::run(&args[1..])),
         Some("summary") => summary(&args[1..]).await,
         // One upload against a running server, for profiling by hand.
         Some("upload-once") => server::upload_once_cli(&args[1..]).await,
@@ -73,6 +77,7 @@ async fn main() -> ExitCode {
                   dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]\n       \
                   dropcast-bench startup --bin-dir DIR [--runs N]\n       \
+                  dropcast-bench wayland --dropcast-bin PATH [--runs N]\n       \
                   dropcast-bench summary --bin-dir DIR"
                 .into(),
         ),
@@ -127,7 +132,7 @@ async fn summary(args: &[String]) -> Result<(), String> {
     let mut failed = Vec::new();
     let started = std::time::Instant::now();
     type Bench = fn(&[String]) -> Result<(), String>;
-    let blocking: [(&str, Bench, Vec<String>); 4] = [
+    let mut blocking: Vec<(&str, Bench, Vec<String>)> = vec![
         (
             "startup",
             startup::run,
@@ -172,6 +177,12 @@ async fn summary(args: &[String]) -> Result<(), String> {
             ]),
         ),
     ];
+    #[cfg(target_os = "linux")]
+    blocking.push((
+        "wayland",
+        wayland::run,
+        s(&["--dropcast-bin", &dropcast, "--runs", "3"]),
+    ));
     for (name, run, args) in blocking {
         println!("\n=== {name} ===");
         if let Err(e) = tokio::task::block_in_place(|| run(&args)) {

@@ -50,6 +50,10 @@ const BENCHES: &[(&str, &[&str])] = &[
         ],
     ),
     ("startup", &["hyperfine", "scrot"]),
+    (
+        "wayland",
+        &["sway", "swaybg", "grim", "imagemagick", "fonts-dejavu-core"],
+    ),
 ];
 
 /// Every program the benchmarks start (the CLI starts the clipboard
@@ -123,6 +127,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 &hello,
             ],
             "pages" | "jobs" => vec![name, "--server-bin", &server],
+            "wayland" => vec![name, "--dropcast-bin", &dropcast],
             "capture" | "record" => {
                 vec![name, "--dropcast-bin", &dropcast, "--server-bin", &server]
             }
