@@ -382,3 +382,115 @@ fn shots_through_the_screenshot_portal_are_the_screen_s_pixels_too() {
         "region",
     );
 }
+
+/// What `swaymsg` line, and which wtype keys, a status in the app's
+/// hotkey file tells the user to bind.
+fn sway_line_of(status: &str) -> (String, Vec<String>) {
+    let line = &status[status
+        .find("bindsym ")
+        .unwrap_or_else(|| panic!("{status}"))..];
+    let keys = line.split(' ').nth(1).unwrap();
+    let mut press = Vec::new();
+    let mut release = Vec::new();
+    let parts: Vec<&str> = keys.split('+').collect();
+    let (key, modifiers) = parts.split_last().unwrap();
+    for m in modifiers {
+        let m = match *m {
+            "Ctrl" => "ctrl",
+            "Shift" => "shift",
+            "Mod1" => "alt",
+            "Mod4" => "logo",
+            other => panic!("modifier {other}"),
+        };
+        press.extend(["-M".to_string(), m.to_string()]);
+        release.extend(["-m".to_string(), m.to_string()]);
+    }
+    press.extend(["-k".to_string(), key.to_string()]);
+    press.extend(release);
+    (line.to_string(), press)
+}
+
+#[test]
+fn on_sway_the_app_gives_the_exact_binding_and_the_bound_keys_share_the_screen() {
+    let desk = Desk::new();
+    let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+    let bus = SessionBus::start();
+    let env = desk.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([
+        ("DROPCAST_CREDENTIALS", "file"),
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
+    ]);
+    desk.home.json(
+        &["--json", "login", "--server", &server.url, "--token-stdin"],
+        &server.owner_token,
+        &env,
+    );
+    let log = desk.files.path().join("app.log");
+    let mut app = desk.home.command("dropcast-app");
+    app.envs(env.iter().copied())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let _app = Running(app.spawn().unwrap());
+    wait_up_to(
+        std::time::Duration::from_secs(30),
+        "the app to start",
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("dropcast-app: ready")
+        },
+    );
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(!said.contains("Hotkeys still work"), "{said}");
+    // The app says, for each action, the line to add to sway's config;
+    // it does not claim the keys work.
+    let statuses = std::fs::read_dir(desk.sway.dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".hotkeys.json"))
+        .expect("the app wrote its hotkeys' statuses");
+    let statuses: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(statuses.path()).unwrap()).unwrap();
+    let screen = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "screen")
+        .unwrap_or_else(|| panic!("{statuses}"));
+    assert_eq!(screen["ok"], false, "{screen}");
+    let error = screen["error"].as_str().unwrap();
+    assert!(error.contains("--capture screen"), "{error}");
+    // The user adds it, and presses the keys.
+    let (line, keys) = sway_line_of(error);
+    desk.sway.msg(&line);
+    let pressed = desk
+        .sway
+        .command("wtype")
+        .args(&keys)
+        .status()
+        .expect("wtype is installed (cargo xtask test installs it)");
+    assert!(pressed.success());
+    let mut link = String::new();
+    wait_up_to(std::time::Duration::from_secs(30), "the link", || {
+        let pasted = desk
+            .sway
+            .command("wl-paste")
+            .arg("--no-newline")
+            .output()
+            .unwrap();
+        link = String::from_utf8_lossy(&pasted.stdout).into_owned();
+        link.starts_with(&server.url)
+    });
+    wait_up_to(std::time::Duration::from_secs(30), "the upload", || {
+        reqwest::blocking::get(format!("{link}/raw")).is_ok_and(|r| r.status() == 200)
+    });
+    let bytes = reqwest::blocking::get(format!("{link}/raw"))
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_same(
+        &image::load_from_memory(&bytes).unwrap().to_rgb8(),
+        &desk.shown,
+        "the screen shared by the bound keys",
+    );
+}

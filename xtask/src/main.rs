@@ -133,6 +133,8 @@ const TEST_PACKAGES: &[&str] = &[
     "swaybg",
     "grim",
     "wl-clipboard",
+    // Presses keys on sway (its virtual keyboard), as a user does.
+    "wtype",
     // The desktop portal, with the wlroots backend (Screenshot), and a
     // stand-in for the Access dialog (tests/helpers/portal-access.py),
     // for captures through the Screenshot portal as on GNOME and KDE.

@@ -31,6 +31,19 @@ fn command_of(action: &str) -> Option<Command> {
     })
 }
 
+/// What to say on Wayland, where the desktop binds keys, not programs:
+/// how to bind `action` there (on sway, the exact line).
+fn wayland_binding(action: &str, keys: &str) -> String {
+    let program = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "dropcast-app".into());
+    let on_sway = std::env::var_os("SWAYSOCK").is_some()
+        || std::env::var("XDG_CURRENT_DESKTOP")
+            .is_ok_and(|d| d.to_ascii_lowercase().contains("sway"));
+    dropcast_hotkeys::desktop_binding(action, keys, &program, on_sway)
+        .unwrap_or_else(|| format!("no such action: {action}"))
+}
+
 impl Hotkeys {
     pub fn new(tx: mpsc::UnboundedSender<Request>) -> Hotkeys {
         let held: Arc<Mutex<Vec<(HotKey, Command)>>> = Arc::default();
@@ -75,10 +88,7 @@ impl Hotkeys {
                     command_of(action).ok_or_else(|| format!("no such action: {action}"))?;
                 let key = dropcast_hotkeys::parse(keys)?;
                 if wayland {
-                    return Err("global hotkeys are not available on Wayland; bind \
-                         `dropcast-app --capture area` (or screen, window) in your desktop's \
-                         keyboard settings"
-                        .to_string());
+                    return Err(wayland_binding(action, keys));
                 }
                 let manager = self
                     .manager

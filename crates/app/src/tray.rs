@@ -73,9 +73,15 @@ impl Tray {
             state: MenuState::default(),
         };
         if let Err(e) = tray.show() {
+            // On Wayland the desktop binds the keys, not this program.
+            let keys = if std::env::var_os("WAYLAND_DISPLAY").is_some() {
+                "Keys bound in the desktop's settings still work."
+            } else {
+                "Hotkeys still work."
+            };
             eprintln!(
                 "dropcast-app: no tray icon yet ({e}); is a tray (StatusNotifierItem host) \
-                 running? Trying again while it is not. Hotkeys still work."
+                 running? Trying again while it is not. {keys}"
             );
         }
         tray

@@ -2,6 +2,11 @@
 //! saving) and the tray app (before registering): each is modifiers and
 //! one key ("Ctrl+Shift+4"), and no two actions share keys however they
 //! are written.
+//!
+//! Where a program cannot take global hotkeys itself (Wayland without the
+//! GlobalShortcuts portal), [`desktop_binding`] says how to bind an
+//! action in the desktop's own settings: the command to run, and on sway
+//! the exact `bindsym` line.
 
 use dropcast_client::settings::Hotkeys;
 use global_hotkey::hotkey::HotKey;
@@ -39,9 +44,102 @@ pub fn problems(hotkeys: &Hotkeys) -> Vec<Problem> {
     problems
 }
 
+/// The arguments of `dropcast-app` that do `action` (a running tray app
+/// is handed them).
+pub fn app_arguments(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "screen" => "--capture screen",
+        "area" => "--capture area",
+        "window" => "--capture window",
+        "record" => "--record screen",
+        "upload" => "--open drop",
+        _ => return None,
+    })
+}
+
+/// `keys` as sway's `bindsym` writes them: its modifier names (Mod1 is
+/// Alt, Mod4 the Super key) and XKB key names.
+pub fn sway_keys(keys: &str) -> String {
+    keys.split('+')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            let lower = k.to_ascii_lowercase();
+            match lower.as_str() {
+                "ctrl" | "control" | "cmdorctrl" | "commandorcontrol" => "Ctrl".to_string(),
+                "shift" => "Shift".to_string(),
+                "alt" | "option" => "Mod1".to_string(),
+                "super" | "meta" | "cmd" | "command" | "win" => "Mod4".to_string(),
+                "printscreen" | "print" => "Print".to_string(),
+                "space" => "space".to_string(),
+                "enter" | "return" => "Return".to_string(),
+                "escape" | "esc" => "Escape".to_string(),
+                "tab" => "Tab".to_string(),
+                _ => {
+                    let key = lower
+                        .strip_prefix("key")
+                        .or_else(|| lower.strip_prefix("digit"))
+                        .filter(|rest| rest.len() == 1)
+                        .unwrap_or(k);
+                    if key.len() == 1 {
+                        key.to_ascii_lowercase()
+                    } else {
+                        key.to_string()
+                    }
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// How to bind `action` on `keys` in the desktop's own settings, for
+/// `program` (the tray app's path): on sway (`on_sway`), the exact line
+/// for its config; elsewhere, the command and the keys.
+pub fn desktop_binding(action: &str, keys: &str, program: &str, on_sway: bool) -> Option<String> {
+    let args = app_arguments(action)?;
+    Some(if on_sway {
+        format!(
+            "this desktop gives programs no global hotkeys; add this line to sway's config \
+             (~/.config/sway/config) and run `swaymsg reload`: bindsym {} exec {program} {args}",
+            sway_keys(keys)
+        )
+    } else {
+        format!(
+            "this desktop gives programs no global hotkeys; in its keyboard settings, bind \
+             {} to the command `{program} {args}`",
+            keys.trim()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sway_gets_the_exact_bindsym_line_for_each_action() {
+        assert_eq!(
+            desktop_binding("area", "Ctrl+Shift+4", "/usr/bin/dropcast-app", true)
+                .unwrap()
+                .rsplit(": ")
+                .next()
+                .unwrap(),
+            "bindsym Ctrl+Shift+4 exec /usr/bin/dropcast-app --capture area"
+        );
+        assert_eq!(sway_keys("Alt+Super+KeyR"), "Mod1+Mod4+r");
+        assert_eq!(
+            sway_keys("control + shift + PrintScreen"),
+            "Ctrl+Shift+Print"
+        );
+        assert_eq!(sway_keys("Ctrl+Digit5"), "Ctrl+5");
+        assert_eq!(sway_keys("Ctrl+F12"), "Ctrl+F12");
+        let elsewhere = desktop_binding("record", "Ctrl+Shift+5", "dropcast-app", false).unwrap();
+        assert!(
+            elsewhere.contains("bind Ctrl+Shift+5 to the command `dropcast-app --record screen`")
+        );
+        assert!(desktop_binding("nonsense", "Ctrl+1", "x", true).is_none());
+    }
 
     fn set(screen: &str, area: &str) -> Hotkeys {
         Hotkeys {
