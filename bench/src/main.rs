@@ -132,7 +132,7 @@ async fn summary(args: &[String]) -> Result<(), String> {
     let mut failed = Vec::new();
     let started = std::time::Instant::now();
     type Bench = fn(&[String]) -> Result<(), String>;
-    let mut blocking: Vec<(&str, Bench, Vec<String>)> = vec![
+    let blocking: Vec<(&str, Bench, Vec<String>)> = vec![
         (
             "startup",
             startup::run,
@@ -177,12 +177,17 @@ async fn summary(args: &[String]) -> Result<(), String> {
             ]),
         ),
     ];
+    // The Wayland bench runs on sway, on Linux only.
     #[cfg(target_os = "linux")]
-    blocking.push((
-        "wayland",
-        wayland::run,
-        s(&["--dropcast-bin", &dropcast, "--runs", "3"]),
-    ));
+    let blocking = [
+        blocking,
+        vec![(
+            "wayland",
+            wayland::run as Bench,
+            s(&["--dropcast-bin", &dropcast, "--runs", "3"]),
+        )],
+    ]
+    .concat();
     for (name, run, args) in blocking {
         println!("\n=== {name} ===");
         if let Err(e) = tokio::task::block_in_place(|| run(&args)) {
