@@ -46,7 +46,10 @@ pub(crate) fn screenshot() -> Result<RgbaImage> {
     .map_err(|e| failed("connecting", e))?;
     // The request's object path is known before the call (the sender's
     // name and our token), so its answer cannot be missed.
-    let token = format!("dropcast{}", std::process::id());
+    // Unique per call: a long-lived process (the tray app) asks again.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let token = format!("dropcast{}_{call}", std::process::id());
     let sender = conn
         .unique_name()
         .ok_or_else(|| failed("connecting", "the bus gave no name"))?
