@@ -25,7 +25,7 @@ use image::RgbaImage;
 use serde::{Deserialize, Serialize};
 
 #[cfg(target_os = "linux")]
-mod portal;
+pub mod portal;
 pub mod recording;
 pub mod stream;
 #[cfg(target_os = "linux")]

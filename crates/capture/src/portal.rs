@@ -1,4 +1,6 @@
-//! The Screenshot portal (`org.freedesktop.portal.Screenshot`), for
+//! The desktop portal (xdg-desktop-portal): [`request`], how every portal
+//! call is made and answered (the tray app's GlobalShortcuts use it too),
+//! and the Screenshot portal (`org.freedesktop.portal.Screenshot`), for
 //! Wayland desktops without wlroots' screencopy (GNOME, KDE).
 //!
 //! One non-interactive `Screenshot` call: the portal writes the whole
@@ -32,76 +34,102 @@ fn failed(what: &str, e: impl std::fmt::Display) -> CaptureError {
     CaptureError::Platform(format!("the Screenshot portal: {what}: {e}"))
 }
 
-/// The whole desktop, as the portal hands it over: all monitors in one
-/// image, in physical pixels.
-pub(crate) fn screenshot() -> Result<RgbaImage> {
-    let conn =
-        zbus::blocking::Connection::session().map_err(|e| failed("no D-Bus session bus", e))?;
-    let portal = zbus::blocking::Proxy::new(
-        &conn,
-        DESTINATION,
-        PATH,
-        "org.freedesktop.portal.Screenshot",
-    )
-    .map_err(|e| failed("connecting", e))?;
-    // The request's object path is known before the call (the sender's
-    // name and our token), so its answer cannot be missed.
-    // Unique per call: a long-lived process (the tray app) asks again.
-    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let token = format!("dropcast{}_{call}", std::process::id());
+/// A portal request: `method` of `interface` called with `args` (whose
+/// last member is the options, which must hold `handle_token`), and the
+/// results its `Request` answers with. The request's object path is known
+/// before the call (the sender's name and the token), so the answer is
+/// listened for first and cannot be missed. A refusal by the user is
+/// [`Refused`], another failure an error saying what failed.
+pub fn request<B>(
+    conn: &zbus::blocking::Connection,
+    interface: &str,
+    method: &str,
+    token: &str,
+    args: &B,
+) -> std::result::Result<HashMap<String, OwnedValue>, RequestError>
+where
+    B: serde::Serialize + zbus::zvariant::DynamicType,
+{
     let sender = conn
         .unique_name()
-        .ok_or_else(|| failed("connecting", "the bus gave no name"))?
+        .ok_or(RequestError::Failed("the bus gave no name".into()))?
         .trim_start_matches(':')
         .replace('.', "_");
     let request_path = format!("{PATH}/request/{sender}/{token}");
+    let failed = |e: zbus::Error| RequestError::Failed(e.to_string());
     let request = zbus::blocking::Proxy::new(
-        &conn,
+        conn,
         DESTINATION,
         request_path.as_str(),
         "org.freedesktop.portal.Request",
     )
-    .map_err(|e| failed("connecting", e))?;
-    let mut answers = request
-        .receive_signal("Response")
-        .map_err(|e| failed("waiting for its answer", e))?;
-    let mut options: HashMap<&str, Value> = HashMap::new();
-    options.insert("handle_token", Value::from(token.as_str()));
-    options.insert("interactive", Value::from(false));
-    let called: zbus::Result<zbus::zvariant::OwnedObjectPath> =
-        portal.call("Screenshot", &("", options));
-    if let Err(e) = called {
-        return Err(missing_or(e));
-    }
+    .map_err(failed)?;
+    let mut answers = request.receive_signal("Response").map_err(failed)?;
+    let portal = zbus::blocking::Proxy::new(conn, DESTINATION, PATH, interface).map_err(failed)?;
+    let _: zbus::zvariant::OwnedObjectPath = portal
+        .call(method, args)
+        .map_err(|e| RequestError::Call(e.to_string()))?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(answers.next());
     });
     let message = rx
         .recv_timeout(ANSWER_WITHIN)
-        .map_err(|_| failed("no answer", "it did not answer within 2 minutes"))?
-        .ok_or_else(|| failed("no answer", "the bus closed"))?;
+        .map_err(|_| RequestError::Failed("no answer within 2 minutes".into()))?
+        .ok_or(RequestError::Failed("the bus closed".into()))?;
     let (response, results): (u32, HashMap<String, OwnedValue>) = message
         .body()
         .deserialize()
-        .map_err(|e| failed("reading its answer", e))?;
+        .map_err(|e| RequestError::Failed(format!("reading its answer: {e}")))?;
     match response {
-        0 => {}
-        1 => {
-            return Err(CaptureError::Platform(
-                "the screenshot was not allowed (the desktop's dialog was refused); allow \
-                 Dropcast to take screenshots in the desktop's privacy settings"
-                    .into(),
-            ))
-        }
-        _ => {
-            return Err(failed(
-                "it failed",
-                "the desktop could not take the screenshot",
-            ))
-        }
+        0 => Ok(results),
+        1 => Err(RequestError::Refused),
+        _ => Err(RequestError::Failed("the desktop could not do it".into())),
     }
+}
+
+/// Why a portal request came to nothing.
+#[derive(Debug)]
+pub enum RequestError {
+    /// The call itself failed, most often as there is no such portal.
+    Call(String),
+    /// The user said no.
+    Refused,
+    Failed(String),
+}
+
+/// A token for a request or session, unique in this process.
+pub fn token() -> String {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("dropcast{}_{call}", std::process::id())
+}
+
+/// The whole desktop, as the portal hands it over: all monitors in one
+/// image, in physical pixels.
+pub(crate) fn screenshot() -> Result<RgbaImage> {
+    let conn =
+        zbus::blocking::Connection::session().map_err(|e| failed("no D-Bus session bus", e))?;
+    let token = token();
+    let mut options: HashMap<&str, Value> = HashMap::new();
+    options.insert("handle_token", Value::from(token.as_str()));
+    options.insert("interactive", Value::from(false));
+    let results = request(
+        &conn,
+        "org.freedesktop.portal.Screenshot",
+        "Screenshot",
+        &token,
+        &("", options),
+    )
+    .map_err(|e| match e {
+        RequestError::Call(text) => missing(text),
+        RequestError::Refused => CaptureError::Platform(
+            "the screenshot was not allowed (the desktop's dialog was refused); allow \
+             Dropcast to take screenshots in the desktop's privacy settings"
+                .into(),
+        ),
+        RequestError::Failed(text) => failed("it failed", text),
+    })?;
     let uri: String = results
         .get("uri")
         .and_then(|v| v.downcast_ref::<String>().ok())
@@ -120,8 +148,7 @@ pub(crate) fn screenshot() -> Result<RgbaImage> {
 }
 
 /// What to say when the call itself fails: most often there is no portal.
-fn missing_or(e: zbus::Error) -> CaptureError {
-    let text = e.to_string();
+fn missing(text: String) -> CaptureError {
     if text.contains("ServiceUnknown")
         || text.contains("UnknownInterface")
         || text.contains("UnknownMethod")
