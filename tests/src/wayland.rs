@@ -223,6 +223,17 @@ impl Sway {
     /// Starts the portal for this session, and waits until it offers
     /// Screenshot.
     pub fn start_portal(&self) -> Portal {
+        self.start_portal_with(false)
+    }
+
+    /// [`Sway::start_portal`], with GlobalShortcuts too: a stand-in for a
+    /// desktop's backend (`tests/helpers/portal-shortcuts.py`) that binds
+    /// what it is asked to, and that [`Portal::press`] plays the user of.
+    pub fn start_portal_with_shortcuts(&self) -> Portal {
+        self.start_portal_with(true)
+    }
+
+    fn start_portal_with(&self, shortcuts: bool) -> Portal {
         let dir = self.dir.path();
         let portals = dir.join("portals");
         std::fs::create_dir_all(&portals).unwrap();
@@ -237,6 +248,14 @@ impl Sway {
              Interfaces=org.freedesktop.impl.portal.Access;\nUseIn=sway\n",
         )
         .unwrap();
+        if shortcuts {
+            std::fs::write(
+                portals.join("dropcasttestkeys.portal"),
+                "[portal]\nDBusName=org.freedesktop.impl.portal.desktop.dropcasttestkeys\n\
+                 Interfaces=org.freedesktop.impl.portal.GlobalShortcuts;\nUseIn=sway\n",
+            )
+            .unwrap();
+        }
         let bus = format!("unix:path={}", dir.join("bus").display());
         let log = |name: &str| std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
         let start = |cmd: &mut Command, name: &str| {
@@ -277,6 +296,13 @@ impl Sway {
             Command::new("/usr/libexec/xdg-desktop-portal-wlr").arg("-r"),
             "xdg-desktop-portal-wlr",
         ));
+        if shortcuts {
+            let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/portal-shortcuts.py");
+            processes.push(start(
+                Command::new("/usr/bin/python3").arg(helper),
+                "portal-shortcuts",
+            ));
+        }
         let has = |name: &str, what: &str| {
             Command::new("dbus-send")
                 .args(["--session", "--print-reply", &format!("--dest={name}")])
@@ -293,6 +319,11 @@ impl Sway {
                 "org.freedesktop.impl.portal.desktop.dropcasttest",
                 "impl.portal.Access",
             ) && has("org.freedesktop.impl.portal.desktop.wlr", "Screenshot")
+                && (!shortcuts
+                    || has(
+                        "org.freedesktop.impl.portal.desktop.dropcasttestkeys",
+                        "GlobalShortcuts",
+                    ))
         });
         processes.push(start(
             Command::new("/usr/libexec/xdg-desktop-portal").arg("-r"),
@@ -306,5 +337,42 @@ impl Sway {
             bus,
             _processes: processes,
         }
+    }
+}
+
+impl Portal {
+    /// The user presses the keys of shortcut `id` (the stand-in backend
+    /// signals Activated); how many sessions had it bound.
+    pub fn press(&self, id: &str) -> u32 {
+        self.test_call(&["org.dropcast.Test.Press", &format!("string:{id}")])
+    }
+
+    /// The user gives shortcut `id` other keys in the desktop's settings.
+    pub fn rebind(&self, id: &str, trigger: &str) -> u32 {
+        self.test_call(&[
+            "org.dropcast.Test.Rebind",
+            &format!("string:{id}"),
+            &format!("string:{trigger}"),
+        ])
+    }
+
+    fn test_call(&self, call: &[&str]) -> u32 {
+        let out = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.impl.portal.desktop.dropcasttestkeys",
+                "/org/freedesktop/portal/desktop",
+            ])
+            .args(call)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .output()
+            .unwrap();
+        let reply = String::from_utf8_lossy(&out.stdout);
+        reply
+            .split("uint32 ")
+            .nth(1)
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the stand-in backend answered {reply:?}"))
     }
 }

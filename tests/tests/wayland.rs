@@ -410,53 +410,103 @@ fn sway_line_of(status: &str) -> (String, Vec<String>) {
     (line.to_string(), press)
 }
 
+/// The tray app on a desk, signed in to its own server, on `bus`.
+struct App {
+    server: Server,
+    log: std::path::PathBuf,
+    _app: Running,
+}
+
+impl Desk {
+    fn start_app(&self, bus: &str) -> App {
+        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+        let env = self.env();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend([
+            ("DROPCAST_CREDENTIALS", "file"),
+            ("DBUS_SESSION_BUS_ADDRESS", bus),
+        ]);
+        self.home.json(
+            &["--json", "login", "--server", &server.url, "--token-stdin"],
+            &server.owner_token,
+            &env,
+        );
+        let log = self.files.path().join("app.log");
+        let mut app = self.home.command("dropcast-app");
+        app.envs(env.iter().copied())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let app = Running(app.spawn().unwrap());
+        wait_up_to(
+            std::time::Duration::from_secs(30),
+            "the app to start",
+            || {
+                std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains("dropcast-app: ready")
+            },
+        );
+        App {
+            server,
+            log,
+            _app: app,
+        }
+    }
+
+    /// The app's hotkey statuses, as the settings window reads them.
+    fn hotkey_statuses(&self) -> Vec<serde_json::Value> {
+        let file = std::fs::read_dir(self.sway.dir.path())
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".hotkeys.json"))
+            .expect("the app wrote its hotkeys' statuses");
+        let statuses: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+        statuses.as_array().unwrap().clone()
+    }
+
+    /// Waits for a link to `app`'s server on the clipboard, then checks the
+    /// bytes behind it are the screen.
+    fn shared_screen(&self, app: &App, what: &str) {
+        let mut link = String::new();
+        wait_up_to(std::time::Duration::from_secs(30), "the link", || {
+            let pasted = self
+                .sway
+                .command("wl-paste")
+                .arg("--no-newline")
+                .output()
+                .unwrap();
+            link = String::from_utf8_lossy(&pasted.stdout).into_owned();
+            link.starts_with(&app.server.url)
+        });
+        wait_up_to(std::time::Duration::from_secs(30), "the upload", || {
+            reqwest::blocking::get(format!("{link}/raw")).is_ok_and(|r| r.status() == 200)
+        });
+        let bytes = reqwest::blocking::get(format!("{link}/raw"))
+            .unwrap()
+            .bytes()
+            .unwrap();
+        assert_same(
+            &image::load_from_memory(&bytes).unwrap().to_rgb8(),
+            &self.shown,
+            what,
+        );
+    }
+}
+
 #[test]
 fn on_sway_the_app_gives_the_exact_binding_and_the_bound_keys_share_the_screen() {
     let desk = Desk::new();
-    let server = Server::start(&workspace_bin("dropcast-server"), &[]);
     let bus = SessionBus::start();
-    let env = desk.env();
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    env.extend([
-        ("DROPCAST_CREDENTIALS", "file"),
-        ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
-    ]);
-    desk.home.json(
-        &["--json", "login", "--server", &server.url, "--token-stdin"],
-        &server.owner_token,
-        &env,
-    );
-    let log = desk.files.path().join("app.log");
-    let mut app = desk.home.command("dropcast-app");
-    app.envs(env.iter().copied())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let _app = Running(app.spawn().unwrap());
-    wait_up_to(
-        std::time::Duration::from_secs(30),
-        "the app to start",
-        || {
-            std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("dropcast-app: ready")
-        },
-    );
-    let said = std::fs::read_to_string(&log).unwrap();
+    let app = desk.start_app(&bus.address);
+    let said = std::fs::read_to_string(&app.log).unwrap();
     assert!(!said.contains("Hotkeys still work"), "{said}");
     // The app says, for each action, the line to add to sway's config;
     // it does not claim the keys work.
-    let statuses = std::fs::read_dir(desk.sway.dir.path())
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().ends_with(".hotkeys.json"))
-        .expect("the app wrote its hotkeys' statuses");
-    let statuses: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(statuses.path()).unwrap()).unwrap();
+    let statuses = desk.hotkey_statuses();
     let screen = statuses
-        .as_array()
-        .unwrap()
         .iter()
         .find(|s| s["action"] == "screen")
-        .unwrap_or_else(|| panic!("{statuses}"));
+        .unwrap_or_else(|| panic!("{statuses:?}"));
     assert_eq!(screen["ok"], false, "{screen}");
     let error = screen["error"].as_str().unwrap();
     assert!(error.contains("--capture screen"), "{error}");
@@ -470,27 +520,35 @@ fn on_sway_the_app_gives_the_exact_binding_and_the_bound_keys_share_the_screen()
         .status()
         .expect("wtype is installed (cargo xtask test installs it)");
     assert!(pressed.success());
-    let mut link = String::new();
-    wait_up_to(std::time::Duration::from_secs(30), "the link", || {
-        let pasted = desk
-            .sway
-            .command("wl-paste")
-            .arg("--no-newline")
-            .output()
-            .unwrap();
-        link = String::from_utf8_lossy(&pasted.stdout).into_owned();
-        link.starts_with(&server.url)
+    desk.shared_screen(&app, "the screen shared by the bound keys");
+}
+
+#[test]
+fn with_the_global_shortcuts_portal_every_action_is_bound_and_a_press_shares_the_screen() {
+    let desk = Desk::new();
+    let portal = desk.sway.start_portal_with_shortcuts();
+    let app = desk.start_app(&portal.bus);
+    // Every action bound in one call, on the triggers the desktop chose
+    // (this one takes the preferred keys, in the portal's own format).
+    let statuses = desk.hotkey_statuses();
+    assert_eq!(statuses.len(), 5, "{statuses:?}");
+    for status in &statuses {
+        assert_eq!(status["ok"], true, "{status}");
+    }
+    let keys_of = |statuses: &[serde_json::Value], action: &str| {
+        statuses
+            .iter()
+            .find(|s| s["action"] == action)
+            .map(|s| s["keys"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(keys_of(&statuses, "screen"), "CTRL+SHIFT+3");
+    assert_eq!(keys_of(&statuses, "window"), "CTRL+SHIFT+w");
+    assert_eq!(portal.press("screen"), 1, "one session bound it");
+    desk.shared_screen(&app, "the screen shared by the portal's shortcut");
+    // The user changes the keys in the desktop: Settings shows them.
+    assert_eq!(portal.rebind("screen", "LOGO+s"), 1);
+    wait_until("the new keys in the statuses", || {
+        keys_of(&desk.hotkey_statuses(), "screen") == "LOGO+s"
     });
-    wait_up_to(std::time::Duration::from_secs(30), "the upload", || {
-        reqwest::blocking::get(format!("{link}/raw")).is_ok_and(|r| r.status() == 200)
-    });
-    let bytes = reqwest::blocking::get(format!("{link}/raw"))
-        .unwrap()
-        .bytes()
-        .unwrap();
-    assert_same(
-        &image::load_from_memory(&bytes).unwrap().to_rgb8(),
-        &desk.shown,
-        "the screen shared by the bound keys",
-    );
 }

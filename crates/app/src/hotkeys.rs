@@ -1,5 +1,7 @@
 //! The global hotkeys from the settings, registered with global-hotkey
-//! (X11 key grabs) and registered again when the settings change. Which
+//! (X11 key grabs), or on Wayland bound through the desktop's
+//! GlobalShortcuts portal ([`crate::shortcuts`]), and again when the
+//! settings change. Which
 //! ones could not be had, and why, is said on stderr and written for the
 //! settings window ([`resident::hotkey_status_path`]); the menu works
 //! either way.
@@ -17,6 +19,12 @@ use crate::Request;
 pub struct Hotkeys {
     manager: Result<GlobalHotKeyManager, String>,
     held: Arc<Mutex<Vec<(HotKey, Command)>>>,
+    /// Where activations of the portal's shortcuts go.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    tx: mpsc::UnboundedSender<Request>,
+    /// The GlobalShortcuts portal on Wayland, once asked for.
+    #[cfg(target_os = "linux")]
+    portal: Option<Result<crate::shortcuts::Shortcuts, String>>,
 }
 
 /// What a hotkey does, by the settings' action name.
@@ -46,6 +54,7 @@ fn wayland_binding(action: &str, keys: &str) -> String {
 
 impl Hotkeys {
     pub fn new(tx: mpsc::UnboundedSender<Request>) -> Hotkeys {
+        let portal_tx = tx.clone();
         let held: Arc<Mutex<Vec<(HotKey, Command)>>> = Arc::default();
         let lookup = held.clone();
         GlobalHotKeyEvent::set_event_handler(Some(move |e: GlobalHotKeyEvent| {
@@ -58,6 +67,9 @@ impl Hotkeys {
             }
         }));
         Hotkeys {
+            tx: portal_tx,
+            #[cfg(target_os = "linux")]
+            portal: None,
             manager: GlobalHotKeyManager::new().map_err(|e| e.to_string()),
             held,
         }
@@ -78,6 +90,27 @@ impl Hotkeys {
         let mut held = Vec::new();
         let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
         let problems = dropcast_hotkeys::problems(wanted);
+        // On Wayland the desktop's GlobalShortcuts portal, where it has one;
+        // else each action says how to bind it in the desktop.
+        #[cfg(target_os = "linux")]
+        if wayland && problems.is_empty() {
+            let tx = self.tx.clone();
+            let portal = self
+                .portal
+                .get_or_insert_with(|| crate::shortcuts::Shortcuts::connect(tx));
+            match portal.as_mut().map(|p| p.bind(wanted, command_of)) {
+                Ok(Ok(statuses)) => {
+                    write_statuses(&statuses);
+                    return statuses;
+                }
+                Ok(Err(e)) => {
+                    eprintln!("dropcast-app: no global shortcuts from the desktop: {e}");
+                }
+                Err(e) => {
+                    eprintln!("dropcast-app: no global shortcuts from the desktop: {e}");
+                }
+            }
+        }
         let mut statuses = Vec::new();
         for (action, keys) in wanted.bound() {
             let outcome = (|| {
@@ -114,11 +147,16 @@ impl Hotkeys {
             });
         }
         *self.held.lock().expect("hotkey table") = held;
-        let path = resident::hotkey_status_path();
-        let json = serde_json::to_vec_pretty(&statuses).expect("statuses serialize");
-        if let Err(e) = std::fs::write(&path, json) {
-            eprintln!("dropcast-app: cannot write {}: {e}", path.display());
-        }
+        write_statuses(&statuses);
         statuses
+    }
+}
+
+/// Writes the hotkeys' statuses where the settings window reads them.
+pub(crate) fn write_statuses(statuses: &[HotkeyStatus]) {
+    let path = resident::hotkey_status_path();
+    let json = serde_json::to_vec_pretty(statuses).expect("statuses serialize");
+    if let Err(e) = std::fs::write(&path, json) {
+        eprintln!("dropcast-app: cannot write {}: {e}", path.display());
     }
 }

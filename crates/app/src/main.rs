@@ -11,6 +11,8 @@
 mod hotkeys;
 mod notify;
 mod picker;
+#[cfg(target_os = "linux")]
+mod shortcuts;
 mod tray;
 
 use std::sync::Arc;

@@ -57,19 +57,20 @@ pub fn app_arguments(action: &str) -> Option<&'static str> {
     })
 }
 
-/// `keys` as sway's `bindsym` writes them: its modifier names (Mod1 is
-/// Alt, Mod4 the Super key) and XKB key names.
-pub fn sway_keys(keys: &str) -> String {
+/// A modifier or a key of `keys` as XKB names it, with the modifier names
+/// `modifiers` gives (Ctrl, Shift, Alt, Super).
+fn xkb(keys: &str, modifiers: [&str; 4]) -> String {
+    let [ctrl, shift, alt, logo] = modifiers;
     keys.split('+')
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .map(|k| {
             let lower = k.to_ascii_lowercase();
             match lower.as_str() {
-                "ctrl" | "control" | "cmdorctrl" | "commandorcontrol" => "Ctrl".to_string(),
-                "shift" => "Shift".to_string(),
-                "alt" | "option" => "Mod1".to_string(),
-                "super" | "meta" | "cmd" | "command" | "win" => "Mod4".to_string(),
+                "ctrl" | "control" | "cmdorctrl" | "commandorcontrol" => ctrl.to_string(),
+                "shift" => shift.to_string(),
+                "alt" | "option" => alt.to_string(),
+                "super" | "meta" | "cmd" | "command" | "win" => logo.to_string(),
                 "printscreen" | "print" => "Print".to_string(),
                 "space" => "space".to_string(),
                 "enter" | "return" => "Return".to_string(),
@@ -91,6 +92,30 @@ pub fn sway_keys(keys: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("+")
+}
+
+/// `keys` as sway's `bindsym` writes them: its modifier names (Mod1 is
+/// Alt, Mod4 the Super key) and XKB key names.
+pub fn sway_keys(keys: &str) -> String {
+    xkb(keys, ["Ctrl", "Shift", "Mod1", "Mod4"])
+}
+
+/// `keys` as the GlobalShortcuts portal's `preferred_trigger` writes them
+/// (the XDG shortcuts format: `CTRL+SHIFT+a`).
+pub fn portal_trigger(keys: &str) -> String {
+    xkb(keys, ["CTRL", "SHIFT", "ALT", "LOGO"])
+}
+
+/// What an action does, as the desktop's list of shortcuts shows it.
+pub fn describe(action: &str) -> &'static str {
+    match action {
+        "screen" => "Capture the screen and share it",
+        "area" => "Capture an area and share it",
+        "window" => "Capture the window in front and share it",
+        "record" => "Record the screen (again: stop)",
+        "upload" => "Upload files",
+        _ => "Dropcast",
+    }
 }
 
 /// How to bind `action` on `keys` in the desktop's own settings, for
@@ -134,6 +159,8 @@ mod tests {
         );
         assert_eq!(sway_keys("Ctrl+Digit5"), "Ctrl+5");
         assert_eq!(sway_keys("Ctrl+F12"), "Ctrl+F12");
+        assert_eq!(portal_trigger("Ctrl+Shift+KeyW"), "CTRL+SHIFT+w");
+        assert_eq!(portal_trigger("Super+PrintScreen"), "LOGO+Print");
         let elsewhere = desktop_binding("record", "Ctrl+Shift+5", "dropcast-app", false).unwrap();
         assert!(
             elsewhere.contains("bind Ctrl+Shift+5 to the command `dropcast-app --record screen`")
