@@ -58,6 +58,7 @@ impl Shortcuts {
         proxy
             .get_property::<u32>("version")
             .map_err(|_| "this desktop has no GlobalShortcuts portal".to_string())?;
+        register_app_id(&conn);
         let bound = Arc::new(Mutex::new(Bound::default()));
         let mut activated = proxy
             .receive_signal("Activated")
@@ -193,6 +194,23 @@ impl Shortcuts {
         };
         Ok(statuses)
     }
+}
+
+/// The app id the desktop files our shortcuts under (GNOME wants one
+/// from a program that is not sandboxed; a desktop entry of the same name
+/// ships with the installers). The Registry appeared in xdg-desktop-portal
+/// 1.19; an older portal has none, and does without.
+const APP_ID: &str = "org.dropcast.app";
+
+fn register_app_id(conn: &zbus::blocking::Connection) {
+    let options: HashMap<&str, Value> = HashMap::new();
+    let _ = conn.call_method(
+        Some(DESTINATION),
+        PATH,
+        Some("org.freedesktop.host.portal.Registry"),
+        "Register",
+        &(APP_ID, options),
+    );
 }
 
 /// The desktop's own words for each bound shortcut's keys.
