@@ -77,7 +77,7 @@ async fn main() -> ExitCode {
                   dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]\n       \
                   dropcast-bench startup --bin-dir DIR [--runs N]\n       \
-                  dropcast-bench wayland --dropcast-bin PATH [--runs N]\n       \
+                  dropcast-bench wayland --dropcast-bin PATH [--runs N] [--seconds N]\n       \
                   dropcast-bench summary --bin-dir DIR"
                 .into(),
         ),
@@ -184,7 +184,14 @@ async fn summary(args: &[String]) -> Result<(), String> {
         vec![(
             "wayland",
             wayland::run as Bench,
-            s(&["--dropcast-bin", &dropcast, "--runs", "3"]),
+            s(&[
+                "--dropcast-bin",
+                &dropcast,
+                "--runs",
+                "3",
+                "--seconds",
+                "10",
+            ]),
         )],
     ]
     .concat();

@@ -31,18 +31,19 @@ const FPS: u32 = 30;
 
 /// CPU seconds (user + sys), peak RSS in bytes and wall seconds of a
 /// command, measured by GNU time.
-struct Cost {
-    cpu: f64,
-    rss: u64,
-    wall: f64,
+pub(crate) struct Cost {
+    pub(crate) cpu: f64,
+    pub(crate) rss: u64,
+    pub(crate) wall: f64,
 }
 
-/// Runs `program` under GNU time; its cost and its stdout.
-fn timed(
+/// Runs `program` under GNU time with `env` set (the desktop it
+/// records); its cost and its stdout.
+pub(crate) fn timed(
     dir: &Path,
     program: &str,
     args: &[&str],
-    display: &str,
+    env: &[(&str, String)],
 ) -> Result<(Cost, String), String> {
     let out = dir.join("time.txt");
     let run = Command::new("/usr/bin/time")
@@ -50,7 +51,7 @@ fn timed(
         .arg(&out)
         .args(["-f", "%U %S %M %e", program])
         .args(args)
-        .env("DISPLAY", display)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .map_err(|e| format!("/usr/bin/time (package time): {e}"))?;
     if !run.status.success() {
@@ -79,7 +80,7 @@ fn timed(
     Ok((cost, String::from_utf8_lossy(&run.stdout).into_owned()))
 }
 
-fn frames(path: &Path) -> Result<u64, String> {
+pub(crate) fn frames(path: &Path) -> Result<u64, String> {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -128,7 +129,7 @@ fn ours(dir: &Path, dropcast: &str, display: &str, seconds: u32) -> Result<Outco
             "--out",
             file.to_str().unwrap(),
         ],
-        display,
+        &[("DISPLAY", display.to_string())],
     )?;
     let mut o = outcome(cost, &file)?;
     o.said = serde_json::from_str(said.trim()).ok();
@@ -173,7 +174,7 @@ fn peer(dir: &Path, display: &str, size: &str, seconds: u32) -> Result<Outcome, 
             "frag_keyframe+empty_moov+default_base_moof",
             file.to_str().unwrap(),
         ],
-        display,
+        &[("DISPLAY", display.to_string())],
     )?;
     outcome(cost, &file)
 }

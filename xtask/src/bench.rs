@@ -52,7 +52,16 @@ const BENCHES: &[(&str, &[&str])] = &[
     ("startup", &["hyperfine", "scrot"]),
     (
         "wayland",
-        &["sway", "swaybg", "grim", "imagemagick", "fonts-dejavu-core"],
+        &[
+            "sway",
+            "swaybg",
+            "grim",
+            "imagemagick",
+            "fonts-dejavu-core",
+            "ffmpeg",
+            "time",
+            "wf-recorder",
+        ],
     ),
 ];
 
