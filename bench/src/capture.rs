@@ -183,39 +183,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let x = Xvfb::start(width, height);
         let _feh = x.show_full_screen(&scene);
         println!("\n{width}x{height}:");
-        println!(
-            "  {:<16} {:>9} {:>12} {:>8} {:>8}",
-            "tool", "ms", "bytes", "time/scrot", "size/scrot"
-        );
+        print_header("scrot");
         let mut scrot = None;
         for tool in tools(&dropcast) {
             match measure(&tool, &[("DISPLAY", x.display.clone())], dir, runs) {
                 Ok((secs, size)) => {
                     let (t0, s0) = *scrot.get_or_insert((secs, size));
-                    if tool.name == "dropcast shot" {
-                        let target = if width > 1920 { "<= 0.4x" } else { "<= 0.5x" };
-                        crate::figure(
-                            &format!("capture to PNG, {width}x{height}, time"),
-                            format!("{:.1} ms", secs * 1000.0),
-                            Some(("scrot", format!("{:.1} ms", t0 * 1000.0))),
-                            Some(secs / t0),
-                            target,
-                        );
-                        crate::figure(
-                            &format!("capture to PNG, {width}x{height}, size"),
-                            format!("{size} B"),
-                            Some(("scrot", format!("{s0} B"))),
-                            Some(size as f64 / s0 as f64),
-                            "<= 1x",
-                        );
-                    }
-                    println!(
-                        "  {:<16} {:>9.1} {:>12} {:>8.2}x {:>8.2}x",
+                    let target = if width > 1920 { "<= 0.4x" } else { "<= 0.5x" };
+                    print_row(
+                        &format!("capture to PNG, {width}x{height}"),
+                        "scrot",
+                        target,
                         tool.name,
-                        secs * 1000.0,
-                        size,
-                        secs / t0,
-                        size as f64 / s0 as f64
+                        (secs, size),
+                        (t0, s0),
                     );
                 }
                 Err(e) => println!("  {:<16} not measured: {e}", tool.name),
@@ -226,6 +207,55 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     link_latency(&dropcast, &server_bin, dir, runs * 3)
+}
+
+/// The header of a table of tools' shots, as ratios to `peer`'s.
+pub(crate) fn print_header(peer: &str) {
+    println!(
+        "  {:<16} {:>9} {:>12} {:>8} {:>8}",
+        "tool",
+        "ms",
+        "bytes",
+        format!("time/{peer}"),
+        format!("size/{peer}")
+    );
+}
+
+/// One tool's row: its time and size, and both as ratios to the peer's
+/// (`t0`, `s0`); dropcast's are also the summary's figures for `what`,
+/// the time against `time_target`.
+pub(crate) fn print_row(
+    what: &str,
+    peer: &str,
+    time_target: &str,
+    tool: &str,
+    (secs, size): (f64, u64),
+    (t0, s0): (f64, u64),
+) {
+    if tool == "dropcast shot" {
+        crate::figure(
+            &format!("{what}, time"),
+            format!("{:.1} ms", secs * 1000.0),
+            Some((peer, format!("{:.1} ms", t0 * 1000.0))),
+            Some(secs / t0),
+            time_target,
+        );
+        crate::figure(
+            &format!("{what}, size"),
+            format!("{size} B"),
+            Some((peer, format!("{s0} B"))),
+            Some(size as f64 / s0 as f64),
+            "<= 1x",
+        );
+    }
+    println!(
+        "  {:<16} {:>9.1} {:>12} {:>8.2}x {:>8.2}x",
+        tool,
+        secs * 1000.0,
+        size,
+        secs / t0,
+        size as f64 / s0 as f64
+    );
 }
 
 /// Whether dropcast's last file holds exactly the scene's pixels.

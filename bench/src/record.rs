@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use dropcast_tests::{Running, Xvfb};
 
-const FPS: u32 = 30;
+pub(crate) const FPS: u32 = 30;
 
 /// CPU seconds (user + sys), peak RSS in bytes and wall seconds of a
 /// command, measured by GNU time.
@@ -80,7 +80,7 @@ pub(crate) fn timed(
     Ok((cost, String::from_utf8_lossy(&run.stdout).into_owned()))
 }
 
-pub(crate) fn frames(path: &Path) -> Result<u64, String> {
+fn frames(path: &Path) -> Result<u64, String> {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -102,15 +102,23 @@ pub(crate) fn frames(path: &Path) -> Result<u64, String> {
         .map_err(|e| format!("ffprobe on {}: {e}", path.display()))
 }
 
-struct Outcome {
-    cost: Cost,
-    frames: u64,
-    size: u64,
+/// A recording's cost, and its file's frames and size.
+pub(crate) struct Outcome {
+    pub(crate) cost: Cost,
+    pub(crate) frames: u64,
+    pub(crate) size: u64,
     /// What dropcast says of its recording (dropped and unchanged frames).
-    said: Option<serde_json::Value>,
+    pub(crate) said: Option<serde_json::Value>,
 }
 
-fn ours(dir: &Path, dropcast: &str, display: &str, seconds: u32) -> Result<Outcome, String> {
+/// `dropcast record` of the whole screen for `seconds` at [`FPS`], with
+/// `env` set (the desktop it records).
+pub(crate) fn ours(
+    dir: &Path,
+    dropcast: &str,
+    env: &[(&str, String)],
+    seconds: u32,
+) -> Result<Outcome, String> {
     let file = dir.join("ours.mp4");
     let _ = std::fs::remove_file(&file);
     let secs = seconds.to_string();
@@ -129,7 +137,7 @@ fn ours(dir: &Path, dropcast: &str, display: &str, seconds: u32) -> Result<Outco
             "--out",
             file.to_str().unwrap(),
         ],
-        &[("DISPLAY", display.to_string())],
+        env,
     )?;
     let mut o = outcome(cost, &file)?;
     o.said = serde_json::from_str(said.trim()).ok();
@@ -179,7 +187,7 @@ fn peer(dir: &Path, display: &str, size: &str, seconds: u32) -> Result<Outcome, 
     outcome(cost, &file)
 }
 
-fn outcome(cost: Cost, file: &Path) -> Result<Outcome, String> {
+pub(crate) fn outcome(cost: Cost, file: &Path) -> Result<Outcome, String> {
     Ok(Outcome {
         cost,
         frames: frames(file)?,
@@ -188,22 +196,25 @@ fn outcome(cost: Cost, file: &Path) -> Result<Outcome, String> {
     })
 }
 
+/// One tool's line: its cost, and its file's frames (of `expected`) and
+/// size.
+pub(crate) fn print_outcome(name: &str, o: &Outcome, expected: u64) {
+    println!(
+        "  {name:<8} CPU {:>6.1} s  peak RSS {:>6.1} MiB  frames {:>5} of {expected}  \
+         size {:>6.2} MiB  wall {:.1} s",
+        o.cost.cpu,
+        o.cost.rss as f64 / 1048576.0,
+        o.frames,
+        o.size as f64 / 1048576.0,
+        o.cost.wall
+    )
+}
+
 fn report(what: &str, seconds: u32, ours: &Outcome, peer: &Outcome, still: bool) {
     let expected = u64::from(seconds * FPS);
     println!("{what}, {seconds} s at {FPS} fps, 1920x1080:");
-    let line = |name: &str, o: &Outcome| {
-        println!(
-            "  {name:<8} CPU {:>6.1} s  peak RSS {:>6.1} MiB  frames {:>5} of {expected}  \
-             size {:>6.2} MiB  wall {:.1} s",
-            o.cost.cpu,
-            o.cost.rss as f64 / 1048576.0,
-            o.frames,
-            o.size as f64 / 1048576.0,
-            o.cost.wall
-        )
-    };
-    line("dropcast", ours);
-    line("ffmpeg", peer);
+    print_outcome("dropcast", ours, expected);
+    print_outcome("ffmpeg", peer, expected);
     let target = if still { "<= 0.3x" } else { "<= 1.2x" };
     crate::figure(
         &format!("recording CPU, {what}"),
@@ -492,7 +503,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     {
         let _content = moving_content(&x)?;
         std::thread::sleep(Duration::from_secs(1));
-        let o = ours(dir, &dropcast, &display, seconds)?;
+        let o = ours(dir, &dropcast, &[("DISPLAY", display.clone())], seconds)?;
         let p = peer(dir, &display, "1920x1080", seconds)?;
         report("moving content (testsrc2)", seconds, &o, &p, false);
         throttled(dir, &dropcast, &server_bin, &display, seconds)?;
@@ -502,7 +513,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let _feh = x.show_full_screen(&scene);
         let on = Arc::new(std::sync::atomic::AtomicBool::new(true));
         blink(&display, on.clone())?;
-        let o = ours(dir, &dropcast, &display, seconds)?;
+        let o = ours(dir, &dropcast, &[("DISPLAY", display.clone())], seconds)?;
         let p = peer(dir, &display, "1920x1080", seconds)?;
         on.store(false, std::sync::atomic::Ordering::Relaxed);
         report("still screen, blinking caret", seconds, &o, &p, true);

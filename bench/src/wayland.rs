@@ -15,14 +15,12 @@
 //! yuv420p), stopped with SIGINT. We report CPU time (GNU time), frames
 //! against those expected, and size, as ratios to wf-recorder's.
 
-use crate::capture::{matches_scene, measure, scene, Tool};
+use crate::capture::{matches_scene, measure, print_header, print_row, scene, Tool};
 use crate::flag;
-use crate::record::{frames, timed, Cost};
+use crate::record::{ours, outcome, print_outcome, timed, FPS};
 use std::path::Path;
 
 use dropcast_tests::{Running, Sway};
-
-const FPS: u32 = 30;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let dropcast = flag(args, "--dropcast-bin").ok_or("--dropcast-bin PATH is required")?;
@@ -38,12 +36,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let scene = scene(dir, width, height)?;
         let sway = Sway::start(width, height, &scene);
         let env = sway.env();
-        let env: Vec<(&str, String)> = env.into_iter().collect();
         println!("\n{width}x{height}:");
-        println!(
-            "  {:<16} {:>9} {:>12} {:>8} {:>8}",
-            "tool", "ms", "bytes", "time/grim", "size/grim"
-        );
+        print_header("grim");
         let tools = [
             Tool {
                 name: "grim",
@@ -60,29 +54,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         for tool in &tools {
             let (secs, size) = measure(tool, &env, dir, runs)?;
             let (t0, s0) = *grim.get_or_insert((secs, size));
-            if tool.name == "dropcast shot" {
-                crate::figure(
-                    &format!("Wayland shot to PNG, {width}x{height}, time"),
-                    format!("{:.1} ms", secs * 1000.0),
-                    Some(("grim", format!("{:.1} ms", t0 * 1000.0))),
-                    Some(secs / t0),
-                    "<= 0.7x",
-                );
-                crate::figure(
-                    &format!("Wayland shot to PNG, {width}x{height}, size"),
-                    format!("{size} B"),
-                    Some(("grim", format!("{s0} B"))),
-                    Some(size as f64 / s0 as f64),
-                    "<= 1x",
-                );
-            }
-            println!(
-                "  {:<16} {:>9.1} {:>12} {:>8.2}x {:>8.2}x",
+            print_row(
+                &format!("Wayland shot to PNG, {width}x{height}"),
+                "grim",
+                "<= 0.7x",
                 tool.name,
-                secs * 1000.0,
-                size,
-                secs / t0,
-                size as f64 / s0 as f64
+                (secs, size),
+                (t0, s0),
             );
         }
         if let Some(exact) = matches_scene(dir, &scene) {
@@ -111,26 +89,10 @@ fn record(dir: &Path, dropcast: &str, seconds: u32) -> Result<(), String> {
         .map_err(|e| format!("ffplay (package ffmpeg): {e}"))?;
     let _player = Running(player);
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let (secs, fps) = (seconds.to_string(), FPS.to_string());
-    let ours_file = dir.join("ours.mp4");
-    let (ours, said) = timed(
-        dir,
-        dropcast,
-        &[
-            "record",
-            "--json",
-            "--no-upload",
-            "--duration",
-            &secs,
-            "--fps",
-            &fps,
-            "--out",
-            ours_file.to_str().unwrap(),
-        ],
-        &env,
-    )?;
+    let ours = ours(dir, dropcast, &env, seconds)?;
+    let secs = seconds.to_string();
     let peer_file = dir.join("wf-recorder.mp4");
-    let (peer, _) = timed(
+    let (cost, _) = timed(
         dir,
         "timeout",
         &[
@@ -156,48 +118,39 @@ fn record(dir: &Path, dropcast: &str, seconds: u32) -> Result<(), String> {
         ],
         &env,
     )?;
+    let peer = outcome(cost, &peer_file)?;
     let expected = u64::from(seconds * FPS);
-    let line = |name: &str, cost: &Cost, file: &Path| -> Result<(u64, u64), String> {
-        let (n, size) = (
-            frames(file)?,
-            std::fs::metadata(file).map_err(|e| e.to_string())?.len(),
-        );
-        println!(
-            "  {name:<12} CPU {:>6.1} s  peak RSS {:>6.1} MiB  frames {n:>5} of {expected}  \
-             size {:>6.2} MiB  wall {:.1} s",
-            cost.cpu,
-            cost.rss as f64 / 1048576.0,
-            size as f64 / 1048576.0,
-            cost.wall
-        );
-        Ok((n, size))
-    };
     println!("\nrecording testsrc2 on Wayland, {seconds} s at {FPS} fps, 1280x720:");
-    let (our_frames, our_size) = line("dropcast", &ours, &ours_file)?;
-    let (_, peer_size) = line("wf-recorder", &peer, &peer_file)?;
-    println!("  dropcast said: {}", said.trim());
+    print_outcome("dropcast", &ours, expected);
+    print_outcome("wf-recorder", &peer, expected);
+    let said = ours
+        .said
+        .as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    println!("  dropcast said: {said}");
     crate::figure(
         "Wayland recording 1280x720, CPU",
-        format!("{:.1} s", ours.cpu),
-        Some(("wf-recorder", format!("{:.1} s", peer.cpu))),
-        Some(ours.cpu / peer.cpu),
+        format!("{:.1} s", ours.cost.cpu),
+        Some(("wf-recorder", format!("{:.1} s", peer.cost.cpu))),
+        Some(ours.cost.cpu / peer.cost.cpu),
         "<= 1.0x",
     );
     crate::figure(
         "Wayland recording 1280x720, frames",
-        format!("{our_frames} of {expected}"),
+        format!("{} of {expected}", ours.frames),
         None,
         None,
         "no dropped frames",
     );
     crate::figure(
         "Wayland recording 1280x720, size",
-        format!("{:.2} MiB", our_size as f64 / 1048576.0),
+        format!("{:.2} MiB", ours.size as f64 / 1048576.0),
         Some((
             "wf-recorder",
-            format!("{:.2} MiB", peer_size as f64 / 1048576.0),
+            format!("{:.2} MiB", peer.size as f64 / 1048576.0),
         )),
-        Some(our_size as f64 / peer_size as f64),
+        Some(ours.size as f64 / peer.size as f64),
         "(measure)",
     );
     Ok(())
