@@ -312,6 +312,28 @@ impl Drop for Server {
     }
 }
 
+/// A picture no two neighbouring pixels of which are alike, so an
+/// off-by-one anywhere shows; `seed` tells two of them apart.
+pub fn pattern(width: u32, height: u32, seed: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x * 3 + y * 5 + seed) as u8,
+            ((x ^ y) * 7) as u8,
+            ((x / 3) * (y / 5) + x + seed * 40) as u8,
+        ])
+    })
+}
+
+/// `got` has exactly `want`'s pixels; else says how many differ.
+pub fn assert_same(got: &image::RgbImage, want: &image::RgbImage, what: &str) {
+    assert_eq!(got.dimensions(), want.dimensions(), "{what}: size");
+    let diff = got
+        .enumerate_pixels()
+        .filter(|(x, y, p)| want.get_pixel(*x, *y) != *p)
+        .count();
+    assert_eq!(diff, 0, "{what}: {diff} pixels differ");
+}
+
 /// A `width` x `height` PNG of a gradient.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbaImage::from_fn(width, height, |x, y| {

@@ -6,18 +6,6 @@ use dropcast_tests::*;
 use image::{GenericImageView, RgbImage};
 use std::path::Path;
 
-/// A picture no two neighbouring pixels of which are alike, so an
-/// off-by-one anywhere shows.
-fn pattern(width: u32, height: u32) -> RgbImage {
-    RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([
-            (x * 3 + y * 5) as u8,
-            ((x ^ y) * 7) as u8,
-            ((x / 3) * (y / 5) + x) as u8,
-        ])
-    })
-}
-
 fn save(image: &RgbImage, dir: &Path, name: &str) -> String {
     let path = dir.join(name);
     image.save(&path).unwrap();
@@ -30,16 +18,6 @@ fn decode_rgb(bytes: &[u8]) -> RgbImage {
 
 fn crop(image: &RgbImage, x: u32, y: u32, w: u32, h: u32) -> RgbImage {
     image.view(x, y, w, h).to_image()
-}
-
-/// Where the mismatches are, for a readable failure.
-fn assert_same(got: &RgbImage, want: &RgbImage, what: &str) {
-    assert_eq!(got.dimensions(), want.dimensions(), "{what}: size");
-    let diff = got
-        .enumerate_pixels()
-        .filter(|(x, y, p)| want.get_pixel(*x, *y) != *p)
-        .count();
-    assert_eq!(diff, 0, "{what}: {diff} pixels differ");
 }
 
 struct Desk {
@@ -100,7 +78,7 @@ impl Desk {
 #[test]
 fn a_shot_of_the_screen_puts_a_link_on_the_clipboard_whose_bytes_are_the_screen() {
     let desk = Desk::new(800, 600);
-    let shown = pattern(800, 600);
+    let shown = pattern(800, 600, 0);
     let _feh = desk.show_full_screen(&shown);
     let shot = desk.dropcast(&["shot", "--screen"], "");
     assert_eq!(
@@ -123,7 +101,7 @@ fn a_shot_of_the_screen_puts_a_link_on_the_clipboard_whose_bytes_are_the_screen(
 #[test]
 fn a_shot_of_a_region_has_the_region_s_size_and_pixels() {
     let desk = Desk::new(800, 600);
-    let shown = pattern(800, 600);
+    let shown = pattern(800, 600, 0);
     let _feh = desk.show_full_screen(&shown);
     let shot = desk.dropcast(&["shot", "--region", "130,70,301,203"], "");
     let bytes = desk.link_and_bytes(&shot);
@@ -138,7 +116,7 @@ fn a_shot_of_a_region_has_the_region_s_size_and_pixels() {
 fn a_shot_of_a_window_under_a_window_manager_is_the_window_s_content() {
     let desk = Desk::new(800, 600);
     let _wm = desk.x.start_window_manager();
-    let picture = pattern(320, 240);
+    let picture = pattern(320, 240, 0);
     let path = save(&picture, desk.files.path(), "window.png");
     let _feh = desk.x.spawn("feh", &["--geometry", "320x240+60+40", &path]);
     desk.x.wait_for_window("feh");
@@ -162,7 +140,7 @@ fn a_shot_of_a_window_under_a_window_manager_is_the_window_s_content() {
 #[test]
 fn with_two_monitors_monitor_n_is_exactly_its_own_pixels() {
     let desk = Desk::new(1200, 400);
-    let shown = pattern(1200, 400);
+    let shown = pattern(1200, 400, 0);
     // Shown across the whole screen first (feh fills one monitor when
     // there are several), then the screen is split.
     let _feh = desk.show_full_screen(&shown);
@@ -285,7 +263,7 @@ fn what_cannot_be_captured_says_why_with_exit_code_6_and_a_full_disk_exit_5() {
 #[test]
 fn a_shot_taken_while_the_server_is_down_keeps_its_link_and_arrives_on_resume() {
     let mut desk = Desk::new(640, 480);
-    let shown = pattern(640, 480);
+    let shown = pattern(640, 480, 0);
     let _feh = desk.show_full_screen(&shown);
     desk.server.kill9();
     let out = desk.home.run(&["--json", "shot"], "", &desk.env());
@@ -316,7 +294,7 @@ fn a_shot_taken_while_the_server_is_down_keeps_its_link_and_arrives_on_resume() 
 #[test]
 fn the_pointer_is_drawn_in_only_when_asked_and_only_where_it_is() {
     let desk = Desk::new(400, 300);
-    let shown = pattern(400, 300);
+    let shown = pattern(400, 300, 0);
     // feh without --hide-pointer: the X server's default pointer shows.
     let path = save(&shown, desk.files.path(), "screen.png");
     let _feh = desk

@@ -7,28 +7,6 @@
 use dropcast_tests::*;
 use image::{GenericImageView, RgbImage};
 
-/// A picture no two neighbouring pixels of which are alike, so an
-/// off-by-one anywhere shows; `seed` tells two of them apart.
-fn pattern(width: u32, height: u32, seed: u32) -> RgbImage {
-    RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([
-            (x * 3 + y * 5 + seed) as u8,
-            ((x ^ y) * 7) as u8,
-            ((x / 3) * (y / 5) + x + seed * 40) as u8,
-        ])
-    })
-}
-
-/// Where the mismatches are, for a readable failure.
-fn assert_same(got: &RgbImage, want: &RgbImage, what: &str) {
-    assert_eq!(got.dimensions(), want.dimensions(), "{what}: size");
-    let diff = got
-        .enumerate_pixels()
-        .filter(|(x, y, p)| want.get_pixel(*x, *y) != *p)
-        .count();
-    assert_eq!(diff, 0, "{what}: {diff} pixels differ");
-}
-
 struct Desk {
     sway: Sway,
     home: Home,
