@@ -207,9 +207,10 @@ impl Session {
     /// `DROPCAST_WAYLAND_CAPTURE=portal` asks for it.
     pub(crate) fn capture(&mut self, rect: Rect, options: Options) -> Result<Frame> {
         let forced = std::env::var("DROPCAST_WAYLAND_CAPTURE").is_ok_and(|v| v == "portal");
-        if forced || self.screencopy.is_none() {
-            return self.capture_through_portal(rect);
-        }
+        let screencopy = match self.screencopy.clone() {
+            Some(screencopy) if !forced => screencopy,
+            _ => return self.capture_through_portal(rect),
+        };
         let touched: Vec<(usize, Rect, f32)> = self
             .state
             .heads
@@ -232,7 +233,7 @@ impl Session {
                 part.width,
                 part.height,
             );
-            let mut image = self.copy(i, relative, options.cursor)?;
+            let mut image = self.copy(&screencopy, i, relative, options.cursor)?;
             let (w, h) = (px(part.width.into()) as u32, px(part.height.into()) as u32);
             if image.dimensions() != (w, h) {
                 // A monitor at a smaller scale than the largest one the
@@ -279,16 +280,15 @@ impl Session {
     }
 
     /// `region` (logical units, relative to output `i`) as the output's
-    /// pixels, shown the way the output shows them.
-    fn copy(&mut self, i: usize, region: Rect, cursor: bool) -> Result<RgbaImage> {
-        let Some((manager, version)) = self.screencopy.clone() else {
-            return Err(CaptureError::Platform(
-                "this Wayland desktop does not offer wlroots screencopy \
-                 (zwlr_screencopy_manager_v1), which Dropcast captures through; sway, \
-                 Hyprland, river, labwc and Wayfire have it"
-                    .into(),
-            ));
-        };
+    /// pixels through `screencopy` (the manager and its version), shown the
+    /// way the output shows them.
+    fn copy(
+        &mut self,
+        (manager, version): &(ZwlrScreencopyManagerV1, u32),
+        i: usize,
+        region: Rect,
+        cursor: bool,
+    ) -> Result<RgbaImage> {
         let shm = self
             .shm
             .clone()
@@ -307,7 +307,7 @@ impl Session {
         );
         // Version 3 lists every buffer type it takes, then says done;
         // before that, the shared-memory one is all there is.
-        let wait_all = version >= 3;
+        let wait_all = *version >= 3;
         while !(self.state.copy.failed
             || (self.state.copy.buffer.is_some() && (!wait_all || self.state.copy.buffer_done)))
         {
