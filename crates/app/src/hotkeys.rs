@@ -1,14 +1,13 @@
 //! The global hotkeys from the settings, registered with global-hotkey
 //! (X11 key grabs), or on Wayland bound through the desktop's
 //! GlobalShortcuts portal ([`crate::shortcuts`]), and again when the
-//! settings change. Which
-//! ones could not be had, and why, is said on stderr and written for the
-//! settings window ([`resident::hotkey_status_path`]); the menu works
-//! either way.
+//! settings change. Which ones could not be had, and why, is said on
+//! stderr and written for the settings window
+//! ([`resident::hotkey_status_path`]); the menu works either way.
 
 use std::sync::{Arc, Mutex};
 
-use dropcast_actions::resident::{self, Command, HotkeyStatus, Rec, Shot, Window};
+use dropcast_actions::resident::{self, Command, HotkeyStatus};
 use dropcast_client::settings;
 use global_hotkey::hotkey::HotKey;
 use global_hotkey::{GlobalHotKeyEvent, GlobalHotKeyManager, HotKeyState};
@@ -27,16 +26,14 @@ pub struct Hotkeys {
     portal: Option<Result<crate::shortcuts::Shortcuts, String>>,
 }
 
-/// What a hotkey does, by the settings' action name.
+/// What a hotkey does, by the settings' action name: what
+/// `dropcast-app` does with the arguments the desktop is told to bind
+/// (one table, so a hotkey and its desktop binding cannot differ).
 fn command_of(action: &str) -> Option<Command> {
-    Some(match action {
-        "screen" => Command::Capture(Shot::Screen),
-        "area" => Command::Capture(Shot::Area),
-        "window" => Command::Capture(Shot::Window),
-        "upload" => Command::Open(Window::Drop),
-        "record" => Command::Record(Rec::Screen),
-        _ => return None,
-    })
+    let args: Vec<&str> = dropcast_hotkeys::app_arguments(action)?
+        .split(' ')
+        .collect();
+    Command::from_args(&args)
 }
 
 /// What to say on Wayland, where the desktop binds keys, not programs:
@@ -98,17 +95,16 @@ impl Hotkeys {
             let portal = self
                 .portal
                 .get_or_insert_with(|| crate::shortcuts::Shortcuts::connect(tx));
-            match portal.as_mut().map(|p| p.bind(wanted, command_of)) {
-                Ok(Ok(statuses)) => {
+            let bound = match portal {
+                Ok(portal) => portal.bind(wanted, command_of),
+                Err(e) => Err(e.clone()),
+            };
+            match bound {
+                Ok(statuses) => {
                     write_statuses(&statuses);
                     return statuses;
                 }
-                Ok(Err(e)) => {
-                    eprintln!("dropcast-app: no global shortcuts from the desktop: {e}");
-                }
-                Err(e) => {
-                    eprintln!("dropcast-app: no global shortcuts from the desktop: {e}");
-                }
+                Err(e) => eprintln!("dropcast-app: no global shortcuts from the desktop: {e}"),
             }
         }
         let mut statuses = Vec::new();
@@ -158,5 +154,28 @@ pub(crate) fn write_statuses(statuses: &[HotkeyStatus]) {
     let json = serde_json::to_vec_pretty(statuses).expect("statuses serialize");
     if let Err(e) = std::fs::write(&path, json) {
         eprintln!("dropcast-app: cannot write {}: {e}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dropcast_actions::resident::{Rec, Shot, Window};
+
+    #[test]
+    fn every_hotkey_action_runs_what_its_desktop_binding_would() {
+        for (action, want) in [
+            ("screen", Command::Capture(Shot::Screen)),
+            ("area", Command::Capture(Shot::Area)),
+            ("window", Command::Capture(Shot::Window)),
+            ("upload", Command::Open(Window::Drop)),
+            ("record", Command::Record(Rec::Screen)),
+        ] {
+            assert_eq!(command_of(action), Some(want), "{action}");
+        }
+        assert_eq!(command_of("nonsense"), None);
+        for (action, _) in settings::Hotkeys::default().bound() {
+            assert!(command_of(action).is_some(), "{action} has a command");
+        }
     }
 }
