@@ -10,6 +10,10 @@
 //! the output's pixels), and [`Sway::start`] waits until grim (the peer
 //! tool, through the same screencopy protocol) sees them.
 
+mod pointer;
+
+pub use pointer::Pointer;
+
 use crate::{wait_up_to, Running};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
