@@ -403,6 +403,9 @@ impl Desk {
         env.extend([
             ("DROPCAST_CREDENTIALS", "file"),
             ("DBUS_SESSION_BUS_ADDRESS", bus),
+            // WebKitGTK's GPU compositing paints windows late or never
+            // with software GL (no GPU here), as under Xvfb.
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
         ]);
         self.home.json(
             &["--json", "login", "--server", &server.url, "--token-stdin"],
@@ -445,6 +448,12 @@ impl Desk {
     /// Waits for a link to `app`'s server on the clipboard, then checks the
     /// bytes behind it are the screen.
     fn shared_screen(&self, app: &App, what: &str) {
+        assert_same(&self.shared(app), &self.shown, what);
+    }
+
+    /// Waits for a link to `app`'s server on the clipboard; the picture
+    /// behind it.
+    fn shared(&self, app: &App) -> RgbImage {
         let mut link = String::new();
         wait_up_to(std::time::Duration::from_secs(30), "the link", || {
             let pasted = self
@@ -463,11 +472,7 @@ impl Desk {
             .unwrap()
             .bytes()
             .unwrap();
-        assert_same(
-            &image::load_from_memory(&bytes).unwrap().to_rgb8(),
-            &self.shown,
-            what,
-        );
+        image::load_from_memory(&bytes).unwrap().to_rgb8()
     }
 }
 
@@ -529,4 +534,74 @@ fn with_the_global_shortcuts_portal_every_action_is_bound_and_a_press_shares_the
     wait_until("the new keys in the statuses", || {
         keys_of(&desk.hotkey_statuses(), "screen") == "LOGO+s"
     });
+}
+
+#[test]
+fn an_area_dragged_in_the_region_picker_on_a_hidpi_output_is_shared_at_its_physical_pixels() {
+    let desk = Desk::new();
+    let (hidpi, picture) = desk.add_hidpi_output();
+    let mut mouse = desk.sway.pointer();
+    let bus = SessionBus::start();
+    let app = desk.start_app(&bus.address);
+    let run = desk
+        .home
+        .command("dropcast-app")
+        .args(["--capture", "area"])
+        .envs(desk.env())
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("DROPCAST_CREDENTIALS", "file")
+        .status()
+        .unwrap();
+    assert!(run.success());
+    // Each output gets its own picker, full screen on it, showing that
+    // output's frozen picture dimmed by a quarter.
+    let dimmed = |seen: &RgbImage, shown: &RgbImage| {
+        let (x, y) = (40, 40);
+        let (got, was) = (seen.get_pixel(x, y), shown.get_pixel(x, y));
+        (0..3).all(|c| (f32::from(got[c]) - f32::from(was[c]) * 0.75).abs() <= 2.0)
+    };
+    // The pointer goes back and forth over the outputs meanwhile: on
+    // this headless sway, a picker's web content paints only once the
+    // pointer has been over it (whether a real session does the same is
+    // not known).
+    let mut turn = false;
+    wait_up_to(
+        std::time::Duration::from_secs(30),
+        "the pickers over both outputs",
+        || {
+            turn = !turn;
+            mouse.move_to(if turn { 1500 } else { 900 }, 300);
+            dimmed(&desk.grim(&hidpi), &picture) && dimmed(&desk.grim("HEADLESS-1"), &desk.shown)
+        },
+    );
+    // The picker follows the pointer with a crosshair across the output
+    // (the compositor's own cursor changes only the pixels near it).
+    let still = desk.grim(&hidpi);
+    let mut nudge = 0;
+    wait_up_to(
+        std::time::Duration::from_secs(30),
+        "the picker to show the pointer",
+        || {
+            nudge = 1 - nudge;
+            mouse.move_to(1380 + nudge, 50);
+            let seen = desk.grim(&hidpi);
+            seen.get_pixel(20, 100) != still.get_pixel(20, 100)
+        },
+    );
+    // Logical 1380,50 to 1580,250: 200x200 units of the scale-2 output,
+    // from 100,50 in it.
+    mouse.drag((1380, 50), (1580, 250));
+    let got = desk.shared(&app);
+    let want = image::imageops::crop_imm(&picture, 200, 100, 400, 400).to_image();
+    assert_same(&got, &want, "the region, at the output's physical pixels");
+    // Both pickers are gone: the outputs show their pictures again (away
+    // from the compositor's cursor).
+    wait_up_to(
+        std::time::Duration::from_secs(30),
+        "the pickers to close",
+        || {
+            desk.grim(&hidpi).get_pixel(40, 40) == picture.get_pixel(40, 40)
+                && desk.grim("HEADLESS-1").get_pixel(40, 40) == desk.shown.get_pixel(40, 40)
+        },
+    );
 }

@@ -225,6 +225,12 @@ export type PickMonitor = {
 export type PickSetup = {
 	monitors: PickMonitor[],
 	windows: PickWindow[],
+	/**
+	 *  The rectangles are in logical units (Wayland), not physical
+	 *  pixels: a monitor's window is then its rectangle as it is, else
+	 *  its rectangle divided by its scale factor.
+	 */
+	logical: boolean,
 };
 
 export type PickWindow = {

@@ -87,6 +87,10 @@ pub fn pick_dir() -> PathBuf {
 pub struct PickSetup {
     pub monitors: Vec<PickMonitor>,
     pub windows: Vec<PickWindow>,
+    /// The rectangles are in logical units (Wayland), not physical
+    /// pixels: a monitor's window is then its rectangle as it is, else
+    /// its rectangle divided by its scale factor.
+    pub logical: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

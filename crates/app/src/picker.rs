@@ -74,6 +74,7 @@ pub async fn open(frame: &Frame) -> Result<(), Error> {
                 title: w.title.clone(),
             })
             .collect(),
+        logical: frame.logical,
     };
     for m in &monitors {
         let part = frame.crop(m.rect)?;

@@ -90,7 +90,13 @@ fn open_picker(app: &AppHandle) -> Result<(), Box<dyn std::error::Error>> {
     }
     let setup = commands::read_pick_setup().map_err(|e| e.message)?;
     for (i, m) in setup.monitors.iter().enumerate() {
-        let scale = f64::from(m.scale_factor.max(1.0));
+        // The monitor in the window system's logical units.
+        let scale = if setup.logical {
+            1.0
+        } else {
+            f64::from(m.scale_factor.max(1.0))
+        };
+        let (x, y) = (f64::from(m.x) / scale, f64::from(m.y) / scale);
         let window = WebviewWindowBuilder::new(
             app,
             format!("pick-{i}"),
@@ -102,14 +108,42 @@ fn open_picker(app: &AppHandle) -> Result<(), Box<dyn std::error::Error>> {
         .skip_taskbar(true)
         // Not resizable stops window managers from making it full screen.
         .resizable(true)
-        .position(f64::from(m.x) / scale, f64::from(m.y) / scale)
+        .position(x, y)
         .inner_size(f64::from(m.width) / scale, f64::from(m.height) / scale)
         .focused(true)
         .build()?;
-        window.set_fullscreen(true)?;
+        full_screen_on(&window, x, y)?;
         window.set_focus()?;
     }
     Ok(())
+}
+
+/// Makes `window` full screen on the monitor at `x`,`y` (logical units).
+/// Wayland ignores where a window asks to be, and a compositor puts a
+/// full-screen window on the output it likes (every picker on the same
+/// one), so on Linux the monitor is named to GTK, which says which output
+/// on Wayland and moves the window there on X11.
+#[cfg(target_os = "linux")]
+fn full_screen_on(window: &tauri::WebviewWindow, x: f64, y: f64) -> tauri::Result<()> {
+    use gtk::prelude::{GtkWindowExt, MonitorExt, WidgetExt};
+    let gtk_window = window.gtk_window()?;
+    let display = gtk_window.display();
+    let inside = |g: gtk::gdk::Rectangle| {
+        let (x, y) = (x.round() as i32, y.round() as i32);
+        (g.x()..g.x() + g.width()).contains(&x) && (g.y()..g.y() + g.height()).contains(&y)
+    };
+    let monitor = (0..display.n_monitors())
+        .find(|&i| display.monitor(i).is_some_and(|m| inside(m.geometry())));
+    match (monitor, WidgetExt::screen(&gtk_window)) {
+        (Some(monitor), Some(screen)) => gtk_window.fullscreen_on_monitor(&screen, monitor),
+        _ => gtk_window.fullscreen(),
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn full_screen_on(window: &tauri::WebviewWindow, _x: f64, _y: f64) -> tauri::Result<()> {
+    window.set_fullscreen(true)
 }
 
 fn main() -> std::process::ExitCode {
