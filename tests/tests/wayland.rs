@@ -4,6 +4,7 @@
 //! grim's, the peer tool, through the same protocol.
 #![cfg(target_os = "linux")]
 
+use dropcast_tests::browser::Browser;
 use dropcast_tests::*;
 use image::{GenericImageView, RgbImage};
 
@@ -396,17 +397,37 @@ struct App {
 }
 
 impl Desk {
-    fn start_app(&self, bus: &str) -> App {
-        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
-        let env = self.env();
-        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    /// What the app and its windows run with on this desk, on `bus`.
+    fn app_env(&self, bus: &str) -> Vec<(&'static str, String)> {
+        let mut env = self.env();
         env.extend([
-            ("DROPCAST_CREDENTIALS", "file"),
-            ("DBUS_SESSION_BUS_ADDRESS", bus),
+            ("DROPCAST_CREDENTIALS", "file".to_string()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.to_string()),
             // WebKitGTK's GPU compositing paints windows late or never
             // with software GL (no GPU here), as under Xvfb.
-            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".to_string()),
         ]);
+        env
+    }
+
+    /// The settings window (the real windows process) under WebDriver,
+    /// on this desk and `bus`.
+    fn open_settings(&self, bus: &str) -> Browser {
+        let home = self.home.dir.path();
+        let mut env = self.app_env(bus);
+        env.extend([
+            ("HOME", home.display().to_string()),
+            ("XDG_CONFIG_HOME", home.join("config").display().to_string()),
+            ("XDG_DATA_HOME", home.join("data").display().to_string()),
+        ]);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Browser::webkit_app(&workspace_bin("dropcast-ui"), &["settings"], &env)
+    }
+
+    fn start_app(&self, bus: &str) -> App {
+        let server = Server::start(&workspace_bin("dropcast-server"), &[]);
+        let env = self.app_env(bus);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.home.json(
             &["--json", "login", "--server", &server.url, "--token-stdin"],
             &server.owner_token,
@@ -493,6 +514,18 @@ fn on_sway_the_app_gives_the_exact_binding_and_the_bound_keys_share_the_screen()
     assert_eq!(screen["ok"], false, "{screen}");
     let error = screen["error"].as_str().unwrap();
     assert!(error.contains("--capture screen"), "{error}");
+    // Settings says the same under the field.
+    let settings = desk.open_settings(&bus.address);
+    let said = settings.wait_for(
+        "the binding line in Settings",
+        "const p = document.querySelector('[data-testid=problem-screen]'); \
+         return p && p.textContent",
+    );
+    assert!(
+        said.as_str().unwrap().contains("bindsym Ctrl+Shift+3 exec"),
+        "{said}"
+    );
+    drop(settings);
     // The user adds it, and presses the keys.
     let (line, keys) = sway_line_of(error);
     desk.sway.msg(&line);
@@ -507,7 +540,7 @@ fn on_sway_the_app_gives_the_exact_binding_and_the_bound_keys_share_the_screen()
 }
 
 #[test]
-fn with_the_global_shortcuts_portal_every_action_is_bound_and_a_press_shares_the_screen() {
+fn with_the_global_shortcuts_portal_every_action_is_bound_and_settings_shows_the_desktop_s_keys() {
     let desk = Desk::new();
     let portal = desk.sway.start_portal_with_shortcuts();
     let app = desk.start_app(&portal.bus);
@@ -518,22 +551,34 @@ fn with_the_global_shortcuts_portal_every_action_is_bound_and_a_press_shares_the
     for status in &statuses {
         assert_eq!(status["ok"], true, "{status}");
     }
-    let keys_of = |statuses: &[serde_json::Value], action: &str| {
+    let desktop_keys = |statuses: &[serde_json::Value], action: &str| {
         statuses
             .iter()
             .find(|s| s["action"] == action)
-            .map(|s| s["keys"].as_str().unwrap().to_string())
+            .map(|s| s["desktop"].as_str().unwrap_or_default().to_string())
             .unwrap()
     };
-    assert_eq!(keys_of(&statuses, "screen"), "CTRL+SHIFT+3");
-    assert_eq!(keys_of(&statuses, "window"), "CTRL+SHIFT+w");
+    assert_eq!(desktop_keys(&statuses, "screen"), "CTRL+SHIFT+3");
+    assert_eq!(desktop_keys(&statuses, "window"), "CTRL+SHIFT+w");
     assert_eq!(portal.press("screen"), 1, "one session bound it");
     desk.shared_screen(&app, "the screen shared by the portal's shortcut");
-    // The user changes the keys in the desktop: Settings shows them.
+    // Settings shows the keys the desktop chose.
+    let settings = desk.open_settings(&portal.bus);
+    let desktop_keys_shown = "const p = document.querySelector('[data-testid=desktop-screen]'); \
+                              return p && p.textContent";
+    let shown = settings.wait_for("the desktop's keys in Settings", desktop_keys_shown);
+    assert!(shown.as_str().unwrap().contains("CTRL+SHIFT+3"), "{shown}");
+    // The user changes them in the desktop: the statuses and Settings
+    // follow.
     assert_eq!(portal.rebind("screen", "LOGO+s"), 1);
     wait_until("the new keys in the statuses", || {
-        keys_of(&desk.hotkey_statuses(), "screen") == "LOGO+s"
+        desktop_keys(&desk.hotkey_statuses(), "screen") == "LOGO+s"
     });
+    settings.wait_for(
+        "the new keys in Settings",
+        "const p = document.querySelector('[data-testid=desktop-screen]'); \
+         return p && p.textContent.includes('LOGO+s')",
+    );
 }
 
 #[test]

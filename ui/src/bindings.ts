@@ -128,9 +128,17 @@ export type HotkeyStatus = HotkeyStatus_Serialize | HotkeyStatus_Deserialize;
  */
 export type HotkeyStatus_Deserialize = {
 	action: string,
+	/**  The keys the settings ask for. */
 	keys: string,
 	ok: boolean,
 	error?: string | null,
+	/**
+	 *  The keys the desktop bound the action to, in its own words, where
+	 *  the desktop chooses them (the GlobalShortcuts portal): the asked-for
+	 *  keys are only a preference there, and the user may change them in
+	 *  the desktop's settings.
+	 */
+	desktop?: string | null,
 };
 
 /**
@@ -139,9 +147,17 @@ export type HotkeyStatus_Deserialize = {
  */
 export type HotkeyStatus_Serialize = {
 	action: string,
+	/**  The keys the settings ask for. */
 	keys: string,
 	ok: boolean,
 	error: string | null,
+	/**
+	 *  The keys the desktop bound the action to, in its own words, where
+	 *  the desktop chooses them (the GlobalShortcuts portal): the asked-for
+	 *  keys are only a preference there, and the user may change them in
+	 *  the desktop's settings.
+	 */
+	desktop: string | null,
 };
 
 /**

@@ -156,6 +156,32 @@ describe("settings window", () => {
       system_audio: true,
     });
   });
+
+  it("shows the keys the desktop chose for a shortcut, and follows a change", async () => {
+    let trigger = "CTRL+SHIFT+3";
+    open(Settings, "settings", (cmd) => {
+      switch (cmd) {
+        case "account": return { server: "http://dc.test", user: "ada", problem: null };
+        case "preferences": return structuredClone(prefs);
+        case "hotkey_status":
+          return [{ action: "screen", keys: "Ctrl+Shift+3", ok: true, error: null, desktop: trigger }];
+      }
+    });
+    const shown = await until(() => $("[data-testid=desktop-screen]"), "the desktop's keys");
+    expect(shown.textContent).toContain("CTRL+SHIFT+3");
+    expect(shown.textContent).toContain("desktop's keyboard settings");
+    expect($("[data-testid=desktop-area]")).toBeNull();
+    // The user rebinds it in the desktop, and the tray app rewrites the
+    // statuses: the window reads them again within a few seconds.
+    trigger = "LOGO+s";
+    let followed = false;
+    for (let i = 0; i < 60 && !followed; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      flushSync();
+      followed = $("[data-testid=desktop-screen]")?.textContent?.includes("LOGO+s") ?? false;
+    }
+    expect(followed).toBe(true);
+  });
 });
 
 describe("settings window, webhook", () => {

@@ -68,9 +68,15 @@ pub fn hotkey_status_path() -> PathBuf {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct HotkeyStatus {
     pub action: String,
+    /// The keys the settings ask for.
     pub keys: String,
     pub ok: bool,
     pub error: Option<String>,
+    /// The keys the desktop bound the action to, in its own words, where
+    /// the desktop chooses them (the GlobalShortcuts portal): the asked-for
+    /// keys are only a preference there, and the user may change them in
+    /// the desktop's settings.
+    pub desktop: Option<String>,
 }
 
 /// Where the region picker's frozen screen is put: `pick.json` (a

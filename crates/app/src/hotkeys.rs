@@ -140,6 +140,7 @@ impl Hotkeys {
                 keys: keys.to_string(),
                 ok: outcome.is_ok(),
                 error: outcome.err(),
+                desktop: None,
             });
         }
         *self.held.lock().expect("hotkey table") = held;

@@ -183,6 +183,7 @@ impl Shortcuts {
                 keys: keys.to_string(),
                 ok: false,
                 error: Some("the desktop did not bind it".into()),
+                desktop: None,
             })
             .collect();
         apply_triggers(&mut statuses, &listed);
@@ -224,7 +225,7 @@ fn apply_triggers(statuses: &mut [HotkeyStatus], listed: &Listed) {
                 .and_then(|v| v.downcast_ref::<String>().ok())
                 .filter(|t| !t.is_empty())
             {
-                status.keys = trigger;
+                status.desktop = Some(trigger);
             }
         }
     }
