@@ -149,11 +149,14 @@ impl Hotkeys {
     }
 }
 
-/// Writes the hotkeys' statuses where the settings window reads them.
+/// Writes the hotkeys' statuses where the settings window reads them:
+/// whole, through a file renamed into place, as the window reads them
+/// every few seconds and must never see half a file.
 pub(crate) fn write_statuses(statuses: &[HotkeyStatus]) {
     let path = resident::hotkey_status_path();
     let json = serde_json::to_vec_pretty(statuses).expect("statuses serialize");
-    if let Err(e) = std::fs::write(&path, json) {
+    let tmp = path.with_extension("json.tmp");
+    if let Err(e) = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path)) {
         eprintln!("dropcast-app: cannot write {}: {e}", path.display());
     }
 }
