@@ -151,6 +151,27 @@ impl Sway {
         name
     }
 
+    /// The ends of the session's logs (sway's, and the portal's parts'),
+    /// to say why something failed.
+    pub fn logs(&self) -> String {
+        let mut said = String::from("the session's logs:");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        names.sort();
+        for path in names {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(25)..].join("\n");
+            said.push_str(&format!("\n--- {}\n{tail}", path.display()));
+        }
+        said
+    }
+
     /// The outputs' names, as sway lists them.
     pub fn outputs(&self) -> Vec<String> {
         let out = self
@@ -219,6 +240,8 @@ impl Sway {
 pub struct Portal {
     /// `DBUS_SESSION_BUS_ADDRESS` for the portal's clients.
     pub bus: String,
+    /// Where the screencast chooser notes each time it is asked.
+    chooser_calls: PathBuf,
     // Dropped in this order: the portal, its backends, the bus.
     _processes: Vec<Running>,
 }
@@ -296,8 +319,36 @@ impl Sway {
             Command::new("/usr/bin/python3").arg(helper),
             "portal-access",
         ));
+        // Screencasts of the first output: the "dialog" where the user
+        // chooses it is a script that counts its calls and answers it.
+        let chooser = dir.join("chooser.sh");
+        std::fs::write(
+            &chooser,
+            format!(
+                "#!/bin/sh\necho asked >> {}\necho HEADLESS-1\n",
+                dir.join("chooser-calls").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &chooser,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let config = dir.join("xdpw.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "[screencast]\nchooser_type=simple\nchooser_cmd={}\nmax_fps=30\n",
+                chooser.display()
+            ),
+        )
+        .unwrap();
         processes.push(start(
-            Command::new("/usr/libexec/xdg-desktop-portal-wlr").arg("-r"),
+            Command::new("/usr/libexec/xdg-desktop-portal-wlr")
+                .args(["-r", "-l", "INFO", "-c"])
+                .arg(&config)
+                .env("LD_PRELOAD", xdpw_shim(dir)),
             "xdg-desktop-portal-wlr",
         ));
         if shortcuts {
@@ -307,16 +358,32 @@ impl Sway {
                 "portal-shortcuts",
             ));
         }
-        let has = |name: &str, what: &str| {
+        // Asked only once the name has an owner: a call to a name nobody
+        // holds yet makes the bus start the service's system-wide copy
+        // (D-Bus activation), without our settings, racing ours.
+        let owned = |name: &str| {
             Command::new("dbus-send")
-                .args(["--session", "--print-reply", &format!("--dest={name}")])
+                .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus"])
                 .args([
-                    "/org/freedesktop/portal/desktop",
-                    "org.freedesktop.DBus.Introspectable.Introspect",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    &format!("string:{name}"),
                 ])
                 .env("DBUS_SESSION_BUS_ADDRESS", &bus)
                 .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(what))
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+        };
+        let has = |name: &str, what: &str| {
+            owned(name)
+                && Command::new("dbus-send")
+                    .args(["--session", "--print-reply", &format!("--dest={name}")])
+                    .args([
+                        "/org/freedesktop/portal/desktop",
+                        "org.freedesktop.DBus.Introspectable.Introspect",
+                    ])
+                    .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+                    .output()
+                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(what))
         };
         wait_up_to(Duration::from_secs(30), "the portal's backends", || {
             has(
@@ -336,15 +403,58 @@ impl Sway {
         wait_up_to(Duration::from_secs(30), "the Screenshot portal", || {
             has("org.freedesktop.portal.Desktop", "portal.Screenshot")
         });
+        // WirePlumber links a screencast's stream to its reader. It asks
+        // the portal for its permission store as it starts, and a portal
+        // started by that request stalls the bus for D-Bus's 25 s
+        // timeout: so it starts last.
+        processes.push(start(&mut Command::new("wireplumber"), "wireplumber"));
+        // Ready once it has made its "default" metadata: a stream that
+        // connects before then is never linked.
+        wait_up_to(Duration::from_secs(30), "WirePlumber", || {
+            self.command("pw-cli")
+                .args(["ls", "Metadata"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"default\""))
+        });
         processes.reverse();
         Portal {
             bus,
+            chooser_calls: dir.join("chooser-calls"),
             _processes: processes,
         }
     }
 }
 
+/// `tests/helpers/xdpw-dmabuf-shim.c` built into `dir`: Debian 12's
+/// xdg-desktop-portal-wlr (0.7) refuses to screencast from a compositor
+/// without a GPU, and this makes it (see the file).
+fn xdpw_shim(dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/xdpw-dmabuf-shim.c");
+    let library = dir.join("xdpw-dmabuf-shim.so");
+    let built = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-Wall", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .arg("-ldl")
+        .output()
+        .expect("a C compiler (cc) is installed (package build-essential)");
+    assert!(
+        built.status.success(),
+        "building {}: {}",
+        source.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    library
+}
+
 impl Portal {
+    /// How many times the user was asked which output to share.
+    pub fn screencast_choices(&self) -> usize {
+        std::fs::read_to_string(&self.chooser_calls)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
     /// The user presses the keys of shortcut `id` (the stand-in backend
     /// signals Activated); how many sessions had it bound.
     pub fn press(&self, id: &str) -> u32 {

@@ -141,9 +141,11 @@ const TEST_PACKAGES: &[&str] = &[
     "xdg-desktop-portal",
     "xdg-desktop-portal-wlr",
     "python3-dbus",
-    // PipeWire, without which xdg-desktop-portal-wlr does not start.
+    // PipeWire, without which xdg-desktop-portal-wlr does not start, and
+    // WirePlumber, which links a screencast's stream to its reader.
     "pipewire",
     "pipewire-bin",
+    "wireplumber",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {
