@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(target_os = "linux")]
 pub mod portal;
 pub mod recording;
+#[cfg(target_os = "linux")]
+mod screencast;
 pub mod stream;
 #[cfg(target_os = "linux")]
 mod wayland;
@@ -384,7 +386,11 @@ pub(crate) fn repeating(target: Target, options: Options) -> Result<Grabber> {
     if backend()? == Backend::Wayland && !matches!(target, Target::Window(_)) {
         let mut session = wayland::Session::open()?;
         let rect = session.rect_of(&target)?;
-        return Ok(Box::new(move || session.capture(rect, options).map(Some)));
+        if session.screencopy_in_use() {
+            return Ok(Box::new(move || session.capture(rect, options).map(Some)));
+        }
+        let mut cast = screencast::Cast::start(options)?;
+        return Ok(Box::new(move || cast.next(rect)));
     }
     Ok(Box::new(move || capture(&target, options).map(Some)))
 }

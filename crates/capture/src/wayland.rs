@@ -201,14 +201,20 @@ impl Session {
         })
     }
 
+    /// Whether captures go through screencopy: the compositor offers it,
+    /// and `DROPCAST_WAYLAND_CAPTURE=portal` does not ask for the portals.
+    pub(crate) fn screencopy_in_use(&self) -> bool {
+        let forced = std::env::var("DROPCAST_WAYLAND_CAPTURE").is_ok_and(|v| v == "portal");
+        self.screencopy.is_some() && !forced
+    }
+
     /// The pixels of `rect` (logical units): each output it touches copied
     /// through screencopy, at the largest scale among them; through the
     /// Screenshot portal where there is no screencopy, or when
     /// `DROPCAST_WAYLAND_CAPTURE=portal` asks for it.
     pub(crate) fn capture(&mut self, rect: Rect, options: Options) -> Result<Frame> {
-        let forced = std::env::var("DROPCAST_WAYLAND_CAPTURE").is_ok_and(|v| v == "portal");
         let screencopy = match self.screencopy.clone() {
-            Some(screencopy) if !forced => screencopy,
+            Some(screencopy) if self.screencopy_in_use() => screencopy,
             _ => return self.capture_through_portal(rect),
         };
         let touched: Vec<(usize, Rect, f32)> = self
