@@ -61,6 +61,13 @@ const BENCHES: &[(&str, &[&str])] = &[
             "ffmpeg",
             "time",
             "wf-recorder",
+            // The ScreenCast portal path, as in the tests.
+            "xdg-desktop-portal",
+            "xdg-desktop-portal-wlr",
+            "python3-dbus",
+            "pipewire",
+            "pipewire-bin",
+            "wireplumber",
         ],
     ),
 ];
