@@ -147,13 +147,18 @@ pub(crate) fn screenshot() -> Result<RgbaImage> {
     Ok(image)
 }
 
-/// What to say when the call itself fails: most often there is no portal.
-fn missing(text: String) -> CaptureError {
-    if text.contains("ServiceUnknown")
+/// Whether a failed call's error says the portal (or this interface of
+/// it) is not there.
+pub(crate) fn is_missing(text: &str) -> bool {
+    text.contains("ServiceUnknown")
         || text.contains("UnknownInterface")
         || text.contains("UnknownMethod")
         || text.contains("No such interface")
-    {
+}
+
+/// What to say when the call itself fails: most often there is no portal.
+fn missing(text: String) -> CaptureError {
+    if is_missing(&text) {
         return CaptureError::Platform(format!(
             "this desktop offers no Screenshot portal ({text}); install xdg-desktop-portal and \
              your desktop's backend (xdg-desktop-portal-gnome, -kde, or on wlroots -wlr with \

@@ -80,11 +80,14 @@ impl Raw {
     /// The rows of `bytes` that `layout` describes, copied; `None` when the
     /// buffer is too small for its layout.
     fn copy(bytes: &[u8], layout: Layout, crop: Option<(u32, u32, u32, u32)>) -> Option<Raw> {
-        let row = usize::try_from(layout.width).ok()? * 4;
-        if layout.height == 0 || layout.stride < row {
+        let row = usize::try_from(layout.width).ok()?.checked_mul(4)?;
+        if layout.width == 0 || layout.height == 0 || layout.stride < row {
             return None;
         }
-        let end = layout.offset + (layout.height as usize - 1) * layout.stride + row;
+        let end = (layout.height as usize - 1)
+            .checked_mul(layout.stride)?
+            .checked_add(layout.offset)?
+            .checked_add(row)?;
         let bytes = bytes.get(layout.offset..end)?.to_vec();
         Some(Raw {
             bytes,
@@ -100,11 +103,18 @@ impl Raw {
 /// The crop region when it is one inside the buffer, else all of it.
 fn visible(layout: Layout, crop: Option<(u32, u32, u32, u32)>) -> (u32, u32, u32, u32) {
     match crop {
-        Some((x, y, w, h)) if w > 0 && h > 0 && x + w <= layout.width && y + h <= layout.height => {
+        Some((x, y, w, h))
+            if w > 0 && h > 0 && fits(x, w, layout.width) && fits(y, h, layout.height) =>
+        {
             (x, y, w, h)
         }
         _ => (0, 0, layout.width, layout.height),
     }
+}
+
+/// Whether `size` from `at` ends within `limit`.
+fn fits(at: u32, size: u32, limit: u32) -> bool {
+    at.checked_add(size).is_some_and(|end| end <= limit)
 }
 
 impl Cast {
@@ -151,11 +161,14 @@ impl Cast {
         opts.insert("handle_token", Value::from(t.as_str()));
         let started = request(&conn, SCREEN_CAST, "Start", &t, &(&session, "", opts))
             .map_err(|e| explain(e, "starting"))?;
-        if let Some(new) = started
+        // A token is good for one Start: the new one replaces it, and
+        // without one the old is gone.
+        match started
             .get("restore_token")
             .and_then(|v| v.downcast_ref::<String>().ok())
         {
-            write_restore_token(&new);
+            Some(new) => write_restore_token(&new),
+            None => forget_restore_token(),
         }
         let (node, monitor) = first_stream(&started)?;
 
@@ -235,9 +248,12 @@ impl Cast {
             self.monitor
         };
         let inside = rect.intersect(&monitor).ok_or_else(|| {
+            // The kept choice is the wrong monitor: forgotten, so that the
+            // desktop asks again.
+            forget_restore_token();
             CaptureError::Platform(format!(
                 "the desktop shares the monitor at {},{} ({}x{}), which does not hold the \
-                 region asked for; choose that monitor when the desktop asks",
+                 region asked for; record again and choose the monitor that holds it",
                 monitor.x, monitor.y, monitor.width, monitor.height
             ))
         })?;
@@ -304,7 +320,7 @@ fn cursor_mode(available: u32, cursor: bool) -> Option<u32> {
 
 fn explain(e: RequestError, what: &str) -> CaptureError {
     match e {
-        RequestError::Call(text) if text.contains("ServiceUnknown") || text.contains("Unknown") => {
+        RequestError::Call(text) if crate::portal::is_missing(&text) => {
             CaptureError::Platform(format!(
                 "this desktop offers no ScreenCast portal ({text}); install xdg-desktop-portal \
                  and your desktop's backend (xdg-desktop-portal-gnome, -kde or -wlr), and \
@@ -368,16 +384,36 @@ fn read_restore_token() -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
 }
 
-/// Keeps `token` for the next recording. Without it the desktop asks
-/// again, so a failure to write is only that.
+/// Keeps `token` for the next recording, readable by the user only and
+/// written whole (through a rename). Without it the desktop asks again,
+/// so a failure to write is only that.
 fn write_restore_token(token: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let Some(path) = restore_token_path() else {
         return;
     };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = std::fs::write(path, token);
+    let tmp = path.with_extension("partial");
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(token.as_bytes()))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+fn forget_restore_token() {
+    if let Some(path) = restore_token_path() {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The layout of one video buffer in memory.
@@ -407,7 +443,11 @@ fn picture(
     layout: Layout,
     (x0, y0, width, height): (u32, u32, u32, u32),
 ) -> Option<RgbaImage> {
-    if width == 0 || height == 0 || x0 + width > layout.width || y0 + height > layout.height {
+    if width == 0
+        || height == 0
+        || !fits(x0, width, layout.width)
+        || !fits(y0, height, layout.height)
+    {
         return None;
     }
     let mut out = Vec::with_capacity(width as usize * height as usize * 4);
@@ -459,10 +499,15 @@ fn stream(
     let on_buffer = Arc::clone(shared);
     let _listener = stream
         .add_local_listener_with_user_data(None::<(Format, u32, u32)>)
-        .state_changed(move |_, _, _, new| {
-            if let pw::stream::StreamState::Error(e) = new {
-                on_error.fail(e);
+        .state_changed(move |_, _, old, new| match new {
+            pw::stream::StreamState::Error(e) => on_error.fail(e),
+            // The desktop ended the stream (its "stop sharing").
+            pw::stream::StreamState::Unconnected
+                if !matches!(old, pw::stream::StreamState::Unconnected) =>
+            {
+                on_error.fail("the desktop stopped sharing the screen; record again".into())
             }
+            _ => {}
         })
         .param_changed(|stream, format, id, param| {
             let Some(param) = param else { return };
