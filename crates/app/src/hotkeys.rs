@@ -151,12 +151,15 @@ impl Hotkeys {
 
 /// Writes the hotkeys' statuses where the settings window reads them:
 /// whole, through a file renamed into place, as the window reads them
-/// every few seconds and must never see half a file.
+/// every few seconds and must never see half a file. Settings and the
+/// desktop's shortcut changes write from different threads, one at a
+/// time.
 pub(crate) fn write_statuses(statuses: &[HotkeyStatus]) {
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let path = resident::hotkey_status_path();
     let json = serde_json::to_vec_pretty(statuses).expect("statuses serialize");
-    let tmp = path.with_extension("json.tmp");
-    if let Err(e) = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path)) {
+    let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(e) = dropcast_client::share::write_file(&path, &json) {
         eprintln!("dropcast-app: cannot write {}: {e}", path.display());
     }
 }

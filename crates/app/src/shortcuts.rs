@@ -220,13 +220,10 @@ fn apply_triggers(statuses: &mut [HotkeyStatus], listed: &Listed) {
         if let Some(status) = statuses.iter_mut().find(|s| &s.action == id) {
             status.ok = true;
             status.error = None;
-            if let Some(trigger) = properties
+            status.desktop = properties
                 .get("trigger_description")
                 .and_then(|v| v.downcast_ref::<String>().ok())
-                .filter(|t| !t.is_empty())
-            {
-                status.desktop = Some(trigger);
-            }
+                .filter(|t| !t.is_empty());
         }
     }
 }
