@@ -125,20 +125,26 @@ fn open_picker(app: &AppHandle) -> Result<(), Box<dyn std::error::Error>> {
 /// on Wayland and moves the window there on X11.
 #[cfg(target_os = "linux")]
 fn full_screen_on(window: &tauri::WebviewWindow, x: f64, y: f64) -> tauri::Result<()> {
-    use gtk::prelude::{GtkWindowExt, MonitorExt, WidgetExt};
-    let gtk_window = window.gtk_window()?;
-    let display = gtk_window.display();
-    let inside = |g: gtk::gdk::Rectangle| {
-        let (x, y) = (x.round() as i32, y.round() as i32);
-        (g.x()..g.x() + g.width()).contains(&x) && (g.y()..g.y() + g.height()).contains(&y)
-    };
-    let monitor = (0..display.n_monitors())
-        .find(|&i| display.monitor(i).is_some_and(|m| inside(m.geometry())));
-    match (monitor, WidgetExt::screen(&gtk_window)) {
-        (Some(monitor), Some(screen)) => gtk_window.fullscreen_on_monitor(&screen, monitor),
-        _ => gtk_window.fullscreen(),
-    }
-    Ok(())
+    // GTK only on the main thread: a picker opened for a second start
+    // comes from the single-instance plugin's thread.
+    let window = window.clone();
+    window.clone().run_on_main_thread(move || {
+        use gtk::prelude::{GtkWindowExt, MonitorExt, WidgetExt};
+        let Ok(gtk_window) = window.gtk_window() else {
+            return;
+        };
+        let display = gtk_window.display();
+        let inside = |g: gtk::gdk::Rectangle| {
+            let (x, y) = (x.round() as i32, y.round() as i32);
+            (g.x()..g.x() + g.width()).contains(&x) && (g.y()..g.y() + g.height()).contains(&y)
+        };
+        let monitor = (0..display.n_monitors())
+            .find(|&i| display.monitor(i).is_some_and(|m| inside(m.geometry())));
+        match (monitor, WidgetExt::screen(&gtk_window)) {
+            (Some(monitor), Some(screen)) => gtk_window.fullscreen_on_monitor(&screen, monitor),
+            _ => gtk_window.fullscreen(),
+        }
+    })
 }
 
 #[cfg(not(target_os = "linux"))]
