@@ -522,6 +522,7 @@ impl Home {
         cmd.env("HOME", self.dir.path())
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .env_remove("DROPCAST_SERVER")
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY");

@@ -291,6 +291,9 @@ impl Sway {
                 .env("DBUS_SESSION_BUS_ADDRESS", &bus)
                 .env("XDG_CURRENT_DESKTOP", "sway")
                 .env("XDG_DESKTOP_PORTAL_DIR", &portals)
+                // WirePlumber keeps state: in the session's folder, not
+                // the user's.
+                .env("XDG_STATE_HOME", dir.join("state"))
                 .env_remove("DISPLAY")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -239,7 +239,7 @@ fn a_recording_through_the_screencast_portal_shows_the_colours_and_keeps_the_cho
         .home
         .dir
         .path()
-        .join(".local/state/dropcast/screencast-restore-token");
+        .join("state/dropcast/screencast-restore-token");
     let token = std::fs::read_to_string(&kept).expect("the restore token is kept");
     assert!(!token.trim().is_empty());
     record_colours(&desk, &through_portal);
