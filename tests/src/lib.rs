@@ -828,15 +828,24 @@ impl Xvfb {
 }
 
 /// A private D-Bus session bus for a test (its address in `address`).
+/// Its socket is in a folder of its own, removed with it: the session
+/// config's default (`unix:tmpdir=/tmp`) left a socket file in /tmp for
+/// every test, as the daemon is killed.
 pub struct SessionBus {
     pub address: String,
     _daemon: Running,
+    _dir: tempfile::TempDir,
 }
 
 impl SessionBus {
     pub fn start() -> SessionBus {
+        let dir = tempfile::Builder::new().prefix("bus").tempdir().unwrap();
         let mut child = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!(
+                "--address=unix:path={}",
+                dir.path().join("bus").display()
+            ))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -848,6 +857,7 @@ impl SessionBus {
         SessionBus {
             address: address.trim().to_string(),
             _daemon: Running(child),
+            _dir: dir,
         }
     }
 
