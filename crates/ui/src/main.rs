@@ -112,19 +112,29 @@ fn open_picker(app: &AppHandle) -> Result<(), Box<dyn std::error::Error>> {
         .inner_size(f64::from(m.width) / scale, f64::from(m.height) / scale)
         .focused(true)
         .build()?;
-        full_screen_on(&window, x, y)?;
+        full_screen(&window, (x, y), setup.logical)?;
         window.set_focus()?;
     }
     Ok(())
 }
 
-/// Makes `window` full screen on the monitor at `x`,`y` (logical units).
-/// Wayland ignores where a window asks to be, and a compositor puts a
-/// full-screen window on the output it likes (every picker on the same
-/// one), so on Linux the monitor is named to GTK, which says which output
-/// on Wayland and moves the window there on X11.
+/// Makes `window` full screen over its monitor, at `at` (logical units).
+/// On X11 (and elsewhere) the window's position tells the window manager
+/// which monitor. Wayland ignores where a window asks to be, and a
+/// compositor puts a full-screen window on the output it likes (every
+/// picker on the same one), so there the monitor is named to GTK, which
+/// tells the compositor.
+fn full_screen(window: &tauri::WebviewWindow, at: (f64, f64), wayland: bool) -> tauri::Result<()> {
+    #[cfg(target_os = "linux")]
+    if wayland {
+        return full_screen_on_monitor(window, at);
+    }
+    let _ = (at, wayland);
+    window.set_fullscreen(true)
+}
+
 #[cfg(target_os = "linux")]
-fn full_screen_on(window: &tauri::WebviewWindow, x: f64, y: f64) -> tauri::Result<()> {
+fn full_screen_on_monitor(window: &tauri::WebviewWindow, (x, y): (f64, f64)) -> tauri::Result<()> {
     // GTK only on the main thread: a picker opened for a second start
     // comes from the single-instance plugin's thread.
     let window = window.clone();
@@ -145,11 +155,6 @@ fn full_screen_on(window: &tauri::WebviewWindow, x: f64, y: f64) -> tauri::Resul
             _ => gtk_window.fullscreen(),
         }
     })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn full_screen_on(window: &tauri::WebviewWindow, _x: f64, _y: f64) -> tauri::Result<()> {
-    window.set_fullscreen(true)
 }
 
 fn main() -> std::process::ExitCode {
