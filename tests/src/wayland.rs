@@ -233,6 +233,15 @@ impl Sway {
     }
 }
 
+/// Which stand-in for a desktop's own backend a [`Portal`] runs besides
+/// xdg-desktop-portal-wlr and the Access one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stand {
+    None,
+    Shortcuts,
+    Windows,
+}
+
 /// The desktop portal on a [`Sway`] session: a session bus of its own,
 /// PipeWire, xdg-desktop-portal with the wlroots backend (Screenshot), and a
 /// stand-in for the Access dialog that allows every request
@@ -250,25 +259,48 @@ impl Sway {
     /// Starts the portal for this session, and waits until it offers
     /// Screenshot.
     pub fn start_portal(&self) -> Portal {
-        self.start_portal_with(false)
+        self.start_portal_with(Stand::None)
     }
 
     /// [`Sway::start_portal`], with GlobalShortcuts too: a stand-in for a
     /// desktop's backend (`tests/helpers/portal-shortcuts.py`) that binds
     /// what it is asked to, and that [`Portal::press`] plays the user of.
     pub fn start_portal_with_shortcuts(&self) -> Portal {
-        self.start_portal_with(true)
+        self.start_portal_with(Stand::Shortcuts)
     }
 
-    fn start_portal_with(&self, shortcuts: bool) -> Portal {
+    /// [`Sway::start_portal`], with a ScreenCast backend that shares
+    /// windows too, as GNOME's, KDE's and Hyprland's do: a stand-in
+    /// (`tests/helpers/portal-windows.py`) in front of
+    /// xdg-desktop-portal-wlr, whose chooser picks the output as the
+    /// "window".
+    pub fn start_portal_sharing_windows(&self) -> Portal {
+        self.start_portal_with(Stand::Windows)
+    }
+
+    fn start_portal_with(&self, stand: Stand) -> Portal {
         let dir = self.dir.path();
         let portals = dir.join("portals");
         std::fs::create_dir_all(&portals).unwrap();
-        std::fs::copy(
-            "/usr/share/xdg-desktop-portal/portals/wlr.portal",
-            portals.join("wlr.portal"),
-        )
-        .expect("xdg-desktop-portal-wlr is installed (cargo xtask test installs it)");
+        let wlr = std::fs::read_to_string("/usr/share/xdg-desktop-portal/portals/wlr.portal")
+            .expect("xdg-desktop-portal-wlr is installed (cargo xtask test installs it)");
+        // One backend per interface: ScreenCast is the stand-in's when it
+        // runs.
+        let wlr = if stand == Stand::Windows {
+            wlr.replace("org.freedesktop.impl.portal.ScreenCast;", "")
+        } else {
+            wlr
+        };
+        std::fs::write(portals.join("wlr.portal"), wlr).unwrap();
+        if stand == Stand::Windows {
+            std::fs::write(
+                portals.join("dropcasttestwindows.portal"),
+                "[portal]\nDBusName=org.freedesktop.impl.portal.desktop.dropcasttestwindows\n\
+                 Interfaces=org.freedesktop.impl.portal.ScreenCast;\nUseIn=sway\n",
+            )
+            .unwrap();
+        }
+        let shortcuts = stand == Stand::Shortcuts;
         std::fs::write(
             portals.join("dropcasttest.portal"),
             "[portal]\nDBusName=org.freedesktop.impl.portal.desktop.dropcasttest\n\
@@ -399,6 +431,21 @@ impl Sway {
                         "GlobalShortcuts",
                     ))
         });
+        if stand == Stand::Windows {
+            // It asks xdg-desktop-portal-wlr what it offers as it starts,
+            // so only once that is up.
+            let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/portal-windows.py");
+            processes.push(start(
+                Command::new("/usr/bin/python3").arg(helper),
+                "portal-windows",
+            ));
+            wait_up_to(Duration::from_secs(30), "the windows stand-in", || {
+                has(
+                    "org.freedesktop.impl.portal.desktop.dropcasttestwindows",
+                    "impl.portal.ScreenCast",
+                )
+            });
+        }
         processes.push(start(
             Command::new("/usr/libexec/xdg-desktop-portal").arg("-r"),
             "xdg-desktop-portal",
