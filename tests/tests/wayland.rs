@@ -187,9 +187,100 @@ fn windows_say_wayland_has_no_list_and_what_to_capture_instead() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("Wayland has no list of windows")
+            && err.contains("`--window pick`")
             && err.contains("the screen, a monitor or a region"),
         "{err}"
     );
+}
+
+#[test]
+fn a_window_picked_where_the_portal_shares_only_monitors_says_to_capture_a_region() {
+    let desk = Desk::new();
+    let portal = desk.sway.start_portal();
+    let out = desk.files.path().join("window.png");
+    let env = desk.env();
+    let run = desk
+        .home
+        .command("dropcast")
+        .args(["shot", "--window", "pick", "--no-upload", "--copy", "none"])
+        .arg("--out")
+        .arg(&out)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("DBUS_SESSION_BUS_ADDRESS", &portal.bus)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{err}");
+    // xdg-desktop-portal-wlr 0.7 shares monitors only: known before any
+    // dialog, so none is shown.
+    assert!(
+        err.contains("cannot share a single window") && err.contains("--region"),
+        "{err}"
+    );
+    assert_eq!(portal.screencast_choices(), 0);
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_window_picked_in_the_desktop_s_dialog_is_shot_and_the_dialog_asks_every_time() {
+    let desk = Desk::new();
+    let portal = desk.sway.start_portal_sharing_windows();
+    let env = desk.env();
+    let mut mouse = desk.sway.pointer();
+    let mut shot = |name: &str| {
+        let out = desk.files.path().join(format!("{name}.png"));
+        let mut run = desk
+            .home
+            .command("dropcast")
+            .args(["--json", "shot", "--window", "pick", "--no-upload"])
+            .args(["--copy", "none", "--out"])
+            .arg(&out)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("DBUS_SESSION_BUS_ADDRESS", &portal.bus)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // xdg-desktop-portal-wlr 0.7 sends a picture only when the output
+        // changes: the pointer moves until the shot is taken, as on a live
+        // desktop.
+        let mut right = false;
+        wait_up_to(std::time::Duration::from_secs(60), "the shot", || {
+            right = !right;
+            mouse.move_to(if right { 900 } else { 800 }, 600);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            run.try_wait().unwrap().is_some()
+        });
+        let run = run.wait_with_output().unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        image::open(&out).unwrap().to_rgb8()
+    };
+    // The stand-in's "window" fills the output: its pixels are the
+    // screen's, exactly.
+    same_but_the_pointer(&shot("first"), &desk.shown);
+    assert_eq!(portal.screencast_choices(), 1);
+    // A window is chosen each time, and no choice is kept.
+    same_but_the_pointer(&shot("second"), &desk.shown);
+    assert_eq!(portal.screencast_choices(), 2, "asked again");
+    let kept = desk.home.dir.path().join("state/dropcast");
+    assert!(!kept.join("screencast-restore-token").exists());
+}
+
+/// `got` is `want`, pixel for pixel, but where the pointer was (about
+/// 800..940, 600..650): a headless output has no cursor plane, so the
+/// pointer is in every picture of it, whatever the cursor mode asked.
+fn same_but_the_pointer(got: &RgbImage, want: &RgbImage) {
+    assert_eq!(got.dimensions(), want.dimensions());
+    let pointer = |x: u32, y: u32| (790..950).contains(&x) && (590..660).contains(&y);
+    let differ = got
+        .enumerate_pixels()
+        .filter(|(x, y, p)| !pointer(*x, *y) && want.get_pixel(*x, *y) != *p)
+        .count();
+    assert_eq!(differ, 0, "pixels away from the pointer differ");
 }
 
 /// The colour in the middle of each frame of `video`, four times a
@@ -697,4 +788,33 @@ fn an_area_dragged_in_the_region_picker_on_a_hidpi_output_is_shared_at_its_physi
                 && desk.grim("HEADLESS-1").get_pixel(40, 40) == desk.shown.get_pixel(40, 40)
         },
     );
+}
+
+#[test]
+fn the_app_s_capture_window_shares_the_window_picked_in_the_desktop_s_dialog() {
+    let desk = Desk::new();
+    let portal = desk.sway.start_portal_sharing_windows();
+    let app = desk.start_app(&portal.bus);
+    // What a compositor binding or the tray's "Capture window" runs.
+    let env = desk.app_env(&portal.bus);
+    let asked = desk
+        .home
+        .command("dropcast-app")
+        .args(["--capture", "window"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .status()
+        .unwrap();
+    assert!(asked.success());
+    // The output changes until the picture is taken (see above).
+    let mut mouse = desk.sway.pointer();
+    let mut right = false;
+    wait_up_to(std::time::Duration::from_secs(60), "the link", || {
+        right = !right;
+        mouse.move_to(if right { 900 } else { 800 }, 600);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let pasted = desk.sway.command("wl-paste").output().unwrap();
+        String::from_utf8_lossy(&pasted.stdout).starts_with(&app.server.url)
+    });
+    same_but_the_pointer(&desk.shared(&app), &desk.shown);
+    assert_eq!(portal.screencast_choices(), 1);
 }

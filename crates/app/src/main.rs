@@ -573,11 +573,16 @@ async fn share(session: &Session, frame: Frame) -> Result<String, actions::Error
     ))
 }
 
-/// The focused window, else the front-most one.
+/// The focused window, else the front-most one; on Wayland, which has no
+/// window list, the one the user chooses in the desktop's dialog.
 async fn front_window() -> Result<Target, actions::Error> {
-    let windows = tokio::task::spawn_blocking(dropcast_capture::windows)
+    let windows = match tokio::task::spawn_blocking(dropcast_capture::windows)
         .await
-        .expect("window listing does not panic")?;
+        .expect("window listing does not panic")
+    {
+        Err(dropcast_capture::CaptureError::NoWindowList) => return Ok(Target::ChosenWindow),
+        listed => listed?,
+    };
     let window = windows
         .iter()
         .find(|w| w.focused && !w.minimized)

@@ -12,7 +12,9 @@
 //! test gets two monitors out of Xvfb) showed as no monitor at all; it also
 //! opens a new X connection for every call and converts pixel by pixel.
 //! The X11 module also draws the cursor in (XFixes). Windows are xcap's on
-//! every platform but Wayland, which has no window list.
+//! every platform but Wayland, which has no window list: there the user
+//! chooses the window in the desktop's own dialog
+//! ([`Target::ChosenWindow`], through the ScreenCast portal).
 //!
 //! On Wayland (`WAYLAND_DISPLAY` set) monitors and pixels come from our
 //! own module too ([`wayland`]): outputs from the protocol, pixels through
@@ -157,6 +159,9 @@ pub enum Target {
     CursorMonitor,
     /// A window by id (as [`windows`] lists them).
     Window(u32),
+    /// A window the user chooses in the desktop's own dialog: Wayland's
+    /// way, as it has no window list.
+    ChosenWindow,
     /// A rectangle in global coordinates; it may span monitors.
     Region(Rect),
 }
@@ -246,10 +251,16 @@ pub enum CaptureError {
     )]
     NoWindowManager,
     #[error(
-        "Wayland has no list of windows to capture from; capture the screen, a monitor or \
-         a region instead"
+        "Wayland has no list of windows to capture from; choose the window in the \
+         desktop's dialog (`--window pick`), or capture the screen, a monitor or a region \
+         instead"
     )]
     NoWindowList,
+    #[error(
+        "choosing a window in the desktop's dialog is for Wayland; here, capture a window \
+         by id (see `dropcast windows`)"
+    )]
+    NoWindowDialog,
     #[error("window {0} is minimized: restore it first")]
     Minimized(u32),
     #[error("region {region} is off screen: the desktop is {desktop} (see `dropcast monitors`)")]
@@ -316,8 +327,10 @@ pub fn capture(target: &Target, options: Options) -> Result<Frame> {
     match backend()? {
         #[cfg(target_os = "linux")]
         Backend::X11 => {
-            if let Target::Window(id) = target {
-                return xcap_backend::capture_window(*id);
+            match target {
+                Target::Window(id) => return xcap_backend::capture_window(*id),
+                Target::ChosenWindow => return Err(CaptureError::NoWindowDialog),
+                _ => {}
             }
             let session = x11::Session::open()?;
             let monitors = session.monitors()?;
@@ -326,8 +339,13 @@ pub fn capture(target: &Target, options: Options) -> Result<Frame> {
         }
         #[cfg(target_os = "linux")]
         Backend::Wayland => {
-            if let Target::Window(_) = target {
-                return Err(CaptureError::NoWindowList);
+            match target {
+                Target::Window(_) => return Err(CaptureError::NoWindowList),
+                Target::ChosenWindow => {
+                    let mut cast = screencast::Cast::start(screencast::Source::Window, options)?;
+                    return Ok(cast.next_whole()?.expect("a started cast has a picture"));
+                }
+                _ => {}
             }
             let mut session = wayland::Session::open()?;
             let rect = session.rect_of(target)?;
@@ -337,8 +355,10 @@ pub fn capture(target: &Target, options: Options) -> Result<Frame> {
         Backend::Xcap => {
             // xcap cannot draw the pointer in.
             let _ = options.cursor;
-            if let Target::Window(id) = target {
-                return xcap_backend::capture_window(*id);
+            match target {
+                Target::Window(id) => return xcap_backend::capture_window(*id),
+                Target::ChosenWindow => return Err(CaptureError::NoWindowDialog),
+                _ => {}
             }
             let monitors = xcap_backend::monitors()?;
             let rect = target_rect(target, &monitors, xcap_backend::pointer)?;
@@ -358,7 +378,9 @@ pub(crate) type Grabber = Box<dyn FnMut() -> Result<Option<Frame>> + Send>;
 /// connection and the rectangle), for streams.
 pub(crate) fn repeating(target: Target, options: Options) -> Result<Grabber> {
     #[cfg(target_os = "linux")]
-    if backend()? == Backend::X11 && !matches!(target, Target::Window(_)) {
+    let windowed = matches!(target, Target::Window(_) | Target::ChosenWindow);
+    #[cfg(target_os = "linux")]
+    if backend()? == Backend::X11 && !windowed {
         let mut session = x11::Session::open()?;
         let monitors = session.monitors()?;
         let rect = target_rect(&target, &monitors, || session.pointer())?;
@@ -383,13 +405,18 @@ pub(crate) fn repeating(target: Target, options: Options) -> Result<Grabber> {
         }));
     }
     #[cfg(target_os = "linux")]
-    if backend()? == Backend::Wayland && !matches!(target, Target::Window(_)) {
+    if backend()? == Backend::Wayland && target == Target::ChosenWindow {
+        let mut cast = screencast::Cast::start(screencast::Source::Window, options)?;
+        return Ok(Box::new(move || cast.next_whole()));
+    }
+    #[cfg(target_os = "linux")]
+    if backend()? == Backend::Wayland && !windowed {
         let mut session = wayland::Session::open()?;
         let rect = session.rect_of(&target)?;
         if session.screencopy_in_use() {
             return Ok(Box::new(move || session.capture(rect, options).map(Some)));
         }
-        let mut cast = screencast::Cast::start(options)?;
+        let mut cast = screencast::Cast::start(screencast::Source::Monitor, options)?;
         return Ok(Box::new(move || cast.next(rect)));
     }
     Ok(Box::new(move || capture(&target, options).map(Some)))
@@ -435,7 +462,9 @@ fn target_rect(
             }
             Ok(*region)
         }
-        Target::Window(_) => unreachable!("windows are captured by id"),
+        Target::Window(_) | Target::ChosenWindow => {
+            unreachable!("windows are captured by id or through the desktop's dialog")
+        }
     }
 }
 

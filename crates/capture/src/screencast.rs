@@ -1,6 +1,7 @@
 //! Recording through the ScreenCast portal and PipeWire, for Wayland
 //! desktops without wlroots' screencopy (GNOME, KDE), or when
-//! `DROPCAST_WAYLAND_CAPTURE=portal` asks for it.
+//! `DROPCAST_WAYLAND_CAPTURE=portal` asks for it; and windows, which on
+//! Wayland only the desktop's own picker can name.
 //!
 //! [`Cast::start`] opens a portal session for one monitor: CreateSession,
 //! SelectSources and Start, each answered on its `Request`. The desktop
@@ -18,6 +19,12 @@
 //! asks for is turned into RGBA. A buffer marked corrupted is skipped. The desktop sends a buffer only when something
 //! changed, so between buffers [`Cast::next`] answers "unchanged" (`None`)
 //! and the recorder repeats the last frame.
+//!
+//! A window ([`Source::Window`]) is chosen anew every time, so its session
+//! keeps no token; a desktop whose portal shares only monitors (as
+//! xdg-desktop-portal-wlr) is told apart up front by its
+//! `AvailableSourceTypes`, with an error that says what to capture
+//! instead.
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -42,11 +49,38 @@ fn failed(what: &str, e: impl std::fmt::Display) -> CaptureError {
     CaptureError::Platform(format!("the ScreenCast portal: {what}: {e}"))
 }
 
-/// One monitor shared by the desktop, as a PipeWire stream.
+/// What the desktop is asked to share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A monitor, remembered by the desktop from one time to the next.
+    Monitor,
+    /// A window the user picks, each time.
+    Window,
+}
+
+impl Source {
+    /// The bit SelectSources' `types` and `AvailableSourceTypes` use.
+    fn bit(self) -> u32 {
+        match self {
+            Source::Monitor => 1,
+            Source::Window => 2,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Source::Monitor => "monitor",
+            Source::Window => "window",
+        }
+    }
+}
+
+/// One monitor or window shared by the desktop, as a PipeWire stream.
 pub(crate) struct Cast {
     conn: zbus::blocking::Connection,
     session: OwnedObjectPath,
-    /// Where the shared monitor is, in logical units.
+    /// Where the shared monitor is, in logical units (for a window, what
+    /// the portal said, which [`Cast::next_whole`] does not use).
     monitor: Rect,
     shared: Arc<Shared>,
     seen: u64,
@@ -118,19 +152,30 @@ fn fits(at: u32, size: u32, limit: u32) -> bool {
 }
 
 impl Cast {
-    /// Asks the desktop to share a monitor, and connects to its stream.
-    pub(crate) fn start(options: Options) -> Result<Cast> {
+    /// Asks the desktop to share a monitor or a window, and connects to
+    /// its stream.
+    pub(crate) fn start(source: Source, options: Options) -> Result<Cast> {
         let conn =
             zbus::blocking::Connection::session().map_err(|e| failed("no D-Bus session bus", e))?;
         let portal = zbus::blocking::Proxy::new(&conn, DESTINATION, PATH, SCREEN_CAST)
             .map_err(|e| failed("reaching it", e))?;
+        if source == Source::Window {
+            let available = portal.get_property::<u32>("AvailableSourceTypes");
+            match available {
+                Ok(types) => check_shares_windows(types)?,
+                Err(e) => {
+                    let e = RequestError::Call(e.to_string());
+                    return Err(explain(e, source, "asking what it can share"));
+                }
+            }
+        }
         let t = token();
         let mut opts: HashMap<&str, Value> = HashMap::new();
         opts.insert("handle_token", Value::from(t.as_str()));
         let session_token = token();
         opts.insert("session_handle_token", Value::from(session_token.as_str()));
         let created = request(&conn, SCREEN_CAST, "CreateSession", &t, &(opts,))
-            .map_err(|e| explain(e, "creating a session"))?;
+            .map_err(|e| explain(e, source, "creating a session"))?;
         let session: String = created
             .get("session_handle")
             .and_then(|v| v.downcast_ref::<String>().ok())
@@ -141,34 +186,41 @@ impl Cast {
         let t = token();
         let mut opts: HashMap<&str, Value> = HashMap::new();
         opts.insert("handle_token", Value::from(t.as_str()));
-        opts.insert("types", Value::from(MONITOR));
+        opts.insert("types", Value::from(source.bit()));
         opts.insert("multiple", Value::from(false));
-        // Persistent: the desktop remembers the choice until revoked.
-        opts.insert("persist_mode", Value::from(2u32));
         let cursor_modes: u32 = portal.get_property("AvailableCursorModes").unwrap_or(0);
         if let Some(mode) = cursor_mode(cursor_modes, options.cursor) {
             opts.insert("cursor_mode", Value::from(mode));
         }
-        let saved = read_restore_token();
+        let monitor = source == Source::Monitor;
+        let saved = if monitor {
+            // Persistent: the desktop remembers the choice until revoked.
+            opts.insert("persist_mode", Value::from(2u32));
+            read_restore_token()
+        } else {
+            None
+        };
         if let Some(saved) = &saved {
             opts.insert("restore_token", Value::from(saved.as_str()));
         }
         request(&conn, SCREEN_CAST, "SelectSources", &t, &(&session, opts))
-            .map_err(|e| explain(e, "choosing the monitor"))?;
+            .map_err(|e| explain(e, source, "choosing what to share"))?;
 
         let t = token();
         let mut opts: HashMap<&str, Value> = HashMap::new();
         opts.insert("handle_token", Value::from(t.as_str()));
         let started = request(&conn, SCREEN_CAST, "Start", &t, &(&session, "", opts))
-            .map_err(|e| explain(e, "starting"))?;
+            .map_err(|e| explain(e, source, "starting"))?;
         // A token is good for one Start: the new one replaces it, and
         // without one the old is gone.
-        match started
-            .get("restore_token")
-            .and_then(|v| v.downcast_ref::<String>().ok())
-        {
-            Some(new) => write_restore_token(&new),
-            None => forget_restore_token(),
+        if monitor {
+            match started
+                .get("restore_token")
+                .and_then(|v| v.downcast_ref::<String>().ok())
+            {
+                Some(new) => write_restore_token(&new),
+                None => forget_restore_token(),
+            }
         }
         let (node, monitor) = first_stream(&started)?;
 
@@ -229,16 +281,9 @@ impl Cast {
     /// `rect` (logical units) from the latest picture, or `None` when
     /// nothing changed since the last call.
     pub(crate) fn next(&mut self, rect: Rect) -> Result<Option<Frame>> {
-        let slot = self.shared.slot.lock().expect("screencast slot");
-        if let Some(e) = &slot.error {
-            return Err(failed("the stream", e));
-        }
-        if slot.count == self.seen {
+        let Some(raw) = self.fresh()? else {
             return Ok(None);
-        }
-        self.seen = slot.count;
-        let raw = Arc::clone(slot.picture.as_ref().expect("a counted picture"));
-        drop(slot);
+        };
         let (cx, cy, cw, ch) = raw.visible;
         // A portal that gave no size shares the monitor at one pixel per
         // unit.
@@ -272,6 +317,39 @@ impl Cast {
             logical: true,
             captured_at: SystemTime::now(),
         }))
+    }
+
+    /// The whole latest picture (a shared window), in its own pixels, or
+    /// `None` when nothing changed since the last call.
+    pub(crate) fn next_whole(&mut self) -> Result<Option<Frame>> {
+        let Some(raw) = self.fresh()? else {
+            return Ok(None);
+        };
+        let image = picture(&raw.bytes, raw.layout, raw.visible)
+            .ok_or_else(|| failed("the stream", "a buffer smaller than its format"))?;
+        Ok(Some(Frame {
+            image,
+            // Wayland does not say where a window is.
+            origin: (0, 0),
+            scale_factor: 1.0,
+            logical: false,
+            captured_at: SystemTime::now(),
+        }))
+    }
+
+    /// The latest picture if it came since the last call.
+    fn fresh(&mut self) -> Result<Option<Arc<Raw>>> {
+        let slot = self.shared.slot.lock().expect("screencast slot");
+        if let Some(e) = &slot.error {
+            return Err(failed("the stream", e));
+        }
+        if slot.count == self.seen {
+            return Ok(None);
+        }
+        self.seen = slot.count;
+        Ok(Some(Arc::clone(
+            slot.picture.as_ref().expect("a counted picture"),
+        )))
     }
 }
 
@@ -308,9 +386,6 @@ impl Shared {
     }
 }
 
-/// SelectSources' `types`: monitors.
-const MONITOR: u32 = 1;
-
 /// The cursor mode to ask for among those the portal offers (a bit mask:
 /// 1 hidden, 2 drawn into the picture, 4 as metadata), if any fits.
 fn cursor_mode(available: u32, cursor: bool) -> Option<u32> {
@@ -318,7 +393,21 @@ fn cursor_mode(available: u32, cursor: bool) -> Option<u32> {
     (available & wanted != 0).then_some(wanted)
 }
 
-fn explain(e: RequestError, what: &str) -> CaptureError {
+/// Whether a portal that shares `types` (AvailableSourceTypes) can share
+/// a window; if not, what to do instead.
+fn check_shares_windows(types: u32) -> Result<()> {
+    if types & Source::Window.bit() != 0 {
+        return Ok(());
+    }
+    Err(CaptureError::Platform(
+        "this desktop's screen-sharing portal cannot share a single window (it shares only \
+         monitors, as xdg-desktop-portal-wlr does); capture a region around the window \
+         instead (`--region X,Y,W,H`, or the area picker)"
+            .into(),
+    ))
+}
+
+fn explain(e: RequestError, source: Source, what: &str) -> CaptureError {
     match e {
         RequestError::Call(text) if crate::portal::is_missing(&text) => {
             CaptureError::Platform(format!(
@@ -328,11 +417,11 @@ fn explain(e: RequestError, what: &str) -> CaptureError {
             ))
         }
         RequestError::Call(text) | RequestError::Failed(text) => failed(what, text),
-        RequestError::Refused => CaptureError::Platform(
-            "the recording was not allowed (the desktop's dialog was cancelled); record again \
-             and choose a monitor to share"
-                .into(),
-        ),
+        RequestError::Refused => CaptureError::Platform(format!(
+            "the desktop's dialog was cancelled, so nothing was shared; try again and choose \
+             a {} to share",
+            source.noun()
+        )),
     }
 }
 

@@ -45,8 +45,9 @@ struct TargetArgs {
     /// under the mouse pointer.
     #[arg(long, group = "target", value_name = "N|cursor")]
     monitor: Option<String>,
-    /// A window by id (see `dropcast windows`).
-    #[arg(long, group = "target", value_name = "ID")]
+    /// A window by id (see `dropcast windows`), or `pick` to choose it in
+    /// the desktop's own dialog (Wayland, which has no window list).
+    #[arg(long, group = "target", value_name = "ID|pick")]
     window: Option<String>,
     /// A rectangle in desktop coordinates; it may span monitors.
     #[arg(long, group = "target", value_name = "X,Y,W,H")]
@@ -63,7 +64,11 @@ impl TargetArgs {
                 })?),
             }
         } else if let Some(w) = &self.window {
-            Target::Window(parse_window_id(w)?)
+            if w == "pick" {
+                Target::ChosenWindow
+            } else {
+                Target::Window(parse_window_id(w)?)
+            }
         } else if let Some(r) = self.region {
             Target::Region(r)
         } else {
@@ -718,7 +723,7 @@ fn parse_window_id(s: &str) -> Result<u32, Failure> {
     parsed.map_err(|_| {
         Failure::new(
             2,
-            format!("--window {s:?}: use an id from `dropcast windows`"),
+            format!("--window {s:?}: use an id from `dropcast windows`, or `pick`"),
         )
     })
 }
