@@ -122,6 +122,9 @@ const TEST_PACKAGES: &[&str] = &[
     "postgresql",
     // promtool, which checks the server's /metrics.
     "prometheus",
+    // OCR, which finds secrets in a capture's text (dropcast-redact).
+    "tesseract-ocr",
+    "tesseract-ocr-eng",
     // Makes the RSA keys CloudFront checks download links with, and
     // checks the signatures the server makes (CloudFront's side).
     "openssl",
