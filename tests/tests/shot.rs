@@ -356,3 +356,96 @@ fn the_clipboard_holder_ends_when_another_program_takes_the_clipboard_or_the_dis
         home.clipboard_holders().is_empty()
     });
 }
+
+/// A white `width` x `height` screen with `lines` of black text (18 px,
+/// 36 px apart from y = 20), drawn by the annotation renderer.
+fn text_screen(width: u32, height: u32, lines: &[&str]) -> RgbImage {
+    use dropcast_annotate::{render, Colour, Document, Point, Shape};
+    let white = vec![255u8; (width * height * 4) as usize];
+    let shapes = lines
+        .iter()
+        .enumerate()
+        .map(|(i, text)| Shape::Text {
+            at: Point {
+                x: 20.0,
+                y: 20.0 + 36.0 * i as f32,
+            },
+            text: text.to_string(),
+            size: 18.0,
+            colour: Colour::rgb(0, 0, 0),
+        })
+        .collect();
+    let document = Document { shapes, crop: None };
+    let (rgba, _, _) = render(&white, width, height, &document).unwrap();
+    image::DynamicImage::ImageRgba8(image::RgbaImage::from_raw(width, height, rgba).unwrap())
+        .to_rgb8()
+}
+
+#[test]
+fn a_redacted_shot_pixelates_each_secret_and_leaves_the_rest_of_the_screen_alone() {
+    let desk = Desk::new(900, 300);
+    let screen = text_screen(
+        900,
+        300,
+        &[
+            "Deploy notes for the staging account",
+            "AKIAIOSFODNN7EXAMPLE",
+            "Ask jane.doe@example.com before merging",
+            "ghp_R8x2LmQ4vT9nW3kZ7pY1cH5jD0sF6gB2aE4u",
+            "Everything else on this screen is fine",
+        ],
+    );
+    let _shown = desk.show_full_screen(&screen);
+    let answer = desk.dropcast(&["shot", "--redact"], "");
+    let mut kinds: Vec<&str> = answer["redacted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["aws_key", "email", "github_token"], "{answer}");
+    // The hints keep the secrets.
+    let said = answer.to_string();
+    assert!(
+        !said.contains("IOSFODNN7") && !said.contains("jane.doe"),
+        "{said}"
+    );
+    let shared = decode_rgb(&desk.link_and_bytes(&answer));
+    assert_eq!(shared.dimensions(), screen.dimensions());
+    // Read again, the shared picture holds none of them.
+    let rgba = image::DynamicImage::ImageRgb8(shared.clone()).to_rgba8();
+    let again = dropcast_redact::scan(rgba.as_raw(), 900, 300).unwrap();
+    assert!(again.is_empty(), "still there: {again:?}");
+    // Outside the pixelated boxes every pixel is the screen's, and the
+    // boxes are each about a line of text, not the screen.
+    let boxes: Vec<(u32, u32, u32, u32)> = answer["redacted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let n = |k: &str| f["area"][k].as_u64().unwrap() as u32;
+            // As the CLI pads them (4 px), and a pixel more for rounding.
+            let (x, y) = (n("x").saturating_sub(5), n("y").saturating_sub(5));
+            (x, y, n("x") + n("width") + 5, n("y") + n("height") + 5)
+        })
+        .collect();
+    for (x0, y0, x1, y1) in &boxes {
+        assert!(y1 - y0 < 40 && x1 - x0 < 600, "{boxes:?}");
+    }
+    let inside = |x: u32, y: u32| {
+        boxes
+            .iter()
+            .any(|(x0, y0, x1, y1)| (*x0..*x1).contains(&x) && (*y0..*y1).contains(&y))
+    };
+    let changed = shared
+        .enumerate_pixels()
+        .filter(|(x, y, p)| !inside(*x, *y) && screen.get_pixel(*x, *y) != *p)
+        .count();
+    assert_eq!(changed, 0, "pixels outside the secrets changed");
+    let changed_inside = shared
+        .enumerate_pixels()
+        .filter(|(x, y, p)| inside(*x, *y) && screen.get_pixel(*x, *y) != *p)
+        .count();
+    assert!(changed_inside > 1000, "the secrets were pixelated");
+}

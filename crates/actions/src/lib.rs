@@ -383,7 +383,52 @@ pub struct ShotOptions {
     /// Also keep the image here (the upload is then made from it).
     pub out: Option<PathBuf>,
     pub copy: OnClipboard,
+    /// Pixelate every secret found in the capture's text first.
+    pub redact: bool,
 }
+
+/// The secrets found in `frame`'s text (OCR), each pixelated: the frame
+/// as it may be shared, and what was hidden. A capture whose text cannot
+/// be read (no OCR installed) is an error, never passed as clean.
+pub async fn redact(frame: Frame) -> Result<(Frame, Vec<dropcast_redact::Finding>)> {
+    tokio::task::spawn_blocking(move || {
+        let (width, height) = frame.image.dimensions();
+        let found = dropcast_redact::scan(frame.image.as_raw(), width, height)
+            .map_err(|e| Error::new(Kind::Failed, e.to_string()))?;
+        if found.is_empty() {
+            return Ok((frame, found));
+        }
+        let shapes = found
+            .iter()
+            .map(|f| {
+                let a = f.area.padded(REDACT_MARGIN, (width, height));
+                // Blocks as tall as the text: no glyph's shape survives.
+                dropcast_annotate::Shape::Pixelate {
+                    area: dropcast_annotate::Area {
+                        x: a.x as f32,
+                        y: a.y as f32,
+                        width: a.width as f32,
+                        height: a.height as f32,
+                    },
+                    block: a.height.max(8),
+                }
+            })
+            .collect();
+        let document = dropcast_annotate::Document { shapes, crop: None };
+        let (pixels, _, _) =
+            dropcast_annotate::render(frame.image.as_raw(), width, height, &document)
+                .map_err(|e| Error::new(Kind::Failed, e.to_string()))?;
+        let image = image::RgbaImage::from_raw(width, height, pixels)
+            .expect("the renderer keeps the size when nothing is cropped");
+        Ok((Frame { image, ..frame }, found))
+    })
+    .await
+    .expect("redacting does not panic")
+}
+
+/// Pixels added round a secret's box before it is pixelated: OCR's boxes
+/// hug the ink, and anti-aliased edges reach past them.
+const REDACT_MARGIN: u32 = 4;
 
 /// A frame saved to a file only.
 #[derive(Debug, Clone)]
@@ -393,6 +438,8 @@ pub struct Saved {
     pub height: u32,
     pub content_type: &'static str,
     pub copied: bool,
+    /// The secrets pixelated before it was saved ([`ShotOptions::redact`]).
+    pub redacted: Vec<dropcast_redact::Finding>,
 }
 
 /// Encodes a frame to `options.out` (or `./screenshot-<time>.<ext>`),
@@ -402,6 +449,11 @@ pub async fn save_frame(
     options: &ShotOptions,
     route: &ClipboardRoute,
 ) -> Result<Saved> {
+    let (frame, redacted) = if options.redact {
+        redact(frame).await?
+    } else {
+        (frame, Vec::new())
+    };
     let frame = Arc::new(frame);
     let encoded = encode(frame.clone(), options.image).await?;
     let path = options
@@ -416,6 +468,7 @@ pub async fn save_frame(
         height: encoded.height,
         content_type: encoded.format.content_type(),
         copied,
+        redacted,
     })
 }
 
@@ -426,6 +479,8 @@ pub struct Shared {
     pub width: u32,
     pub height: u32,
     pub copied: bool,
+    /// The secrets pixelated before it was shared ([`ShotOptions::redact`]).
+    pub redacted: Vec<dropcast_redact::Finding>,
 }
 
 /// Shares a frame: its link (from the pool, which needs neither the token
@@ -441,7 +496,6 @@ pub async fn share_frame(
     progress_for: &(dyn Fn(&str, u64) -> Option<Progress> + Sync),
 ) -> Result<Shared> {
     let server = session.server()?;
-    let frame = Arc::new(frame);
     let journal = Journal::open(&session.dirs).await?;
     let pooled = Sharer::link_from_pool(&journal, &server).await?;
     let mut copied = false;
@@ -458,6 +512,13 @@ pub async fn share_frame(
     if !copied && options.copy == OnClipboard::Link {
         copied = route.copy_links(&[link.url.as_str()]);
     }
+    // The link is out at once; the bytes wait for the check.
+    let (frame, redacted) = if options.redact {
+        redact(frame).await?
+    } else {
+        (frame, Vec::new())
+    };
+    let frame = Arc::new(frame);
     let encoded = encode(frame.clone(), options.image).await?;
     let name = capture_name(&frame, encoded.format);
     let path = match &options.out {
@@ -492,6 +553,7 @@ pub async fn share_frame(
         width: encoded.width,
         height: encoded.height,
         copied,
+        redacted,
     })
 }
 

@@ -548,6 +548,7 @@ async fn share(session: &Session, frame: Frame) -> Result<String, actions::Error
             .as_ref()
             .map(|dir| dir.join(actions::capture_name(&frame, session.settings.image.format))),
         copy: session.settings.copy,
+        redact: false,
     };
     let no_progress = |_: &str, _: u64| None;
     let shared = actions::share_frame(

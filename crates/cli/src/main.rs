@@ -130,6 +130,11 @@ enum Command {
         /// Draw the mouse pointer in.
         #[arg(long)]
         cursor: bool,
+        /// Pixelate every secret found in the capture's text (OCR:
+        /// keys, tokens, e-mail addresses, card numbers, private keys)
+        /// before it is saved or shared; --json lists what was hidden.
+        #[arg(long)]
+        redact: bool,
     },
     /// Record the screen (or a monitor, window, region) to an H.264 MP4,
     /// shared while it records: the link is there at once, the video plays
@@ -357,6 +362,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             copy,
             format,
             cursor,
+            redact,
         } => {
             let target = target.target()?;
             let mut image = ctx.settings.image;
@@ -367,6 +373,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 image,
                 out,
                 copy: copy.unwrap_or(ctx.settings.copy),
+                redact,
             };
             if !no_upload {
                 ctx.server()?; // signed in? say so before capturing
@@ -390,9 +397,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                             "height": saved.height,
                             "content_type": saved.content_type,
                             "copied": saved.copied,
+                            "redacted": saved.redacted,
                         })
                     );
                 } else {
+                    say_redacted(redact, &saved.redacted);
                     println!("{}", saved.path.display());
                 }
             } else {
@@ -404,11 +413,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     out["width"] = json!(shared.width);
                     out["height"] = json!(shared.height);
                     out["copied"] = json!(shared.copied);
+                    out["redacted"] = json!(shared.redacted);
                     if let Some(p) = &options.out {
                         out["path"] = json!(p);
                     }
                     println!("{out}");
                 } else {
+                    say_redacted(redact, &shared.redacted);
                     println!("{}", shared.drop.url);
                 }
             }
@@ -712,6 +723,30 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// What `--redact` hid, on stderr (stdout keeps the path or link alone).
+fn say_redacted(asked: bool, found: &[dropcast_redact::Finding]) {
+    if !asked {
+        return;
+    }
+    if found.is_empty() {
+        eprintln!("dropcast: no secrets found in the capture's text");
+        return;
+    }
+    let list: Vec<String> = found
+        .iter()
+        .map(|f| {
+            let kind = serde_json::to_value(f.kind).unwrap_or_default();
+            let kind = kind.as_str().unwrap_or("secret").replace('_', " ");
+            if f.hint.is_empty() {
+                kind
+            } else {
+                format!("{kind} {}", f.hint)
+            }
+        })
+        .collect();
+    eprintln!("dropcast: pixelated {}: {}", found.len(), list.join(", "));
 }
 
 /// Window ids as `dropcast windows` prints them (hex) or in decimal.
