@@ -31,6 +31,9 @@
 //! size, peak RSS), and stop to playable link with throttled uploads (see
 //! record.rs).
 //!
+//! `editor`: exporting a capture with 20 shapes vs a plain encode, and
+//! finding secrets on a screen of text vs tesseract alone (see editor.rs).
+//!
 //! `startup`: each of our programs' `--version` vs `scrot --version`
 //! (hyperfine), their shared libraries and sizes.
 //!
@@ -39,6 +42,7 @@
 
 mod app;
 mod capture;
+mod editor;
 mod jobs;
 mod pages;
 mod record;
@@ -62,6 +66,7 @@ async fn main() -> ExitCode {
         Some("app") => tokio::task::block_in_place(|| app::run(&args[1..])),
         Some("record") => tokio::task::block_in_place(|| record::run(&args[1..])),
         Some("startup") => tokio::task::block_in_place(|| startup::run(&args[1..])),
+        Some("editor") => tokio::task::block_in_place(|| editor::run(&args[1..])),
         #[cfg(target_os = "linux")]
         Some("wayland") => tokio::task::block_in_place(|| wayland::run(&args[1..])),
         Some("summary") => summary(&args[1..]).await,
@@ -77,6 +82,7 @@ async fn main() -> ExitCode {
                   dropcast-bench app --app-bin PATH --dropcast-bin PATH --server-bin PATH [--runs N]\n       \
                   dropcast-bench record --dropcast-bin PATH --server-bin PATH [--seconds N]\n       \
                   dropcast-bench startup --bin-dir DIR [--runs N]\n       \
+                  dropcast-bench editor [--runs N]\n       \
                   dropcast-bench wayland --dropcast-bin PATH [--runs N] [--seconds N]\n       \
                   dropcast-bench summary --bin-dir DIR"
                 .into(),
@@ -138,6 +144,7 @@ async fn summary(args: &[String]) -> Result<(), String> {
             startup::run,
             s(&["--bin-dir", &dir, "--runs", "20"]),
         ),
+        ("editor", editor::run, s(&["--runs", "3"])),
         (
             "capture",
             capture::run,

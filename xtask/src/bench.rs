@@ -51,6 +51,15 @@ const BENCHES: &[(&str, &[&str])] = &[
     ),
     ("startup", &["hyperfine", "scrot"]),
     (
+        "editor",
+        &[
+            "imagemagick",
+            "fonts-dejavu-core",
+            "tesseract-ocr",
+            "tesseract-ocr-eng",
+        ],
+    ),
+    (
         "wayland",
         &[
             "sway",
@@ -144,6 +153,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             ],
             "pages" | "jobs" => vec![name, "--server-bin", &server],
             "wayland" => vec![name, "--dropcast-bin", &dropcast],
+            "editor" => vec![name],
             "capture" | "record" => {
                 vec![name, "--dropcast-bin", &dropcast, "--server-bin", &server]
             }
