@@ -245,11 +245,18 @@ pub fn find(lines: &[Line]) -> Vec<Finding> {
     for (kind, pattern, hint) in PATTERNS.iter() {
         for (l, (line, text)) in lines.iter().zip(&texts).enumerate() {
             for m in pattern.find_iter(&text.text) {
-                if *kind == Kind::CardNumber && !luhn(m.as_str()) {
-                    continue;
-                }
+                let (start, end) = if *kind == Kind::CardNumber {
+                    // The digits round a card (an expiry, a CVV, a
+                    // quantity) are not part of it.
+                    match card_in(m.as_str()) {
+                        Some((s, e)) => (m.start() + s, m.start() + e),
+                        None => continue,
+                    }
+                } else {
+                    (m.start(), m.end())
+                };
                 let words: Vec<usize> = text
-                    .words(m.start(), m.end())
+                    .words(start, end)
                     .filter(|w| !covered.contains(&(l, *w)))
                     .collect();
                 if words.is_empty() {
@@ -258,7 +265,7 @@ pub fn find(lines: &[Line]) -> Vec<Finding> {
                 found.push(Finding {
                     kind: *kind,
                     area: union(words.iter().map(|w| line.words[*w].area)),
-                    hint: hint.of(m.as_str()),
+                    hint: hint.of(&text.text[start..end]),
                 });
                 covered.extend(words.into_iter().map(|w| (l, w)));
             }
@@ -320,6 +327,36 @@ fn private_keys(
 fn union(mut areas: impl Iterator<Item = Area>) -> Area {
     let first = areas.next().expect("at least one word");
     areas.fold(first, |all, a| all.union(&a))
+}
+
+/// Where in `digits` (groups of digits with spaces or dashes between) a
+/// card number is: the longest run of whole groups, leftmost first, of
+/// 13 to 19 digits that passes the Luhn check.
+fn card_in(digits: &str) -> Option<(usize, usize)> {
+    let mut groups = Vec::new();
+    let mut start = None;
+    for (i, c) in digits.char_indices() {
+        match (c.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                groups.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        groups.push((s, digits.len()));
+    }
+    for i in 0..groups.len() {
+        for j in (i..groups.len()).rev() {
+            let (s, e) = (groups[i].0, groups[j].1);
+            if luhn(&digits[s..e]) {
+                return Some((s, e));
+            }
+        }
+    }
+    None
 }
 
 /// The Luhn check of the digits in `number`.
@@ -450,9 +487,14 @@ mod tests {
         let lines = [
             line(0, "Card: 4111 1111 1111 1111 exp 12/29"),
             line(20, "Order 4111 1111 1111 1112 shipped"),
+            line(40, "Qty 2 5500 0000 0000 0004 123"),
         ];
         let found = find(&lines);
-        assert_eq!(kinds(&found), [Kind::CardNumber]);
+        assert_eq!(kinds(&found), [Kind::CardNumber, Kind::CardNumber]);
+        // The quantity and the CVV round the second are left out.
+        let words = &lines[2].words;
+        assert_eq!(found[1].area, words[2].area.union(&words[5].area));
+        assert_eq!(found[1].hint, "…0004");
         let words = &lines[0].words;
         assert_eq!(found[0].area, words[1].area.union(&words[4].area));
         assert_eq!(found[0].hint, "…1111");

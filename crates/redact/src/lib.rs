@@ -4,9 +4,8 @@
 //! runs the detectors over it ([`find`]): e-mail addresses, API keys and
 //! tokens of known formats, JWTs, Dropcast's own tokens, private-key
 //! blocks, card numbers that pass the Luhn check, and long random-looking
-//! strings. Each [`Finding`] is a box in the capture's pixels that the
-//! editor proposes to pixelate, and that `dropcast shot --redact`
-//! pixelates at once.
+//! strings. Each [`Finding`] is a box in the capture's pixels: `dropcast
+//! shot --redact` pixelates them all, and the editor is to propose them.
 //!
 //! Nothing here draws: the annotation renderer does the pixelating, so
 //! what is shared is what the editor showed.

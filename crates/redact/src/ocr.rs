@@ -33,6 +33,25 @@ pub enum OcrError {
     Failed(String),
 }
 
+/// Whether the text can be read at all (tesseract and its English data
+/// are there), asked before a capture so that nothing is spent on one
+/// that cannot be checked.
+pub fn check() -> Result<(), OcrError> {
+    let out = Command::new("tesseract")
+        .arg("--list-langs")
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => OcrError::NotInstalled,
+            _ => OcrError::Failed(e.to_string()),
+        })?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    if said.lines().any(|l| l.trim() == "eng") {
+        Ok(())
+    } else {
+        Err(OcrError::NoLanguageData)
+    }
+}
+
 /// The lines of words in an RGBA picture of `width` x `height`, in its
 /// pixels.
 pub fn read(rgba: &[u8], width: u32, height: u32) -> Result<Vec<Line>, OcrError> {
@@ -45,6 +64,12 @@ fn read_with(
     width: u32,
     height: u32,
 ) -> Result<Vec<Line>, OcrError> {
+    if width == 0 || height == 0 || rgba.len() as u64 != u64::from(width) * u64::from(height) * 4 {
+        return Err(OcrError::Failed(format!(
+            "a {width}x{height} picture cannot be {} bytes of RGBA",
+            rgba.len()
+        )));
+    }
     let png = grey_png(rgba, width, height);
     let mut child = Command::new(program)
         .args(["stdin", "stdout", "-l", "eng", "tsv"])
@@ -57,8 +82,8 @@ fn read_with(
             _ => OcrError::Failed(e.to_string()),
         })?;
     let mut stdin = child.stdin.take().expect("piped");
-    // Written from another thread: tesseract may answer before it has
-    // read all (it does not), and a full pipe must not stall us.
+    // Written from another thread while this one reads the answer, so
+    // that neither side waits on a full pipe.
     let writer = std::thread::spawn(move || stdin.write_all(&png));
     let out = child
         .wait_with_output()
@@ -108,42 +133,54 @@ fn lines(tsv: &str) -> Vec<Line> {
         if text.is_empty() {
             continue;
         }
-        let n = |i: usize| cols[i].parse::<u32>().unwrap_or(0);
+        let n = |i: usize| cols[i].parse::<u32>().ok();
+        // A row without a whole box cannot be covered: it is not a word.
+        let (Some(x), Some(y), Some(w), Some(h)) = (n(6), n(7), n(8), n(9)) else {
+            continue;
+        };
+        if w == 0 || h == 0 {
+            continue;
+        }
         words.push(Word {
             text: text.to_string(),
-            area: Area::new(n(6), n(7), n(8), n(9)),
+            area: Area::new(x, y, w, h),
         });
     }
     group(words)
 }
 
 /// Words in lines by where they are, not by tesseract's layout: a word
-/// joins the line whose middle its own middle is level with, and a line
-/// breaks where the gap to the next word is wider than three times the
-/// text's height (another column).
+/// joins the line whose band (from the top of its highest word to the
+/// bottom of its lowest) holds the word's middle, and a line breaks where
+/// the gap to the next word is wider than three times its tallest word
+/// (another column). A short glyph such as `=` seen first neither narrows
+/// the band nor the gap.
 fn group(mut words: Vec<Word>) -> Vec<Line> {
     words.sort_by_key(|w| (w.area.y + w.area.height / 2, w.area.x));
-    let mut rows: Vec<(u32, u32, Vec<Word>)> = Vec::new();
+    // (top, bottom, tallest, words)
+    let mut rows: Vec<(u32, u32, u32, Vec<Word>)> = Vec::new();
     for word in words {
-        let middle = word.area.y + word.area.height / 2;
+        let (y, h) = (word.area.y, word.area.height);
+        let middle = y + h / 2;
         match rows
             .iter_mut()
             .rev()
             .take(3)
-            .find(|(top, bottom, _)| (*top..*bottom).contains(&middle))
+            .find(|(top, bottom, _, _)| (*top..*bottom).contains(&middle))
         {
-            Some(row) => row.2.push(word),
-            None => rows.push((
-                word.area.y,
-                word.area.y + word.area.height.max(1),
-                vec![word],
-            )),
+            Some(row) => {
+                row.0 = row.0.min(y);
+                row.1 = row.1.max(y + h);
+                row.2 = row.2.max(h);
+                row.3.push(word);
+            }
+            None => rows.push((y, y + h, h, vec![word])),
         }
     }
     let mut lines = Vec::new();
-    for (top, bottom, mut row) in rows {
+    for (_, _, tallest, mut row) in rows {
         row.sort_by_key(|w| w.area.x);
-        let gap = 3 * (bottom - top);
+        let gap = 3 * tallest;
         let mut line = Line::default();
         for word in row {
             if let Some(last) = line.words.last() {
@@ -196,6 +233,21 @@ mod tests {
             .map(|l| l.words.iter().map(|w| w.text.as_str()).collect())
             .collect();
         assert_eq!(texts, [vec!["4111", "1111"], vec!["column"], vec!["below"]]);
+    }
+
+    #[test]
+    fn a_short_glyph_seen_first_does_not_split_its_line() {
+        let word = |text: &str, x, y, w, h| Word {
+            text: text.into(),
+            area: Area::new(x, y, w, h),
+        };
+        let lines = group(vec![
+            word("key", 10, 0, 30, 16),
+            word("=", 50, 5, 8, 4),
+            word("value", 70, 1, 50, 16),
+        ]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0].words.len(), 3);
     }
 
     #[test]
