@@ -66,13 +66,17 @@ impl Area {
         }
     }
 
-    /// Whole pixels `(x0, y0, x1, y1)` inside an image of `size`; `None`
-    /// when none are.
+    /// The whole pixels `(x0, y0, x1, y1)` it touches, even in part,
+    /// inside an image of `size`; `None` when none are. Outwards, so that
+    /// a pixelated area leaves no sliver of what it covers.
     fn pixels(&self, size: (u32, u32)) -> Option<(u32, u32, u32, u32)> {
         let a = self.normal();
-        let clamp = |v: f32, max: u32| v.round().clamp(0.0, max as f32) as u32;
-        let (x0, y0) = (clamp(a.x, size.0), clamp(a.y, size.1));
-        let (x1, y1) = (clamp(a.x + a.width, size.0), clamp(a.y + a.height, size.1));
+        let clamp = |v: f32, max: u32| v.clamp(0.0, max as f32) as u32;
+        let (x0, y0) = (clamp(a.x.floor(), size.0), clamp(a.y.floor(), size.1));
+        let (x1, y1) = (
+            clamp((a.x + a.width).ceil(), size.0),
+            clamp((a.y + a.height).ceil(), size.1),
+        );
         (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
     }
 }
@@ -346,13 +350,17 @@ fn draw(canvas: &mut PixmapMut, shape: &Shape, step: u32) {
         Shape::Pixelate { area, block } => {
             let size = (canvas.width(), canvas.height());
             if let Some(bounds) = area.pixels(size) {
-                pixelate(canvas.data_mut(), size.0, bounds, (*block).max(2));
+                // A block larger than the area is the area: one colour.
+                let block = (*block).clamp(2, (bounds.2 - bounds.0).max(bounds.3 - bounds.1));
+                pixelate(canvas.data_mut(), size.0, bounds, block);
             }
         }
         Shape::Blur { area, radius } => {
             let size = (canvas.width(), canvas.height());
             if let Some(bounds) = area.pixels(size) {
-                blur(canvas.data_mut(), size.0, bounds, (*radius).max(1));
+                // Beyond the area's size a wider blur changes nothing more.
+                let most = (bounds.2 - bounds.0).max(bounds.3 - bounds.1);
+                blur(canvas.data_mut(), size.0, bounds, (*radius).clamp(1, most));
             }
         }
     }

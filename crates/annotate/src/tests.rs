@@ -240,3 +240,31 @@ fn documents_round_trip_through_json_as_the_editor_sends_them() {
     assert!(json.contains("\"kind\":\"pixelate\""), "{json}");
     assert_eq!(serde_json::from_str::<Document>(&json).unwrap(), doc);
 }
+
+#[test]
+fn a_pixelated_area_covers_every_pixel_it_touches_and_odd_values_do_no_harm() {
+    let base = capture(200, 120);
+    // A fractional box: column 30 and row 20 are touched in part.
+    let out = render_one(vec![Shape::Pixelate {
+        area: area(10.4, 10.6, 20.0, 9.6),
+        block: u32::MAX,
+    }]);
+    let one = pixel(&out, 200, 10, 10);
+    for (x, y) in [(10, 10), (30, 10), (10, 20), (30, 20)] {
+        assert_eq!(pixel(&out, 200, x, y), one, "at {x},{y}");
+    }
+    assert_eq!(pixel(&out, 200, 31, 10), pixel(&base, 200, 31, 10));
+    assert_eq!(pixel(&out, 200, 10, 21), pixel(&base, 200, 10, 21));
+    // Huge and non-finite values are clamped, not a panic or a hang.
+    render_one(vec![
+        Shape::Blur {
+            area: area(0.0, 0.0, 50.0, 50.0),
+            radius: u32::MAX,
+        },
+        Shape::Rectangle {
+            area: area(f32::NAN, 0.0, f32::INFINITY, -5.0),
+            colour: RED,
+            width: f32::NAN,
+        },
+    ]);
+}
