@@ -387,6 +387,13 @@ pub struct ShotOptions {
     pub redact: bool,
 }
 
+/// Whether captures can be checked for secrets here (OCR installed with
+/// its data): asked before capturing, so that no link is spent on a
+/// capture that cannot be checked.
+pub fn check_redaction() -> Result<()> {
+    dropcast_redact::ocr::check().map_err(|e| Error::new(Kind::Failed, e.to_string()))
+}
+
 /// The secrets found in `frame`'s text (OCR), each pixelated: the frame
 /// as it may be shared, and what was hidden. A capture whose text cannot
 /// be read (no OCR installed) is an error, never passed as clean.
@@ -402,7 +409,8 @@ pub async fn redact(frame: Frame) -> Result<(Frame, Vec<dropcast_redact::Finding
             .iter()
             .map(|f| {
                 let a = f.area.padded(REDACT_MARGIN, (width, height));
-                // Blocks as tall as the text: no glyph's shape survives.
+                // One block over the whole box: a single colour, from
+                // which no character can be matched back.
                 dropcast_annotate::Shape::Pixelate {
                     area: dropcast_annotate::Area {
                         x: a.x as f32,
@@ -410,7 +418,7 @@ pub async fn redact(frame: Frame) -> Result<(Frame, Vec<dropcast_redact::Finding
                         width: a.width as f32,
                         height: a.height as f32,
                     },
-                    block: a.height.max(8),
+                    block: a.width.max(a.height),
                 }
             })
             .collect();

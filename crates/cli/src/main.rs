@@ -378,6 +378,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if !no_upload {
                 ctx.server()?; // signed in? say so before capturing
             }
+            if redact {
+                actions::check_redaction()?;
+            }
             let frame = actions::capture(target, cursor || ctx.settings.cursor).await?;
             if no_upload {
                 if copy == Some(OnClipboard::Link) {
