@@ -3,10 +3,10 @@
 //! `DROPCAST_WAYLAND_CAPTURE=portal` asks for it; and windows, which on
 //! Wayland only the desktop's own picker can name.
 //!
-//! [`Cast::start`] opens a portal session for one monitor: CreateSession,
-//! SelectSources and Start, each answered on its `Request`. The desktop
-//! may ask the user which monitor to share; it does so once, as the
-//! session is persistent and the restore token it answers with is kept in
+//! [`Cast::start`] opens a portal session for one monitor or window:
+//! CreateSession, SelectSources and Start, each answered on its `Request`.
+//! The desktop may ask the user which monitor to share; it does so once,
+//! as the session is persistent and the restore token it answers with is kept in
 //! the state folder and sent with the next SelectSources (every Start
 //! hands out a new one, which replaces it). The portal ends the session
 //! when the D-Bus connection that opened it goes, so [`Cast`] keeps it.
@@ -77,8 +77,8 @@ impl Source {
 
 /// One monitor or window shared by the desktop, as a PipeWire stream.
 pub(crate) struct Cast {
-    conn: zbus::blocking::Connection,
-    session: OwnedObjectPath,
+    /// Held for its drop, which closes it.
+    _session: Session,
     /// Where the shared monitor is, in logical units (for a window, what
     /// the portal said, which [`Cast::next_whole`] does not use).
     monitor: Rect,
@@ -180,8 +180,11 @@ impl Cast {
             .get("session_handle")
             .and_then(|v| v.downcast_ref::<String>().ok())
             .ok_or_else(|| failed("creating a session", "no session handle"))?;
-        let session =
-            OwnedObjectPath::try_from(session).map_err(|e| failed("creating a session", e))?;
+        let session = Session {
+            conn: conn.clone(),
+            path: OwnedObjectPath::try_from(session)
+                .map_err(|e| failed("creating a session", e))?,
+        };
 
         let t = token();
         let mut opts: HashMap<&str, Value> = HashMap::new();
@@ -203,13 +206,19 @@ impl Cast {
         if let Some(saved) = &saved {
             opts.insert("restore_token", Value::from(saved.as_str()));
         }
-        request(&conn, SCREEN_CAST, "SelectSources", &t, &(&session, opts))
-            .map_err(|e| explain(e, source, "choosing what to share"))?;
+        request(
+            &conn,
+            SCREEN_CAST,
+            "SelectSources",
+            &t,
+            &(&session.path, opts),
+        )
+        .map_err(|e| explain(e, source, "choosing what to share"))?;
 
         let t = token();
         let mut opts: HashMap<&str, Value> = HashMap::new();
         opts.insert("handle_token", Value::from(t.as_str()));
-        let started = request(&conn, SCREEN_CAST, "Start", &t, &(&session, "", opts))
+        let started = request(&conn, SCREEN_CAST, "Start", &t, &(&session.path, "", opts))
             .map_err(|e| explain(e, source, "starting"))?;
         // A token is good for one Start: the new one replaces it, and
         // without one the old is gone.
@@ -227,7 +236,7 @@ impl Cast {
         let fd: zbus::zvariant::OwnedFd = portal
             .call(
                 "OpenPipeWireRemote",
-                &(&session, HashMap::<&str, Value>::new()),
+                &(&session.path, HashMap::<&str, Value>::new()),
             )
             .map_err(|e| failed("opening its PipeWire remote", e))?;
         let fd: OwnedFd = fd.into();
@@ -244,8 +253,7 @@ impl Cast {
             })
             .map_err(|e| failed("starting its thread", e))?;
         let mut cast = Cast {
-            conn,
-            session,
+            _session: session,
             monitor,
             shared,
             seen: 0,
@@ -354,6 +362,7 @@ impl Cast {
 }
 
 impl Drop for Cast {
+    /// Stops the stream; then the session closes (its own drop).
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -361,9 +370,23 @@ impl Drop for Cast {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// A portal session, closed when dropped: on every way out of
+/// [`Cast::start`] that fails after it was created, and with its [`Cast`].
+/// (The portal would close it with the connection, but the tray app's
+/// connection lives on.)
+struct Session {
+    conn: zbus::blocking::Connection,
+    path: OwnedObjectPath,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
         let _ = self.conn.call_method(
             Some(DESTINATION),
-            self.session.as_str(),
+            self.path.as_str(),
             Some("org.freedesktop.portal.Session"),
             "Close",
             &(),
