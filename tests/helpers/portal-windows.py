@@ -10,8 +10,14 @@ answered with what xdg-desktop-portal-wlr's chooser picks, the output, as
 a desktop whose user picks a window that fills the screen does: the
 stream, its PipeWire node and the user's choice are all real.
 
+It notes what each SelectSources asked for, one line per call
+("types=2 persist=0"), in the file SELECT_SOURCES_LOG names, for the test
+to check that a window was asked for and not kept.
+
 Run on the session bus the portal uses (DBUS_SESSION_BUS_ADDRESS), after
 xdg-desktop-portal-wlr is up."""
+
+import os
 
 import dbus
 import dbus.mainloop.glib
@@ -62,6 +68,11 @@ class ScreenCast(dbus.service.Object):
     @dbus.service.method(IMPL, in_signature="oosa{sv}", out_signature="ua{sv}")
     def SelectSources(self, handle, session, app_id, options):
         options = dict(options)
+        with open(os.environ["SELECT_SOURCES_LOG"], "a") as log:
+            log.write(
+                f"types={int(options.get('types', 0))} "
+                f"persist={int(options.get('persist_mode', 0))}\n"
+            )
         # A window is what the output's chooser picks.
         options["types"] = dbus.UInt32(MONITOR, variant_level=1)
         return wlr.SelectSources(handle, session, app_id, dbus.Dictionary(options, signature="sv"))

@@ -251,6 +251,8 @@ pub struct Portal {
     pub bus: String,
     /// Where the screencast chooser notes each time it is asked.
     chooser_calls: PathBuf,
+    /// Where the windows stand-in notes what each SelectSources asked.
+    select_sources: PathBuf,
     // Dropped in this order: the portal, its backends, the bus.
     _processes: Vec<Running>,
 }
@@ -436,7 +438,9 @@ impl Sway {
             // so only once that is up.
             let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/portal-windows.py");
             processes.push(start(
-                Command::new("/usr/bin/python3").arg(helper),
+                Command::new("/usr/bin/python3")
+                    .arg(helper)
+                    .env("SELECT_SOURCES_LOG", dir.join("select-sources")),
                 "portal-windows",
             ));
             wait_up_to(Duration::from_secs(30), "the windows stand-in", || {
@@ -470,6 +474,7 @@ impl Sway {
         Portal {
             bus,
             chooser_calls: dir.join("chooser-calls"),
+            select_sources: dir.join("select-sources"),
             _processes: processes,
         }
     }
@@ -503,6 +508,14 @@ impl Portal {
         std::fs::read_to_string(&self.chooser_calls)
             .map(|s| s.lines().count())
             .unwrap_or(0)
+    }
+
+    /// What each SelectSources asked the windows stand-in for
+    /// ([`Sway::start_portal_sharing_windows`]), as `types=N persist=M`.
+    pub fn selected_sources(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.select_sources)
+            .map(|s| s.lines().map(String::from).collect())
+            .unwrap_or_default()
     }
 
     /// The user presses the keys of shortcut `id` (the stand-in backend

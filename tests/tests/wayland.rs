@@ -266,6 +266,8 @@ fn a_window_picked_in_the_desktop_s_dialog_is_shot_and_the_dialog_asks_every_tim
     // A window is chosen each time, and no choice is kept.
     same_but_the_pointer(&shot("second"), &desk.shown);
     assert_eq!(portal.screencast_choices(), 2, "asked again");
+    // A window was asked for, and not to be remembered.
+    assert_eq!(portal.selected_sources(), ["types=2 persist=0"; 2]);
     let kept = desk.home.dir.path().join("state/dropcast");
     assert!(!kept.join("screencast-restore-token").exists());
 }
@@ -817,4 +819,5 @@ fn the_app_s_capture_window_shares_the_window_picked_in_the_desktop_s_dialog() {
     });
     same_but_the_pointer(&desk.shared(&app), &desk.shown);
     assert_eq!(portal.screencast_choices(), 1);
+    assert_eq!(portal.selected_sources(), ["types=2 persist=0"]);
 }
