@@ -445,15 +445,23 @@ fn blur(data: &mut [u8], width: u32, bounds: (u32, u32, u32, u32), radius: u32) 
                 let at = |j: usize| k * stride + j * step;
                 line.clear();
                 line.extend((0..len).map(|j| area[at(j)]));
-                for j in 0..len as isize {
-                    let mut sum = [0f32; 4];
-                    for d in -r..=r {
-                        let p = line[(j + d).clamp(0, len as isize - 1) as usize];
-                        for c in 0..4 {
-                            sum[c] += p[c];
-                        }
+                let edge = |j: isize| line[j.clamp(0, len as isize - 1) as usize];
+                // A running sum of the window round j: one pixel in, one
+                // out per step, whatever the radius.
+                let mut sum = [0f32; 4];
+                for d in -r..=r {
+                    let p = edge(d);
+                    for c in 0..4 {
+                        sum[c] += p[c];
                     }
-                    area[at(j as usize)] = sum.map(|s| s / (2 * r + 1) as f32);
+                }
+                let n = (2 * r + 1) as f32;
+                for j in 0..len as isize {
+                    area[at(j as usize)] = sum.map(|s| s / n);
+                    let (gone, next) = (edge(j - r), edge(j + r + 1));
+                    for c in 0..4 {
+                        sum[c] += next[c] - gone[c];
+                    }
                 }
             }
         }
