@@ -97,7 +97,12 @@ enum TokenCmd {
     /// List tokens (never the tokens themselves).
     List { user: Option<String> },
     /// Revoke a token by its id.
-    Revoke { id: String },
+    Revoke {
+        /// As `token list` shows it; ids are base64url, so one may start
+        /// with `-`.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 fn main() -> Result<()> {
@@ -394,4 +399,19 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_id_that_starts_with_a_dash_is_an_id_not_a_flag() {
+        let cli = Cli::try_parse_from(["dropcast-server", "token", "revoke", "-tqyD42QpnQq3_9w"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Token(TokenCmd::Revoke { id })) if id == "-tqyD42QpnQq3_9w"
+        ));
+    }
 }
