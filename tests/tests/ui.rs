@@ -450,7 +450,13 @@ fn files_dragged_onto_the_drop_window_become_drops_with_their_links_on_the_clipb
             })
             .unwrap_or(false)
     };
-    wait_until("the windows process to end", || !ui_running());
+    // WebKit's processes take a while to go on a busy machine: 5 s was
+    // once too little under the whole suite.
+    wait_up_to(
+        std::time::Duration::from_secs(30),
+        "the windows process to end",
+        || !ui_running(),
+    );
 
     // History lists them.
     let history = d.open("history");
