@@ -900,7 +900,7 @@ fn a_microphone_that_goes_away_leaves_the_video_whole_and_the_rest_silent() {
         "--no-upload",
         "--audio",
         "--duration",
-        "4",
+        "6",
         "--out",
     ])
     .arg(&out)
@@ -910,7 +910,8 @@ fn a_microphone_that_goes_away_leaves_the_video_whole_and_the_rest_silent() {
     .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
     // The sound server goes (as a USB microphone unplugged) 1.5 s into
-    // the recording (the file exists from its first frame, once the
+    // the recording, which then has 4.5 s to notice, ample on a busy
+    // machine (4 s in all was once too little under the whole suite) (the file exists from its first frame, once the
     // microphone is open).
     wait_up_to(Duration::from_secs(30), "the recording to start", || {
         std::fs::metadata(&out).is_ok_and(|m| m.len() > 0)
@@ -925,13 +926,13 @@ fn a_microphone_that_goes_away_leaves_the_video_whole_and_the_rest_silent() {
     let seconds_of =
         |kind: &str| seconds(streams.iter().find(|s| s["codec_type"] == kind).unwrap());
     let (v, a) = (seconds_of("video"), seconds_of("audio"));
-    assert!((v - 4.0).abs() <= 0.2, "the whole 4 s of video: {v}");
+    assert!((v - 6.0).abs() <= 0.2, "the whole 6 s of video: {v}");
     assert!(
         (a - v).abs() <= 0.1,
         "sound as long as the video: {a} s, {v} s"
     );
     let (_, before) = tone_of(out.to_str().unwrap(), 0.3, 1.2);
-    let (_, after) = tone_of(out.to_str().unwrap(), 2.5, 3.8);
+    let (_, after) = tone_of(out.to_str().unwrap(), 4.0, 5.8);
     assert!(before > 0.05, "the tone before it went: RMS {before}");
     assert!(after < 0.001, "silence after: RMS {after}");
 }
